@@ -1,0 +1,60 @@
+#include "backends/interp/interp_backend.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "backends/interp/interp_executable.h"
+#include "util/status_macros.h"
+
+namespace kiln {
+namespace {
+
+absl::Status CheckDType(const char* what, const Shape& shape) {
+  if (!IsReserved(shape.dtype())) return absl::OkStatus();
+  return absl::UnimplementedError(absl::StrCat("interp: ", what, " ", shape.ToString(), ": dtype ",
+                                               std::string(DTypeName(shape.dtype())),
+                                               " is reserved and not supported yet"));
+}
+
+}  // namespace
+
+InterpBuffer::InterpBuffer(Shape shape)
+    : Buffer(std::move(shape)), bytes_(static_cast<size_t>(this->shape().byte_size())) {}
+
+absl::StatusOr<BufferPtr> InterpBackend::Allocate(const Shape& shape) {
+  RETURN_IF_ERROR(CheckDType("Allocate", shape));
+  return std::make_shared<InterpBuffer>(shape);
+}
+
+absl::StatusOr<BufferPtr> InterpBackend::CopyIn(const Shape& shape, const void* host) {
+  RETURN_IF_ERROR(CheckDType("CopyIn", shape));
+  auto buffer = std::make_shared<InterpBuffer>(shape);
+  const int64_t bytes = shape.byte_size();
+  if (bytes == 0) return buffer;
+  std::memcpy(buffer->data(), host, bytes);
+  if (shape.dtype() == DType::kBool) {
+    // Kernels read bool elements as C++ bool, which must be 0 or 1; a host byte of any
+    // other non-zero value means true.
+    auto* p = static_cast<unsigned char*>(buffer->data());
+    for (int64_t i = 0; i < bytes; ++i) p[i] = p[i] != 0 ? 1 : 0;
+  }
+  return buffer;
+}
+
+absl::Status InterpBackend::CopyOut(const Buffer& buffer, void* host) {
+  const auto* interp = dynamic_cast<const InterpBuffer*>(&buffer);
+  if (interp == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "interp: CopyOut of a ", buffer.shape().ToString(), " buffer that another backend made"));
+  }
+  const int64_t bytes = buffer.shape().byte_size();
+  if (bytes > 0) std::memcpy(host, interp->data(), bytes);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Executable>> InterpBackend::Compile(const Graph& graph) {
+  ASSIGN_OR_RETURN(std::unique_ptr<InterpExecutable> exe, InterpExecutable::Create(graph));
+  return std::unique_ptr<Executable>(std::move(exe));
+}
+
+}  // namespace kiln

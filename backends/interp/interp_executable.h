@@ -1,0 +1,52 @@
+#pragma once
+// The interp backend's compiled form of a graph: a flat list of steps, one per node in
+// post-order, that copies each node's op, attributes and shape but holds no pointer to
+// the graph, its nodes or their buffers, so a cached executable keeps no tensor alive.
+//
+//   graph { %0 = f32[2] device_data()      steps: 0: param 0          slot 0
+//           %1 = f32[2] exp(%0)                   1: exp(slot 0)      slot 1, frees 0
+//           %2 = f32[] sum(%1) dims=[0]           2: sum(slot 1)      slot 2, frees 1
+//           return (%2) }                  outputs: slot 2
+//
+// Each step writes its own slot; a slot is released right after its last reader runs
+// (computed here, at compile time), so a run holds only the live intermediates.
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "backends/backend.h"
+#include "ir/attributes.h"
+#include "ir/graph.h"
+#include "ir/op_kind.h"
+#include "ir/shape.h"
+
+namespace kiln {
+
+class InterpExecutable : public Executable {
+ public:
+  // Plans `graph`. Unimplemented for graphs that use the reserved dtypes (f16/bf16).
+  static absl::StatusOr<std::unique_ptr<InterpExecutable>> Create(const Graph& graph);
+
+  // Thread-safe: a run keeps all of its state on its own stack.
+  absl::StatusOr<std::vector<BufferPtr>> Run(absl::Span<const Argument> args) override;
+
+ private:
+  // One node of the graph, by value.
+  struct Step {
+    OpKind op;
+    Attributes attrs;
+    Shape shape;
+    std::vector<int> inputs;   // slots read, in operand order
+    int parameter = -1;        // DeviceData/Scalar: index into Run's arguments
+    std::vector<int> release;  // slots whose last reader is this step
+  };
+
+  InterpExecutable() = default;
+
+  std::vector<Step> steps_;
+  std::vector<int> outputs_;      // slot of each graph output
+  std::vector<int> param_steps_;  // step of each parameter, in Graph::parameters() order
+};
+
+}  // namespace kiln

@@ -1,0 +1,91 @@
+#include "ir/node.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "ir/shape_inference.h"
+#include "util/status_macros.h"
+
+namespace kiln {
+
+Hash128 Value::hash() const {
+  if (index == 0) return node->hash();
+  return HashCombine(node->hash(), Hash128{static_cast<uint64_t>(index), 0});
+}
+
+Node::Node(OpKind op, Operands operands, Attributes attrs, Shape shape,
+           std::source_location location)
+    : op_(op),
+      operands_(std::move(operands)),
+      attrs_(std::move(attrs)),
+      shapes_{std::move(shape)},
+      location_(location) {}
+
+Node::~Node() {
+  std::vector<NodePtr> pending;
+  for (Value& v : operands_) {
+    if (v.node != nullptr && v.node.use_count() == 1) pending.push_back(std::move(v.node));
+  }
+  while (!pending.empty()) {
+    NodePtr node = std::move(pending.back());
+    pending.pop_back();
+    // Sole owner: take its operands first, so destroying it does not recurse. Nodes are
+    // allocated non-const, so writing through const_cast is sound.
+    if (node.use_count() == 1) {
+      for (Value& v : const_cast<Node*>(node.get())->operands_) {
+        if (v.node != nullptr) pending.push_back(std::move(v.node));
+      }
+    }
+  }
+}
+
+absl::StatusOr<NodePtr> Node::Create(OpKind op, Operands operands, Attributes attrs,
+                                     std::source_location location) {
+  const int arity = OpArity(op);
+  if (IsParameter(op)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(OpName(op)), ": parameters are made with CreateDeviceData/CreateScalar"));
+  }
+  if (arity >= 0 ? static_cast<int>(operands.size()) != arity : operands.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(OpName(op)), ": expected ",
+                                                   arity >= 0 ? absl::StrCat(arity) : "at least 1",
+                                                   " operands, got ", operands.size()));
+  }
+  absl::InlinedVector<const Shape*, 3> shapes;
+  for (const Value& v : operands) shapes.push_back(&v.shape());
+  ASSIGN_OR_RETURN(Shape shape, InferShape(op, shapes, attrs));
+  auto* node = new Node(op, std::move(operands), std::move(attrs), std::move(shape), location);
+  node->ComputeHash();
+  return NodePtr(node);
+}
+
+NodePtr Node::CreateDeviceData(Shape shape, std::shared_ptr<Buffer> data,
+                               std::source_location location) {
+  auto* node = new Node(OpKind::kDeviceData, {}, {}, std::move(shape), location);
+  node->data_ = std::move(data);
+  node->ComputeHash();
+  return NodePtr(node);
+}
+
+NodePtr Node::CreateScalar(DType dtype, double value, std::source_location location) {
+  auto* node = new Node(OpKind::kScalar, {}, {}, Shape(dtype, {}), location);
+  node->scalar_value_ = value;
+  node->ComputeHash();
+  return NodePtr(node);
+}
+
+void Node::ComputeHash() {
+  HashBuilder h;
+  h.Add(static_cast<uint64_t>(op_));
+  attrs_.AddToHash(h);
+  for (const Value& v : operands_) h.Add(v.hash());
+  for (const Shape& s : shapes_) {
+    h.Add(static_cast<uint64_t>(s.dtype())).Add(s.sizes().size());
+    for (int64_t d : s.sizes()) h.Add(static_cast<uint64_t>(d));
+  }
+  hash_ = h.Finish();
+}
+
+std::string Node::ShortString() const { return absl::StrCat(std::string(OpName(op_)), " ", shape().ToString()); }
+
+}  // namespace kiln

@@ -1,0 +1,142 @@
+// softmax, log_softmax, layer_norm, gelu and cross_entropy, written in terms of the
+// primitive ops so every backend and the fusion planner only ever see primitives.
+#include "lazy/composite_ops.h"
+
+#include <cmath>
+#include <numbers>
+#include <vector>
+
+#include "lazy/op_utils.h"
+#include "lazy/ops.h"
+#include "lazy/scalar_tensor.h"
+#include "lazy/tensor_impl.h"
+
+namespace kiln {
+namespace {
+
+using internal::CastTo;
+using internal::CheckOperand;
+using internal::ConstantTensor;
+using internal::NormalizeDim;
+using internal::ThrowOpError;
+
+// Integer and bool inputs are computed in f32, like the float-only unary ops.
+Tensor AsFloating(const Tensor& x, const CallSite& site) {
+  return IsFloating(x.dtype()) ? x : CastTo(x, DType::kF32, site);
+}
+
+}  // namespace
+
+Tensor softmax(const Tensor& x, int64_t dim, CallSite site) {
+  CheckOperand("softmax", x);
+  const int64_t axis = NormalizeDim("softmax", dim, x.shape());
+  Tensor in = AsFloating(x, site);
+  // An empty row has no max to subtract; its softmax is empty too.
+  if (in.numel() == 0) return exp(in, site);
+  Tensor shifted = sub(in, max(in, {axis}, /*keepdim=*/true, site), site);
+  Tensor e = exp(shifted, site);
+  return div(e, sum(e, {axis}, /*keepdim=*/true, site), site);
+}
+
+Tensor log_softmax(const Tensor& x, int64_t dim, CallSite site) {
+  CheckOperand("log_softmax", x);
+  const int64_t axis = NormalizeDim("log_softmax", dim, x.shape());
+  Tensor in = AsFloating(x, site);
+  if (in.numel() == 0) return exp(in, site);
+  Tensor shifted = sub(in, max(in, {axis}, /*keepdim=*/true, site), site);
+  Tensor log_sum = log(sum(exp(shifted, site), {axis}, /*keepdim=*/true, site), site);
+  return sub(shifted, log_sum, site);
+}
+
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
+                  CallSite site) {
+  CheckOperand("layer_norm", x);
+  if (weight.defined()) CheckOperand("layer_norm", weight, "weight");
+  if (bias.defined()) CheckOperand("layer_norm", bias, "bias");
+  const Shape& shape = x.shape();
+  if (!IsFloating(shape.dtype())) {
+    ThrowOpError("layer_norm: expected a floating input, got ", shape.ToString());
+  }
+  if (shape.rank() == 0) {
+    ThrowOpError("layer_norm: expected an input with at least 1 dimension, got ", shape.ToString());
+  }
+  // The normalised trailing dimensions: weight's shape, or the last dimension.
+  Sizes normalized = weight.defined() ? weight.sizes() : Sizes{shape.size(shape.rank() - 1)};
+  const int64_t n = static_cast<int64_t>(normalized.size());
+  const auto trailing_match = [&] {
+    if (n == 0 || n > shape.rank()) return false;
+    for (int64_t i = 0; i < n; ++i) {
+      if (shape.size(shape.rank() - n + i) != normalized[i]) return false;
+    }
+    return true;
+  };
+  if (weight.defined() && !trailing_match()) {
+    ThrowOpError("layer_norm: weight ", weight.shape().ToString(),
+                 " must match the trailing dimensions of the input ", shape.ToString());
+  }
+  if (bias.defined() && bias.sizes() != normalized) {
+    ThrowOpError("layer_norm: bias ", bias.shape().ToString(), " must have the sizes ",
+                 Shape(shape.dtype(), normalized).SizesString(), " of the normalised dimensions of ",
+                 shape.ToString());
+  }
+  std::vector<int64_t> dims;
+  for (int64_t d = shape.rank() - n; d < shape.rank(); ++d) dims.push_back(d);
+
+  Tensor centered = sub(x, mean(x, dims, /*keepdim=*/true, site), site);
+  Tensor var = mean(mul(centered, centered, site), dims, /*keepdim=*/true, site);
+  Tensor y = mul(centered, rsqrt(add(var, Scalar(eps), site), site), site);
+  if (weight.defined()) y = mul(y, weight, site);
+  if (bias.defined()) y = add(y, bias, site);
+  return y;
+}
+
+Tensor gelu(const Tensor& x, GeluApproximation approximate, CallSite site) {
+  CheckOperand("gelu", x);
+  Tensor in = AsFloating(x, site);
+  // Fixed coefficients are baked constants: they never change, and code generation can
+  // fold them.
+  const auto c = [&](double value) { return ConstantTensor(value, in.dtype(), in, site); };
+  Tensor half_x = mul(in, c(0.5), site);
+  if (approximate == GeluApproximation::kNone) {
+    Tensor e = erf(mul(in, c(1.0 / std::numbers::sqrt2), site), site);
+    return mul(half_x, add(e, c(1.0), site), site);
+  }
+  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+  const double k = std::sqrt(2.0 / std::numbers::pi);
+  Tensor cube = mul(mul(in, in, site), in, site);
+  Tensor inner = mul(add(in, mul(cube, c(0.044715), site), site), c(k), site);
+  return mul(half_x, add(tanh(inner, site), c(1.0), site), site);
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels, Reduction reduction,
+                     CallSite site) {
+  CheckOperand("cross_entropy", logits, "logits");
+  CheckOperand("cross_entropy", labels, "labels");
+  const Shape& ls = logits.shape();
+  const Shape& ys = labels.shape();
+  if (ls.rank() != 2 || !IsFloating(ls.dtype())) {
+    ThrowOpError("cross_entropy: expected floating logits [N, C], got ", ls.ToString());
+  }
+  if (ys.rank() != 1 || !IsIntegral(ys.dtype())) {
+    ThrowOpError("cross_entropy: expected i32 or i64 labels [N], got ", ys.ToString(),
+                 " for logits ", ls.ToString());
+  }
+  if (ys.size(0) != ls.size(0)) {
+    ThrowOpError("cross_entropy: logits ", ls.ToString(), " and labels ", ys.ToString(),
+                 " disagree on N (", ls.size(0), " vs ", ys.size(0), ")");
+  }
+  if (ls.size(1) == 0) {
+    ThrowOpError("cross_entropy: logits ", ls.ToString(), " have no classes");
+  }
+  Tensor log_probs = log_softmax(logits, 1, site);
+  Tensor picked = gather(log_probs, 1, unsqueeze(labels, 1, site), site);
+  Tensor nll = neg(reshape(picked, {ls.size(0)}, site), site);
+  switch (reduction) {
+    case Reduction::kNone: return nll;
+    case Reduction::kSum: return sum(nll, {}, false, site);
+    case Reduction::kMean: return mean(nll, {}, false, site);
+  }
+  return nll;
+}
+
+}  // namespace kiln

@@ -1,0 +1,33 @@
+#pragma once
+// Composite ops built from the primitive ops (so every backend and the fusion planner
+// see only primitives). Numerically stable forms: softmax subtracts the row max,
+// log_softmax is x - max - log(sum(exp(x - max))).
+#include <cstdint>
+#include <string_view>
+
+#include "lazy/tensor.h"
+
+namespace kiln {
+
+// A row that is entirely -inf (fully masked) gives NaN, as in PyTorch.
+Tensor softmax(const Tensor& x, int64_t dim, CallSite site = {});
+Tensor log_softmax(const Tensor& x, int64_t dim, CallSite site = {});
+// Normalises over the trailing dimensions covered by `weight` (or the last dimension
+// when weight is undefined): (x - mean) / sqrt(var + eps) * weight + bias, with the
+// biased variance, as torch.nn.functional.layer_norm. weight/bias may be undefined.
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5,
+                  CallSite site = {});
+
+enum class GeluApproximation { kNone, kTanh };
+// kNone: x * 0.5 * (1 + erf(x / sqrt(2))); kTanh: the tanh approximation.
+Tensor gelu(const Tensor& x, GeluApproximation approximate = GeluApproximation::kNone,
+            CallSite site = {});
+
+enum class Reduction { kNone, kMean, kSum };
+// logits [N, C] (floating), labels [N] (i32/i64, each in [0, C)): the negative log
+// likelihood of log_softmax(logits). Labels out of range are reported when the graph
+// runs (the gather's range check).
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels,
+                     Reduction reduction = Reduction::kMean, CallSite site = {});
+
+}  // namespace kiln

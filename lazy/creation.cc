@@ -1,0 +1,167 @@
+// Tensor creation: full/zeros/ones expand a 0-d leaf (nothing is uploaded), constant
+// and arange are IR leaves, and random tensors are drawn on the host and uploaded.
+#include "lazy/creation.h"
+
+#include <cmath>
+#include <string_view>
+#include <vector>
+
+#include "lazy/device.h"
+#include "lazy/op_utils.h"
+#include "lazy/scalar_tensor.h"
+#include "lazy/tensor_impl.h"
+
+namespace kiln {
+namespace {
+
+using internal::ConstantTensor;
+using internal::ScalarTensor;
+using internal::SizesToString;
+using internal::ThrowOpError;
+
+void CheckSizes(std::string_view op, const std::vector<int64_t>& sizes) {
+  for (int64_t s : sizes) {
+    if (s < 0) ThrowOpError(op, ": sizes ", SizesToString(sizes), " must be >= 0");
+  }
+}
+
+void CheckSupported(std::string_view op, DType dtype) {
+  if (IsReserved(dtype)) {
+    ThrowOpError(op, ": dtype ", DTypeName(dtype), " is not supported by any op yet");
+  }
+}
+
+void CheckFloating(std::string_view op, DType dtype, const std::vector<int64_t>& sizes) {
+  if (dtype != DType::kF32 && dtype != DType::kF64) {
+    ThrowOpError(op, ": expected a floating dtype (f32 or f64), got ", DTypeName(dtype),
+                 " for sizes ", SizesToString(sizes));
+  }
+}
+
+DType DefaultDType(const Scalar& value) {
+  switch (value.kind()) {
+    case Scalar::Kind::kBool: return DType::kBool;
+    case Scalar::Kind::kInt: return DType::kI64;
+    case Scalar::Kind::kFloat: return DType::kF32;
+  }
+  return DType::kF32;
+}
+
+// A 0-d leaf broadcast to `sizes`.
+Tensor ExpandLeaf(const Tensor& leaf, const std::vector<int64_t>& sizes, const CallSite& site) {
+  return RecordOp(OpKind::kExpand, {leaf}, Attributes().Set("sizes", sizes), site);
+}
+
+// Uploads host values drawn as doubles in `dtype` (f32 or f64).
+Tensor Upload(const std::vector<double>& values, const std::vector<int64_t>& sizes, DType dtype,
+              const CallSite& site) {
+  if (dtype == DType::kF64) return Tensor::from_vector(values, sizes, site);
+  return Tensor::from_vector(std::vector<float>(values.begin(), values.end()), sizes, site);
+}
+
+int64_t NumElements(const std::vector<int64_t>& sizes) {
+  int64_t n = 1;
+  for (int64_t s : sizes) n *= s;
+  return n;
+}
+
+// P(a <= X <= b) for X ~ Normal(mean, std).
+double NormalMass(double mean, double std, double a, double b) {
+  const auto cdf = [&](double x) { return 0.5 * std::erfc(-(x - mean) / (std * std::sqrt(2.0))); };
+  return cdf(b) - cdf(a);
+}
+
+}  // namespace
+
+Tensor full(std::vector<int64_t> sizes, Scalar value, CallSite site) {
+  return full(std::move(sizes), value, DefaultDType(value), site);
+}
+
+Tensor full(std::vector<int64_t> sizes, Scalar value, DType dtype, CallSite site) {
+  CheckSizes("full", sizes);
+  CheckSupported("full", dtype);
+  Tensor leaf = ScalarTensor(value.to_double(), dtype, &current_backend(), site);
+  return ExpandLeaf(leaf, sizes, site);
+}
+
+Tensor zeros(std::vector<int64_t> sizes, DType dtype, CallSite site) {
+  CheckSizes("zeros", sizes);
+  CheckSupported("zeros", dtype);
+  return ExpandLeaf(ConstantTensor(0.0, dtype, &current_backend(), site), sizes, site);
+}
+
+Tensor ones(std::vector<int64_t> sizes, DType dtype, CallSite site) {
+  CheckSizes("ones", sizes);
+  CheckSupported("ones", dtype);
+  return ExpandLeaf(ConstantTensor(1.0, dtype, &current_backend(), site), sizes, site);
+}
+
+Tensor constant(double value, DType dtype, CallSite site) {
+  CheckSupported("constant", dtype);
+  return ConstantTensor(value, dtype, &current_backend(), site);
+}
+
+Tensor arange(int64_t end, DType dtype, CallSite site) {
+  return arange(0.0, static_cast<double>(end), 1.0, dtype, site);
+}
+
+Tensor arange(double start, double end, double step, DType dtype, CallSite site) {
+  if (step == 0 || !std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step)) {
+    ThrowOpError("arange: expected finite bounds and a non-zero step, got start=", start,
+                 " end=", end, " step=", step);
+  }
+  if (dtype == DType::kBool || IsReserved(dtype)) {
+    ThrowOpError("arange: expected a numeric dtype (i32, i64, f32 or f64), got ",
+                 DTypeName(dtype));
+  }
+  const double count = std::ceil((end - start) / step);
+  const int64_t size = count > 0 ? static_cast<int64_t>(count) : 0;
+  return RecordOp(OpKind::kArange, {},
+                  Attributes()
+                      .Set("start", start)
+                      .Set("step", step)
+                      .Set("size", size)
+                      .Set("dtype", dtype),
+                  site);
+}
+
+Tensor rand(std::vector<int64_t> sizes, Generator& gen, DType dtype, CallSite site) {
+  CheckSizes("rand", sizes);
+  CheckFloating("rand", dtype, sizes);
+  std::vector<double> values(NumElements(sizes));
+  for (double& v : values) v = gen.NextDouble();
+  return Upload(values, sizes, dtype, site);
+}
+
+Tensor randn(std::vector<int64_t> sizes, Generator& gen, DType dtype, CallSite site) {
+  CheckSizes("randn", sizes);
+  CheckFloating("randn", dtype, sizes);
+  std::vector<double> values(NumElements(sizes));
+  for (double& v : values) v = gen.NextNormal();
+  return Upload(values, sizes, dtype, site);
+}
+
+Tensor trunc_normal(std::vector<int64_t> sizes, Generator& gen, double mean, double std,
+                    double a, double b, DType dtype, CallSite site) {
+  CheckSizes("trunc_normal", sizes);
+  CheckFloating("trunc_normal", dtype, sizes);
+  if (!(std > 0) || !(a < b) || !std::isfinite(mean) || !std::isfinite(std)) {
+    ThrowOpError("trunc_normal: expected std > 0 and a < b, got mean=", mean, " std=", std,
+                 " a=", a, " b=", b);
+  }
+  // Redrawing needs about 1/mass draws per value; refuse bounds that would never finish.
+  constexpr double kMinMass = 1e-4;
+  if (NormalMass(mean, std, a, b) < kMinMass) {
+    ThrowOpError("trunc_normal: [", a, ", ", b, "] holds almost none of Normal(", mean, ", ",
+                 std, "); expected bounds near the mean");
+  }
+  std::vector<double> values(NumElements(sizes));
+  for (double& v : values) {
+    do {
+      v = mean + std * gen.NextNormal();
+    } while (v < a || v > b);
+  }
+  return Upload(values, sizes, dtype, site);
+}
+
+}  // namespace kiln

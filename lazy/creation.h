@@ -1,0 +1,33 @@
+#pragma once
+// Tensor creation. full/zeros/ones are lazy (a value expanded to the shape: no upload);
+// arange is an IR op; random tensors are generated on the host with a kiln::Generator
+// and uploaded as device data, so they are reproducible on every backend.
+#include <cstdint>
+#include <vector>
+
+#include "lazy/generator.h"
+#include "lazy/tensor.h"
+
+namespace kiln {
+
+// A tensor of `sizes` filled with `value`. The value is a runtime scalar: a new value
+// does not recompile. The dtype defaults from the scalar's kind (f32, i64 or bool).
+Tensor full(std::vector<int64_t> sizes, Scalar value, CallSite site = {});
+Tensor full(std::vector<int64_t> sizes, Scalar value, DType dtype, CallSite site = {});
+Tensor zeros(std::vector<int64_t> sizes, DType dtype = DType::kF32, CallSite site = {});
+Tensor ones(std::vector<int64_t> sizes, DType dtype = DType::kF32, CallSite site = {});
+// A 0-d tensor whose value is baked into the generated code (changing it recompiles).
+Tensor constant(double value, DType dtype = DType::kF32, CallSite site = {});
+// [start, end) in steps of `step` (non-zero), like torch.arange; dtype i64 by default.
+Tensor arange(int64_t end, DType dtype = DType::kI64, CallSite site = {});
+Tensor arange(double start, double end, double step = 1, DType dtype = DType::kI64,
+              CallSite site = {});
+// Uniform in [0, 1).
+Tensor rand(std::vector<int64_t> sizes, Generator& gen, DType dtype = DType::kF32, CallSite site = {});
+// Standard normal.
+Tensor randn(std::vector<int64_t> sizes, Generator& gen, DType dtype = DType::kF32, CallSite site = {});
+// Normal(mean, std) redrawn until within [a, b] (torch.nn.init.trunc_normal_).
+Tensor trunc_normal(std::vector<int64_t> sizes, Generator& gen, double mean = 0, double std = 1,
+                    double a = -2, double b = 2, DType dtype = DType::kF32, CallSite site = {});
+
+}  // namespace kiln

@@ -1,0 +1,260 @@
+// Unary, binary, comparison, logical and where ops, cast, and the Tensor operators.
+// Promotion happens here, so the IR only ever sees operands of one dtype.
+#include <optional>
+#include <string>
+#include <string_view>
+
+
+#include "lazy/op_utils.h"
+#include "lazy/ops.h"
+#include "lazy/scalar_tensor.h"
+#include "lazy/tensor_impl.h"
+
+namespace kiln {
+namespace {
+
+using internal::BroadcastOrThrow;
+using internal::CastTo;
+using internal::CheckOperand;
+using internal::CheckSameBackend;
+using internal::ScalarTensor;
+using internal::ThrowOpError;
+
+bool IsCompare(OpKind op) {
+  return op == OpKind::kEq || op == OpKind::kNe || op == OpKind::kLt || op == OpKind::kLe ||
+         op == OpKind::kGt || op == OpKind::kGe;
+}
+
+bool IsLogical(OpKind op) { return op == OpKind::kLogicalAnd || op == OpKind::kLogicalOr; }
+
+// abs, neg, relu: any numeric dtype, computed in that dtype; bool is rejected as in
+// PyTorch (negating a bool has no meaning).
+Tensor UnaryNumeric(OpKind op, const Tensor& x, const CallSite& site) {
+  CheckOperand(OpName(op), x);
+  if (x.dtype() == DType::kBool) {
+    ThrowOpError(OpName(op), ": expected a numeric dtype (i32, i64, f32 or f64), got ",
+                 x.shape().ToString());
+  }
+  return RecordOp(op, {x}, {}, site);
+}
+
+// exp, log, ...: integer and bool inputs are computed in f32.
+Tensor UnaryFloat(OpKind op, const Tensor& x, const CallSite& site) {
+  CheckOperand(OpName(op), x);
+  const DType dtype = IsFloating(x.dtype()) ? x.dtype() : DType::kF32;
+  return RecordOp(op, {CastTo(x, dtype, site)}, {}, site);
+}
+
+// The op and dtype a binary op is recorded with, given the promoted dtype of its
+// operands. Decided before anything is recorded, so a rejected combination leaves no IR.
+struct BinaryPlan {
+  OpKind op;
+  DType dtype;
+};
+
+// nullopt: the op has no meaning for two bool operands (sub, pow).
+std::optional<BinaryPlan> PlanBinary(OpKind op, DType promoted) {
+  if (IsLogical(op)) return BinaryPlan{op, DType::kBool};
+  if (op == OpKind::kDiv && !IsFloating(promoted)) return BinaryPlan{op, DType::kF32};
+  if (promoted != DType::kBool || IsCompare(op)) return BinaryPlan{op, promoted};
+  // PyTorch's bool arithmetic: + and max are "or", * and min are "and".
+  switch (op) {
+    case OpKind::kAdd:
+    case OpKind::kMaximum:
+      return BinaryPlan{OpKind::kLogicalOr, DType::kBool};
+    case OpKind::kMul:
+    case OpKind::kMinimum:
+      return BinaryPlan{OpKind::kLogicalAnd, DType::kBool};
+    default:
+      return std::nullopt;
+  }
+}
+
+[[noreturn]] void ThrowBoolOperands(OpKind op, std::string_view a, std::string_view b) {
+  ThrowOpError(OpName(op), ": not supported for two bool operands (", a, " and ", b,
+               "); cast one to an integer or floating dtype first");
+}
+
+std::string_view ScalarKindText(const Scalar& s) {
+  switch (s.kind()) {
+    case Scalar::Kind::kBool: return "a bool scalar";
+    case Scalar::Kind::kInt: return "an int scalar";
+    case Scalar::Kind::kFloat: return "a float scalar";
+  }
+  return "a scalar";
+}
+
+// Records `plan` on `a` and `b`, converting both to the plan's dtype.
+Tensor ApplyBinary(const BinaryPlan& plan, const Tensor& a, const Tensor& b, const CallSite& site) {
+  return RecordOp(plan.op, {CastTo(a, plan.dtype, site), CastTo(b, plan.dtype, site)}, {}, site);
+}
+
+Tensor Binary(OpKind op, const Tensor& a, const Tensor& b, const CallSite& site) {
+  const std::string_view name = OpName(op);
+  CheckOperand(name, a, "first operand");
+  CheckOperand(name, b, "second operand");
+  CheckSameBackend(name, {&a, &b});
+  BroadcastOrThrow(name, {&a.shape(), &b.shape()});
+  const std::optional<BinaryPlan> plan = PlanBinary(op, PromoteTypes(a.dtype(), b.dtype()));
+  if (!plan) ThrowBoolOperands(op, a.shape().ToString(), b.shape().ToString());
+  return ApplyBinary(*plan, a, b, site);
+}
+
+// A tensor and a Scalar: the scalar becomes a runtime leaf of the promoted dtype, placed
+// on the side it was written on.
+Tensor BinaryScalar(OpKind op, const Tensor& t, Scalar s, bool scalar_first,
+                    const CallSite& site) {
+  CheckOperand(OpName(op), t, scalar_first ? "second operand" : "first operand");
+  const std::optional<BinaryPlan> plan = PlanBinary(op, s.PromoteWith(t.dtype()));
+  if (!plan) {
+    const std::string tensor_text = t.shape().ToString();
+    if (scalar_first) ThrowBoolOperands(op, ScalarKindText(s), tensor_text);
+    ThrowBoolOperands(op, tensor_text, ScalarKindText(s));
+  }
+  // The leaf takes the computation dtype directly, so no cast node follows it.
+  Tensor leaf = ScalarTensor(s.to_double(), plan->dtype, t, site);
+  return scalar_first ? ApplyBinary(*plan, leaf, t, site) : ApplyBinary(*plan, t, leaf, site);
+}
+
+// cond converted to bool; a and b already promoted to `dtype` or converted here.
+Tensor ApplyWhere(const Tensor& cond, const Tensor& a, const Tensor& b, DType dtype,
+                  const CallSite& site) {
+  return RecordOp(OpKind::kWhere,
+                  {CastTo(cond, DType::kBool, site), CastTo(a, dtype, site), CastTo(b, dtype, site)},
+                  {}, site);
+}
+
+// where with one Scalar branch; `scalar_is_a` says which branch it is.
+Tensor WhereScalar(const Tensor& cond, const Tensor& t, Scalar s, bool scalar_is_a,
+                   const CallSite& site) {
+  CheckOperand("where", cond, "condition");
+  CheckOperand("where", t, scalar_is_a ? "other" : "input");
+  CheckSameBackend("where", {&cond, &t});
+  BroadcastOrThrow("where", {&cond.shape(), &t.shape()});
+  const DType dtype = s.PromoteWith(t.dtype());
+  Tensor leaf = ScalarTensor(s.to_double(), dtype, t, site);
+  return scalar_is_a ? ApplyWhere(cond, leaf, t, dtype, site) : ApplyWhere(cond, t, leaf, dtype, site);
+}
+
+}  // namespace
+
+// --- unary ---
+Tensor neg(const Tensor& x, CallSite site) { return UnaryNumeric(OpKind::kNeg, x, site); }
+Tensor abs(const Tensor& x, CallSite site) { return UnaryNumeric(OpKind::kAbs, x, site); }
+Tensor relu(const Tensor& x, CallSite site) { return UnaryNumeric(OpKind::kRelu, x, site); }
+Tensor exp(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kExp, x, site); }
+Tensor log(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kLog, x, site); }
+Tensor sqrt(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kSqrt, x, site); }
+Tensor rsqrt(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kRsqrt, x, site); }
+Tensor tanh(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kTanh, x, site); }
+Tensor erf(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kErf, x, site); }
+Tensor sigmoid(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kSigmoid, x, site); }
+Tensor sin(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kSin, x, site); }
+Tensor cos(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kCos, x, site); }
+
+Tensor logical_not(const Tensor& x, CallSite site) {
+  CheckOperand("logical_not", x);
+  return RecordOp(OpKind::kLogicalNot, {CastTo(x, DType::kBool, site)}, {}, site);
+}
+
+Tensor cast(const Tensor& x, DType dtype, CallSite site) {
+  CheckOperand("cast", x);
+  if (IsReserved(dtype)) {
+    ThrowOpError("cast: dtype ", DTypeName(dtype), " is not supported by any op yet (input is ",
+                 x.shape().ToString(), ")");
+  }
+  return CastTo(x, dtype, site);
+}
+
+// --- binary ---
+#define KILN_BINARY_TENSOR_AND_SCALAR(fn, kind)                                     \
+  Tensor fn(const Tensor& a, const Tensor& b, CallSite site) {                      \
+    return Binary(OpKind::kind, a, b, site);                                        \
+  }                                                                                 \
+  Tensor fn(const Tensor& a, Scalar b, CallSite site) {                             \
+    return BinaryScalar(OpKind::kind, a, b, /*scalar_first=*/false, site);          \
+  }
+KILN_BINARY_TENSOR_AND_SCALAR(add, kAdd)
+KILN_BINARY_TENSOR_AND_SCALAR(sub, kSub)
+KILN_BINARY_TENSOR_AND_SCALAR(mul, kMul)
+KILN_BINARY_TENSOR_AND_SCALAR(div, kDiv)
+KILN_BINARY_TENSOR_AND_SCALAR(pow, kPow)
+KILN_BINARY_TENSOR_AND_SCALAR(maximum, kMaximum)
+KILN_BINARY_TENSOR_AND_SCALAR(minimum, kMinimum)
+KILN_BINARY_TENSOR_AND_SCALAR(eq, kEq)
+KILN_BINARY_TENSOR_AND_SCALAR(ne, kNe)
+KILN_BINARY_TENSOR_AND_SCALAR(lt, kLt)
+KILN_BINARY_TENSOR_AND_SCALAR(le, kLe)
+KILN_BINARY_TENSOR_AND_SCALAR(gt, kGt)
+KILN_BINARY_TENSOR_AND_SCALAR(ge, kGe)
+#undef KILN_BINARY_TENSOR_AND_SCALAR
+
+Tensor sub(Scalar a, const Tensor& b, CallSite site) {
+  return BinaryScalar(OpKind::kSub, b, a, /*scalar_first=*/true, site);
+}
+
+Tensor div(Scalar a, const Tensor& b, CallSite site) {
+  return BinaryScalar(OpKind::kDiv, b, a, /*scalar_first=*/true, site);
+}
+
+Tensor logical_and(const Tensor& a, const Tensor& b, CallSite site) {
+  return Binary(OpKind::kLogicalAnd, a, b, site);
+}
+
+Tensor logical_or(const Tensor& a, const Tensor& b, CallSite site) {
+  return Binary(OpKind::kLogicalOr, a, b, site);
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b, CallSite site) {
+  CheckOperand("where", cond, "condition");
+  CheckOperand("where", a, "input");
+  CheckOperand("where", b, "other");
+  CheckSameBackend("where", {&cond, &a, &b});
+  BroadcastOrThrow("where", {&cond.shape(), &a.shape(), &b.shape()});
+  return ApplyWhere(cond, a, b, PromoteTypes(a.dtype(), b.dtype()), site);
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, Scalar b, CallSite site) {
+  return WhereScalar(cond, a, b, /*scalar_is_a=*/false, site);
+}
+
+Tensor where(const Tensor& cond, Scalar a, const Tensor& b, CallSite site) {
+  return WhereScalar(cond, b, a, /*scalar_is_a=*/true, site);
+}
+
+// --- operators: the first operand carries the call site ---
+Tensor operator+(const TracedTensor& a, const Tensor& b) { return add(a.tensor, b, a.site); }
+Tensor operator-(const TracedTensor& a, const Tensor& b) { return sub(a.tensor, b, a.site); }
+Tensor operator*(const TracedTensor& a, const Tensor& b) { return mul(a.tensor, b, a.site); }
+Tensor operator/(const TracedTensor& a, const Tensor& b) { return div(a.tensor, b, a.site); }
+Tensor operator+(const TracedTensor& a, Scalar b) { return add(a.tensor, b, a.site); }
+Tensor operator-(const TracedTensor& a, Scalar b) { return sub(a.tensor, b, a.site); }
+Tensor operator*(const TracedTensor& a, Scalar b) { return mul(a.tensor, b, a.site); }
+Tensor operator/(const TracedTensor& a, Scalar b) { return div(a.tensor, b, a.site); }
+
+Tensor operator+(Scalar a, const TracedTensor& b) {
+  return BinaryScalar(OpKind::kAdd, b.tensor, a, /*scalar_first=*/true, b.site);
+}
+Tensor operator-(Scalar a, const TracedTensor& b) { return sub(a, b.tensor, b.site); }
+Tensor operator*(Scalar a, const TracedTensor& b) {
+  return BinaryScalar(OpKind::kMul, b.tensor, a, /*scalar_first=*/true, b.site);
+}
+Tensor operator/(Scalar a, const TracedTensor& b) { return div(a, b.tensor, b.site); }
+
+Tensor operator-(const TracedTensor& a) { return neg(a.tensor, a.site); }
+Tensor operator!(const TracedTensor& a) { return logical_not(a.tensor, a.site); }
+
+Tensor operator==(const TracedTensor& a, const Tensor& b) { return eq(a.tensor, b, a.site); }
+Tensor operator!=(const TracedTensor& a, const Tensor& b) { return ne(a.tensor, b, a.site); }
+Tensor operator<(const TracedTensor& a, const Tensor& b) { return lt(a.tensor, b, a.site); }
+Tensor operator<=(const TracedTensor& a, const Tensor& b) { return le(a.tensor, b, a.site); }
+Tensor operator>(const TracedTensor& a, const Tensor& b) { return gt(a.tensor, b, a.site); }
+Tensor operator>=(const TracedTensor& a, const Tensor& b) { return ge(a.tensor, b, a.site); }
+Tensor operator==(const TracedTensor& a, Scalar b) { return eq(a.tensor, b, a.site); }
+Tensor operator!=(const TracedTensor& a, Scalar b) { return ne(a.tensor, b, a.site); }
+Tensor operator<(const TracedTensor& a, Scalar b) { return lt(a.tensor, b, a.site); }
+Tensor operator<=(const TracedTensor& a, Scalar b) { return le(a.tensor, b, a.site); }
+Tensor operator>(const TracedTensor& a, Scalar b) { return gt(a.tensor, b, a.site); }
+Tensor operator>=(const TracedTensor& a, Scalar b) { return ge(a.tensor, b, a.site); }
+
+}  // namespace kiln

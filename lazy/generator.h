@@ -1,0 +1,30 @@
+#pragma once
+// A seeded random generator whose streams are identical on every compiler and platform
+// (std:: distributions are not): SplitMix64 seeding a xoshiro256** state, uniform
+// doubles from the top 53 bits, normals by Box-Muller.
+//
+//   kiln::Generator gen(42);
+//   auto w = kiln::randn({192, 768}, gen);
+#include <cstdint>
+
+namespace kiln {
+
+class Generator {
+ public:
+  explicit Generator(uint64_t seed = 0);
+
+  uint64_t NextU64();
+  // Uniform in [0, 1).
+  double NextDouble();
+  // Standard normal.
+  double NextNormal();
+  // Uniform integer in [0, n), n > 0, without modulo bias.
+  uint64_t NextBelow(uint64_t n);
+
+ private:
+  uint64_t state_[4];
+  bool has_spare_normal_ = false;
+  double spare_normal_ = 0;
+};
+
+}  // namespace kiln

@@ -1,0 +1,339 @@
+// The barrier. One executor mutex is held for a whole barrier: Graph::Build marks nodes
+// with its epoch, and the cache, the history and the tensors must change together.
+//
+// Metric definitions:
+//   MarkStep         calls to mark_step(), including ones with nothing pending.
+//   ImplicitBarrier  SyncTensors(implicit=true) calls that had pending work.
+//   CachedCompile    graphs found in the compile cache.
+//   UncachedCompile  graphs compiled successfully (a cache miss).
+//   NodesTraced      nodes in the post-order of every executed graph (parameters and
+//                    constants included, shared nodes once), added at each barrier
+//                    whether the graph was cached or not: the size of the work traced.
+//   TraceTime        from the end of one barrier to the start of the next: the time the
+//                    program spent tracing (and doing anything else) between barriers.
+//   CompileTime      around Backend::Compile.
+//   ExecuteTime      around Executable::Run.
+//   CompileCacheEviction  entries the LRU dropped (lazy/compile_cache.cc).
+#include "lazy/graph_executor.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "ir/ir_text.h"
+#include "lazy/compile_cache.h"
+#include "lazy/live_tensors.h"
+#include "lazy/recompile_explainer.h"
+#include "lazy/tensor_impl.h"
+#include "util/config.h"
+#include "util/error.h"
+#include "util/metrics.h"
+
+namespace kiln {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Process-wide count of live WarmupScopes (any thread).
+std::atomic<int> warmup_scopes{0};
+
+struct ExecutorState {
+  absl::Mutex mu;
+  std::optional<Clock::time_point> last_barrier_end ABSL_GUARDED_BY(mu);
+};
+
+ExecutorState& executor() {
+  static auto* state = new ExecutorState;  // never destroyed: barriers may run at exit
+  return *state;
+}
+
+struct ExecutorMetrics {
+  metrics::Counter* mark_step = metrics::GetCounter("MarkStep");
+  metrics::Counter* implicit_barrier = metrics::GetCounter("ImplicitBarrier");
+  metrics::Counter* cached_compile = metrics::GetCounter("CachedCompile");
+  metrics::Counter* uncached_compile = metrics::GetCounter("UncachedCompile");
+  metrics::Counter* nodes_traced = metrics::GetCounter("NodesTraced");
+  metrics::Timer* trace_time = metrics::GetTimer("TraceTime");
+  metrics::Timer* compile_time = metrics::GetTimer("CompileTime");
+  metrics::Timer* execute_time = metrics::GetTimer("ExecuteTime");
+};
+
+const ExecutorMetrics& executor_metrics() {
+  static const auto* m = new ExecutorMetrics;
+  return *m;
+}
+
+void PrintLines(const std::string& text) {
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    std::fprintf(stderr, "kiln: %.*s\n", static_cast<int>(line.size()), line.data());
+  }
+}
+
+// Records TraceTime at the start of a barrier and stamps its end however it leaves.
+class BarrierClock {
+ public:
+  explicit BarrierClock(ExecutorState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state.mu)
+      : state_(state) {
+    if (state_.last_barrier_end) {
+      executor_metrics().trace_time->Record(
+          std::chrono::duration<double>(Clock::now() - *state_.last_barrier_end).count());
+    }
+  }
+  ~BarrierClock() ABSL_NO_THREAD_SAFETY_ANALYSIS { state_.last_barrier_end = Clock::now(); }
+  BarrierClock(const BarrierClock&) = delete;
+  BarrierClock& operator=(const BarrierClock&) = delete;
+
+ private:
+  ExecutorState& state_;
+};
+
+// One backend's share of a barrier: the deduplicated outputs as a graph, and which
+// output each tensor receives.
+struct PreparedGraph {
+  Backend* backend = nullptr;
+  std::vector<std::shared_ptr<TensorImpl>> tensors;
+  std::vector<int> output_of;  // per tensor: index into graph.outputs()
+  std::vector<Value> outputs;
+  Graph graph;
+  Hash128 key;
+};
+
+// Pending tensors whose value is already a buffer leaf need no graph.
+struct DirectResult {
+  std::shared_ptr<TensorImpl> tensor;
+  BufferPtr buffer;
+};
+
+// Groups `pending` by backend (creation order kept within each group), deduplicates
+// equal values and builds one graph per backend.
+std::vector<PreparedGraph> Prepare(std::vector<std::shared_ptr<TensorImpl>> pending,
+                                   std::vector<DirectResult>* direct) {
+  std::vector<PreparedGraph> groups;
+  std::vector<absl::flat_hash_map<std::pair<const Node*, int>, int>> seen;
+  for (std::shared_ptr<TensorImpl>& tensor : pending) {
+    const Value& value = tensor->pending();
+    if (value.node->op() == OpKind::kDeviceData && value.node->data() != nullptr) {
+      direct->push_back({tensor, value.node->data()});
+      continue;
+    }
+    size_t g = 0;
+    while (g < groups.size() && groups[g].backend != tensor->backend()) ++g;
+    if (g == groups.size()) {
+      groups.emplace_back().backend = tensor->backend();
+      seen.emplace_back();
+    }
+    PreparedGraph& group = groups[g];
+    auto [it, inserted] =
+        seen[g].try_emplace({value.node.get(), value.index}, static_cast<int>(group.outputs.size()));
+    if (inserted) group.outputs.push_back(value);
+    group.output_of.push_back(it->second);
+    group.tensors.push_back(std::move(tensor));
+  }
+  for (PreparedGraph& group : groups) {
+    group.graph = Graph::Build(group.outputs);
+    group.key = CompileCacheKey(group.graph, *group.backend);
+  }
+  return groups;
+}
+
+void DumpGraph(const std::string& dir, const Graph& graph, const std::string& text) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  const fs::path path = fs::path(dir) / (graph.hash().ToString() + ".kir");
+  if (ec) {
+    std::fprintf(stderr, "kiln: warning: cannot write %s: %s\n", path.c_str(), ec.message().c_str());
+    return;
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) std::fprintf(stderr, "kiln: warning: cannot write %s\n", path.c_str());
+}
+
+// A cache miss: explains, checks KILN_ERROR_ON_RECOMPILE, reports, compiles and caches.
+std::shared_ptr<Executable> Compile(const PreparedGraph& p, const std::string& prefix) {
+  const ExecutorMetrics& m = executor_metrics();
+  RecompileExplainer& explainer = recompile_explainer();
+  CompileRecord record = MakeCompileRecord(p.graph, std::string(p.backend->name()));
+  const CompileExplanation explanation = explainer.Explain(record);
+  if (config().error_on_recompile && explanation.known_structure &&
+      warmup_scopes.load(std::memory_order_acquire) == 0) {
+    throw Error("recompile with KILN_ERROR_ON_RECOMPILE=1: " + explanation.text);
+  }
+  const Config& cfg = config();
+  if (cfg.debug >= 1) {
+    std::fprintf(stderr, "kiln: compile #%lld (graph %s): %s\n",
+                 static_cast<long long>(explainer.num_compiles() + 1),
+                 p.graph.hash().ToString().c_str(), explanation.text.c_str());
+  }
+  if (cfg.debug >= 2 || !cfg.dump_dir.empty()) {
+    const std::string text = PrintGraph(p.graph);
+    if (cfg.debug >= 2) PrintLines(text);
+    if (!cfg.dump_dir.empty()) DumpGraph(cfg.dump_dir, p.graph, text);
+  }
+
+  const Clock::time_point start = Clock::now();
+  absl::StatusOr<std::unique_ptr<Executable>> compiled;
+  {
+    metrics::ScopedTimer timer(m.compile_time);
+    compiled = p.backend->Compile(p.graph);
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (!compiled.ok()) throw Error(absl::StrCat(prefix, compiled.status().message()));
+  std::shared_ptr<Executable> executable = *std::move(compiled);
+  m.uncached_compile->Add();
+  GlobalCompileCache().Insert(p.key, executable);
+  explainer.RecordCompile(std::move(record), explanation, seconds);
+  return executable;
+}
+
+// Runs one graph; the result has one buffer per graph output, shapes checked.
+std::vector<BufferPtr> Run(const PreparedGraph& p, Executable& executable,
+                           const std::string& prefix) {
+  std::vector<Argument> args;
+  args.reserve(p.graph.parameters().size());
+  for (const Node* param : p.graph.parameters()) {
+    if (param->op() == OpKind::kScalar) {
+      args.push_back(Argument{nullptr, param->scalar_value()});
+    } else {
+      if (param->data() == nullptr) {
+        throw Error(absl::StrCat(prefix, "device_data ", param->shape().ToString(),
+                                 " has no buffer"));
+      }
+      args.push_back(Argument{param->data().get(), 0});
+    }
+  }
+  absl::StatusOr<std::vector<BufferPtr>> outputs;
+  {
+    metrics::ScopedTimer timer(executor_metrics().execute_time);
+    outputs = executable.Run(args);
+  }
+  if (!outputs.ok()) throw Error(absl::StrCat(prefix, outputs.status().message()));
+  const std::vector<Value>& expected = p.graph.outputs();
+  if (outputs->size() != expected.size()) {
+    throw Error(absl::StrCat(prefix, "backend ", std::string(p.backend->name()), " returned ", outputs->size(),
+                             " buffers for ", expected.size(), " outputs"));
+  }
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const BufferPtr& buffer = (*outputs)[i];
+    if (buffer == nullptr || !(buffer->shape() == expected[i].shape())) {
+      throw Error(absl::StrCat(prefix, "backend ", std::string(p.backend->name()), " returned ",
+                               buffer == nullptr ? "no buffer" : buffer->shape().ToString(),
+                               " for output ", i, ", expected ", expected[i].shape().ToString()));
+    }
+  }
+  return *std::move(outputs);
+}
+
+// Computes `pending` and gives every tensor its buffer. Throws kiln::Error (message
+// starting with `prefix`) before any tensor changes when a compile or run fails.
+void Execute(std::vector<std::shared_ptr<TensorImpl>> pending, const std::string& prefix) {
+  const ExecutorMetrics& m = executor_metrics();
+  std::vector<DirectResult> direct;
+  std::vector<PreparedGraph> groups = Prepare(std::move(pending), &direct);
+  std::vector<std::vector<BufferPtr>> results;
+  results.reserve(groups.size());
+  for (const PreparedGraph& p : groups) {
+    m.nodes_traced->Add(p.graph.num_nodes());
+    std::shared_ptr<Executable> executable = GlobalCompileCache().Lookup(p.key);
+    if (executable != nullptr) {
+      m.cached_compile->Add();
+      recompile_explainer().RecordCacheHit();
+    } else {
+      executable = Compile(p, prefix);
+    }
+    results.push_back(Run(p, *executable, prefix));
+  }
+  // Every output exists: only now do tensors change, so a failure above leaves them all
+  // pending.
+  for (size_t g = 0; g < groups.size(); ++g) {
+    for (size_t t = 0; t < groups[g].tensors.size(); ++t) {
+      groups[g].tensors[t]->SetBuffer(results[g][groups[g].output_of[t]]);
+    }
+  }
+  for (DirectResult& d : direct) d.tensor->SetBuffer(std::move(d.buffer));
+}
+
+}  // namespace
+
+void mark_step(CallSite site) {
+  ExecutorState& state = executor();
+  absl::MutexLock lock(&state.mu);
+  executor_metrics().mark_step->Add();
+  {
+    BarrierClock clock(state);
+    static const std::string kPrefix = "mark_step: ";
+    Execute(live_tensors::Pending(), kPrefix);
+  }
+  if (std::optional<std::string> warning = recompile_explainer().RecordStep()) {
+    std::fprintf(stderr, "kiln: %s\n", warning->c_str());
+  }
+}
+
+void SyncTensors(absl::Span<const Tensor> tensors, bool implicit, const CallSite& site) {
+  std::vector<std::shared_ptr<TensorImpl>> pending;
+  pending.reserve(tensors.size());
+  ExecutorState& state = executor();
+  absl::MutexLock lock(&state.mu);
+  for (const Tensor& t : tensors) {
+    if (!t.defined() || !t.impl()->is_pending()) continue;
+    bool duplicate = false;
+    for (const auto& p : pending) duplicate = duplicate || p == t.impl();
+    if (!duplicate) pending.push_back(t.impl());
+  }
+  if (pending.empty()) return;
+  BarrierClock clock(state);
+  const std::string where = FormatLocation(site.location);
+  if (implicit) {
+    executor_metrics().implicit_barrier->Add();
+    if (config().debug >= 1) {
+      std::fprintf(stderr, "kiln: implicit barrier (item/to_vector) at %s\n", where.c_str());
+    }
+  }
+  Execute(std::move(pending),
+          implicit ? absl::StrCat("implicit barrier at ", where, ": ") : "SyncTensors: ");
+}
+
+WarmupScope::WarmupScope() { warmup_scopes.fetch_add(1, std::memory_order_acq_rel); }
+WarmupScope::~WarmupScope() { warmup_scopes.fetch_sub(1, std::memory_order_acq_rel); }
+
+std::string last_compile_explanation() { return recompile_explainer().last_explanation(); }
+
+void clear_compile_cache() {
+  ExecutorState& state = executor();
+  absl::MutexLock lock(&state.mu);
+  GlobalCompileCache().Clear();
+  recompile_explainer().Clear();
+}
+
+CacheProbe ProbeCompileCache(absl::Span<const Tensor> tensors) {
+  std::vector<std::shared_ptr<TensorImpl>> pending;
+  for (const Tensor& t : tensors) {
+    if (t.defined() && t.impl()->is_pending()) pending.push_back(t.impl());
+  }
+  ExecutorState& state = executor();
+  absl::MutexLock lock(&state.mu);
+  std::vector<DirectResult> direct;
+  std::vector<PreparedGraph> groups = Prepare(std::move(pending), &direct);
+  CacheProbe probe;
+  if (groups.empty()) return probe;
+  if (groups.size() > 1) throw Error("ProbeCompileCache: tensors on several backends");
+  probe.key = groups[0].key;
+  probe.num_nodes = groups[0].graph.num_nodes();
+  probe.hit = GlobalCompileCache().Lookup(probe.key) != nullptr;
+  return probe;
+}
+
+}  // namespace kiln

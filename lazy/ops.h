@@ -1,0 +1,120 @@
+#pragma once
+// Free functions for every op. All elementwise ops broadcast NumPy-style and promote
+// dtypes as PyTorch does (bool < integers < floating; a Scalar never widens a tensor
+// within its category; see lazy/scalar.h). Axes may be negative. Bad input throws
+// kiln::Error naming the op, the shapes and what was expected, and changes nothing.
+//
+// Dtype rules that differ by op (as in PyTorch):
+//   exp, log, sqrt, rsqrt, tanh, erf, sigmoid, sin, cos, div: integer/bool inputs are
+//     computed in f32;
+//   logical_*: any dtype, non-zero is true; comparisons and logical ops return bool;
+//   sum of bool/integers returns i64; mean requires a floating dtype; argmax returns i64;
+//   gather / index_select / scatter_add take i32 or i64 indices.
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "lazy/tensor.h"
+
+namespace kiln {
+
+// --- unary ---
+Tensor neg(const Tensor& x, CallSite site = {});
+Tensor abs(const Tensor& x, CallSite site = {});
+Tensor exp(const Tensor& x, CallSite site = {});
+Tensor log(const Tensor& x, CallSite site = {});
+Tensor sqrt(const Tensor& x, CallSite site = {});
+Tensor rsqrt(const Tensor& x, CallSite site = {});
+Tensor tanh(const Tensor& x, CallSite site = {});
+Tensor erf(const Tensor& x, CallSite site = {});
+Tensor sigmoid(const Tensor& x, CallSite site = {});
+Tensor relu(const Tensor& x, CallSite site = {});
+Tensor sin(const Tensor& x, CallSite site = {});
+Tensor cos(const Tensor& x, CallSite site = {});
+Tensor logical_not(const Tensor& x, CallSite site = {});
+// Converts to `dtype` (float -> int truncates toward zero; non-zero -> true).
+Tensor cast(const Tensor& x, DType dtype, CallSite site = {});
+
+// --- binary (tensor or Scalar on either side where it makes sense) ---
+Tensor add(const Tensor& a, const Tensor& b, CallSite site = {});
+Tensor add(const Tensor& a, Scalar b, CallSite site = {});
+Tensor sub(const Tensor& a, const Tensor& b, CallSite site = {});
+Tensor sub(const Tensor& a, Scalar b, CallSite site = {});
+Tensor sub(Scalar a, const Tensor& b, CallSite site = {});
+Tensor mul(const Tensor& a, const Tensor& b, CallSite site = {});
+Tensor mul(const Tensor& a, Scalar b, CallSite site = {});
+// True division: integer operands are divided in f32.
+Tensor div(const Tensor& a, const Tensor& b, CallSite site = {});
+Tensor div(const Tensor& a, Scalar b, CallSite site = {});
+Tensor div(Scalar a, const Tensor& b, CallSite site = {});
+Tensor pow(const Tensor& a, const Tensor& b, CallSite site = {});
+Tensor pow(const Tensor& a, Scalar b, CallSite site = {});
+Tensor maximum(const Tensor& a, const Tensor& b, CallSite site = {});
+Tensor maximum(const Tensor& a, Scalar b, CallSite site = {});
+Tensor minimum(const Tensor& a, const Tensor& b, CallSite site = {});
+Tensor minimum(const Tensor& a, Scalar b, CallSite site = {});
+Tensor eq(const Tensor& a, const Tensor& b, CallSite site = {});
+Tensor eq(const Tensor& a, Scalar b, CallSite site = {});
+Tensor ne(const Tensor& a, const Tensor& b, CallSite site = {});
+Tensor ne(const Tensor& a, Scalar b, CallSite site = {});
+Tensor lt(const Tensor& a, const Tensor& b, CallSite site = {});
+Tensor lt(const Tensor& a, Scalar b, CallSite site = {});
+Tensor le(const Tensor& a, const Tensor& b, CallSite site = {});
+Tensor le(const Tensor& a, Scalar b, CallSite site = {});
+Tensor gt(const Tensor& a, const Tensor& b, CallSite site = {});
+Tensor gt(const Tensor& a, Scalar b, CallSite site = {});
+Tensor ge(const Tensor& a, const Tensor& b, CallSite site = {});
+Tensor ge(const Tensor& a, Scalar b, CallSite site = {});
+Tensor logical_and(const Tensor& a, const Tensor& b, CallSite site = {});
+Tensor logical_or(const Tensor& a, const Tensor& b, CallSite site = {});
+// cond ? a : b elementwise; cond is converted to bool; a and b promote together.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b, CallSite site = {});
+Tensor where(const Tensor& cond, const Tensor& a, Scalar b, CallSite site = {});
+Tensor where(const Tensor& cond, Scalar a, const Tensor& b, CallSite site = {});
+
+// --- reductions: over `dims` (empty = all dimensions), duplicates are an error ---
+Tensor sum(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false, CallSite site = {});
+Tensor mean(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false, CallSite site = {});
+Tensor max(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false, CallSite site = {});
+Tensor min(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false, CallSite site = {});
+// Index of the first maximum along `dim`, or into the flattened tensor when dim is absent.
+Tensor argmax(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false,
+              CallSite site = {});
+
+// --- linear algebra ---
+// torch.matmul: 1-D operands are promoted to matrices and the added dimension removed;
+// batch dimensions broadcast.
+Tensor matmul(const Tensor& a, const Tensor& b, CallSite site = {});
+
+// --- views and data movement ---
+// One size may be -1 (inferred).
+Tensor reshape(const Tensor& x, std::vector<int64_t> sizes, CallSite site = {});
+Tensor permute(const Tensor& x, std::vector<int64_t> dims, CallSite site = {});
+Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1, CallSite site = {});
+// -1 keeps a size; new leading dimensions may be added.
+Tensor expand(const Tensor& x, std::vector<int64_t> sizes, CallSite site = {});
+Tensor broadcast_to(const Tensor& x, std::vector<int64_t> sizes, CallSite site = {});
+Tensor unsqueeze(const Tensor& x, int64_t dim, CallSite site = {});
+// Removes dimension `dim`, which must have size 1.
+Tensor squeeze(const Tensor& x, int64_t dim, CallSite site = {});
+Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1, CallSite site = {});
+// Python-style bounds: negative start/end count from the end, out-of-range bounds clamp;
+// step > 0.
+Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step = 1,
+             CallSite site = {});
+Tensor concat(const std::vector<Tensor>& tensors, int64_t dim = 0, CallSite site = {});
+// torch.nn.functional.pad order: `pads` = (last dim low, last dim high, next-to-last
+// low, high, ...); negative pads crop. `value` is baked into the code.
+Tensor pad(const Tensor& x, std::vector<int64_t> pads, double value = 0.0, CallSite site = {});
+
+// --- indexing ---
+// out[i][j] = x[index[i][j]][j] for dim 0 (torch.gather); index has x's rank.
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index, CallSite site = {});
+// Selects entries of 1-D `index` along `dim`.
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index, CallSite site = {});
+// self with src added at `index` along `dim` (torch.scatter_add, out of place).
+Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src,
+                   CallSite site = {});
+
+}  // namespace kiln

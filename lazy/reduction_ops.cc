@@ -1,0 +1,96 @@
+// sum, mean, max, min and argmax. The IR reduces over explicit, sorted, non-negative
+// axes; the conveniences (negative axes, "all dims", dtype rules) are resolved here.
+#include <optional>
+#include <vector>
+
+#include "lazy/op_utils.h"
+#include "lazy/ops.h"
+#include "lazy/tensor_impl.h"
+
+namespace kiln {
+namespace {
+
+using internal::CastTo;
+using internal::CheckOperand;
+using internal::NormalizeDim;
+using internal::NormalizeDims;
+using internal::ReshapeTo;
+using internal::ThrowOpError;
+
+Tensor RecordReduce(OpKind op, const Tensor& x, std::vector<int64_t> dims, bool keepdim,
+                    const CallSite& site) {
+  return RecordOp(op, {x}, Attributes().Set("dims", std::move(dims)).Set("keepdim", keepdim), site);
+}
+
+// max and min have no identity, so an empty extent is an error (as in PyTorch).
+void CheckNonEmpty(std::string_view op, const Tensor& x, const std::vector<int64_t>& dims) {
+  for (int64_t d : dims) {
+    if (x.shape().size(d) == 0) {
+      ThrowOpError(op, ": cannot reduce over dimension ", d, " of ", x.shape().ToString(),
+                   ", which has size 0");
+    }
+  }
+}
+
+// max/min: bool has no numeric reduction in the IR, so it goes through i32 and back.
+Tensor MaxMin(OpKind op, const Tensor& x, const std::vector<int64_t>& dims, bool keepdim,
+              const CallSite& site) {
+  const std::string_view name = OpName(op);
+  CheckOperand(name, x);
+  std::vector<int64_t> axes = NormalizeDims(name, dims, x.shape());
+  CheckNonEmpty(name, x, axes);
+  if (x.dtype() != DType::kBool) return RecordReduce(op, x, std::move(axes), keepdim, site);
+  Tensor as_int = CastTo(x, DType::kI32, site);
+  return CastTo(RecordReduce(op, as_int, std::move(axes), keepdim, site), DType::kBool, site);
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& x, std::vector<int64_t> dims, bool keepdim, CallSite site) {
+  CheckOperand("sum", x);
+  std::vector<int64_t> axes = NormalizeDims("sum", dims, x.shape());
+  // As in PyTorch, bool and integer sums accumulate in i64 so counts do not overflow.
+  const DType dtype = IsFloating(x.dtype()) ? x.dtype() : DType::kI64;
+  return RecordReduce(OpKind::kSum, CastTo(x, dtype, site), std::move(axes), keepdim, site);
+}
+
+Tensor mean(const Tensor& x, std::vector<int64_t> dims, bool keepdim, CallSite site) {
+  CheckOperand("mean", x);
+  if (!IsFloating(x.dtype())) {
+    ThrowOpError("mean: expected a floating dtype, got ", x.shape().ToString(), "; cast first");
+  }
+  std::vector<int64_t> axes = NormalizeDims("mean", dims, x.shape());
+  return RecordReduce(OpKind::kMean, x, std::move(axes), keepdim, site);
+}
+
+Tensor max(const Tensor& x, std::vector<int64_t> dims, bool keepdim, CallSite site) {
+  return MaxMin(OpKind::kMax, x, dims, keepdim, site);
+}
+
+Tensor min(const Tensor& x, std::vector<int64_t> dims, bool keepdim, CallSite site) {
+  return MaxMin(OpKind::kMin, x, dims, keepdim, site);
+}
+
+Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim, CallSite site) {
+  CheckOperand("argmax", x);
+  const Shape& shape = x.shape();
+  if (dim.has_value()) {
+    const int64_t axis = NormalizeDim("argmax", *dim, shape);
+    CheckNonEmpty("argmax", x, {axis});
+    Tensor input = x.dtype() == DType::kBool ? CastTo(x, DType::kI32, site) : x;
+    return RecordOp(OpKind::kArgmax, {input},
+                    Attributes().Set("dim", axis).Set("keepdim", keepdim), site);
+  }
+  // No dim: the index into the flattened tensor.
+  if (shape.numel() == 0) {
+    ThrowOpError("argmax: cannot take the argmax of ", shape.ToString(), ", which is empty");
+  }
+  Tensor input = x.dtype() == DType::kBool ? CastTo(x, DType::kI32, site) : x;
+  Tensor flat = ReshapeTo(input, {shape.numel()}, site);
+  Tensor index = RecordOp(OpKind::kArgmax, {flat},
+                          Attributes().Set("dim", int64_t{0}).Set("keepdim", false), site);
+  if (!keepdim) return index;
+  return ReshapeTo(index, std::vector<int64_t>(shape.rank(), 1), site);
+}
+
+}  // namespace kiln

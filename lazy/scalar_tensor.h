@@ -1,0 +1,25 @@
+#pragma once
+// 0-d tensors made for one operand of an op, on the other operand's backend.
+//
+//   x * 0.5  ->  mul(x, ScalarTensor(0.5, f32, x))   // a runtime Scalar leaf
+//
+// A runtime scalar hashes by dtype only, so `x * 0.5` and `x * 0.25` share one compiled
+// graph; a baked constant hashes by value and is for numbers that never vary (the
+// 0.5 in gelu), which lets code generation fold them.
+#include "backends/backend.h"
+#include "ir/dtype.h"
+#include "lazy/tensor.h"
+
+namespace kiln::internal {
+
+// A 0-d tensor holding the runtime Scalar `value` as `dtype`, on `backend`.
+Tensor ScalarTensor(double value, DType dtype, Backend* backend, const CallSite& site);
+// The same on `like`'s backend (like must be defined).
+Tensor ScalarTensor(double value, DType dtype, const Tensor& like, const CallSite& site);
+
+// A 0-d tensor whose `value` is baked into the code (a Constant leaf), on `backend`.
+Tensor ConstantTensor(double value, DType dtype, Backend* backend, const CallSite& site);
+// The same on `like`'s backend (like must be defined).
+Tensor ConstantTensor(double value, DType dtype, const Tensor& like, const CallSite& site);
+
+}  // namespace kiln::internal

@@ -1,0 +1,251 @@
+// Views and data movement: reshape, permute, expand, slice, concat, pad and the ops
+// expressed through them (view, transpose, broadcast_to, unsqueeze, squeeze, flatten).
+// The IR takes fully resolved attributes (no -1, clamped bounds, dimension-order pads).
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "lazy/op_utils.h"
+#include "lazy/ops.h"
+#include "lazy/tensor_impl.h"
+
+namespace kiln {
+namespace {
+
+using internal::CastTo;
+using internal::CheckOperand;
+using internal::CheckSameBackend;
+using internal::NormalizeDim;
+using internal::NormalizeInsertDim;
+using internal::ReshapeTo;
+using internal::SizesToString;
+using internal::ThrowOpError;
+
+// Resolves one -1 in `sizes` against the element count of `shape`.
+std::vector<int64_t> ResolveReshape(std::string_view op, const Shape& shape,
+                                    std::vector<int64_t> sizes) {
+  const auto fail = [&](std::string_view why) {
+    ThrowOpError(op, ": cannot reshape ", shape.ToString(), " (", shape.numel(), " elements) to ",
+                 SizesToString(sizes), why);
+  };
+  int64_t inferred = -1;
+  int64_t known = 1;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (sizes[i] == -1) {
+      if (inferred >= 0) fail(": only one size may be -1");
+      inferred = static_cast<int64_t>(i);
+    } else if (sizes[i] < 0) {
+      fail(": sizes must be >= 0 or -1");
+    } else if (__builtin_mul_overflow(known, sizes[i], &known)) {
+      fail("");
+    }
+  }
+  if (inferred >= 0) {
+    if (known == 0) fail(": the -1 is ambiguous when another size is 0");
+    if (shape.numel() % known != 0) fail("");
+    sizes[inferred] = shape.numel() / known;
+  } else if (known != shape.numel()) {
+    fail("");
+  }
+  return sizes;
+}
+
+Tensor RecordPermute(const Tensor& x, std::vector<int64_t> perm, const CallSite& site) {
+  return RecordOp(OpKind::kPermute, {x}, Attributes().Set("perm", std::move(perm)), site);
+}
+
+}  // namespace
+
+Tensor reshape(const Tensor& x, std::vector<int64_t> sizes, CallSite site) {
+  CheckOperand("reshape", x);
+  std::vector<int64_t> resolved = ResolveReshape("reshape", x.shape(), std::move(sizes));
+  return ReshapeTo(x, resolved, site);
+}
+
+Tensor permute(const Tensor& x, std::vector<int64_t> dims, CallSite site) {
+  CheckOperand("permute", x);
+  const Shape& shape = x.shape();
+  const auto fail = [&] {
+    ThrowOpError("permute: ", SizesToString(dims), " is not a permutation of the ", shape.rank(),
+                 " dimensions of ", shape.ToString());
+  };
+  if (static_cast<int64_t>(dims.size()) != shape.rank()) fail();
+  std::vector<int64_t> perm;
+  for (int64_t d : dims) {
+    const int64_t wrapped = d < 0 ? d + shape.rank() : d;
+    if (wrapped < 0 || wrapped >= shape.rank()) fail();
+    if (std::find(perm.begin(), perm.end(), wrapped) != perm.end()) fail();
+    perm.push_back(wrapped);
+  }
+  return RecordPermute(x, std::move(perm), site);
+}
+
+Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1, CallSite site) {
+  CheckOperand("transpose", x);
+  const int64_t a = NormalizeDim("transpose", dim0, x.shape());
+  const int64_t b = NormalizeDim("transpose", dim1, x.shape());
+  std::vector<int64_t> perm(x.dim());
+  for (int64_t i = 0; i < x.dim(); ++i) perm[i] = i;
+  std::swap(perm[a], perm[b]);
+  return RecordPermute(x, std::move(perm), site);
+}
+
+Tensor expand(const Tensor& x, std::vector<int64_t> sizes, CallSite site) {
+  CheckOperand("expand", x);
+  const Shape& shape = x.shape();
+  const int64_t rank = static_cast<int64_t>(sizes.size());
+  if (rank < shape.rank()) {
+    ThrowOpError("expand: cannot expand ", shape.ToString(), " to ", SizesToString(sizes),
+                 ", which has fewer dimensions");
+  }
+  std::vector<int64_t> resolved = sizes;
+  for (int64_t i = 0; i < rank; ++i) {
+    const int64_t in_dim = i - (rank - shape.rank());
+    if (sizes[i] == -1 && in_dim >= 0) {
+      resolved[i] = shape.size(in_dim);
+      continue;
+    }
+    if (sizes[i] < 0) {
+      ThrowOpError("expand: cannot expand ", shape.ToString(), " to ", SizesToString(sizes),
+                   ": size ", sizes[i], " at position ", i,
+                   in_dim < 0 ? " (a new leading dimension needs an explicit size)"
+                              : " (expected >= 0 or -1)");
+    }
+    if (in_dim >= 0 && shape.size(in_dim) != 1 && shape.size(in_dim) != sizes[i]) {
+      ThrowOpError("expand: cannot expand ", shape.ToString(), " to ", SizesToString(sizes),
+                   ": dimension ", in_dim, " has size ", shape.size(in_dim), " (expected 1 or ",
+                   sizes[i], ")");
+    }
+  }
+  return RecordOp(OpKind::kExpand, {x}, Attributes().Set("sizes", std::move(resolved)), site);
+}
+
+Tensor broadcast_to(const Tensor& x, std::vector<int64_t> sizes, CallSite site) {
+  return expand(x, std::move(sizes), site);
+}
+
+Tensor unsqueeze(const Tensor& x, int64_t dim, CallSite site) {
+  CheckOperand("unsqueeze", x);
+  const int64_t at = NormalizeInsertDim("unsqueeze", dim, x.shape());
+  std::vector<int64_t> sizes(x.sizes().begin(), x.sizes().end());
+  sizes.insert(sizes.begin() + at, 1);
+  return ReshapeTo(x, sizes, site);
+}
+
+Tensor squeeze(const Tensor& x, int64_t dim, CallSite site) {
+  CheckOperand("squeeze", x);
+  const int64_t at = NormalizeDim("squeeze", dim, x.shape());
+  if (x.shape().size(at) != 1) {
+    ThrowOpError("squeeze: dimension ", dim, " of ", x.shape().ToString(), " has size ",
+                 x.shape().size(at), " (expected 1)");
+  }
+  std::vector<int64_t> sizes(x.sizes().begin(), x.sizes().end());
+  sizes.erase(sizes.begin() + at);
+  return ReshapeTo(x, sizes, site);
+}
+
+Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim, CallSite site) {
+  CheckOperand("flatten", x);
+  const Shape& shape = x.shape();
+  // As in PyTorch, a 0-d tensor flattens to one element.
+  if (shape.rank() == 0) return ReshapeTo(x, {1}, site);
+  const int64_t start = NormalizeDim("flatten", start_dim, shape);
+  const int64_t end = NormalizeDim("flatten", end_dim, shape);
+  if (start > end) {
+    ThrowOpError("flatten: start_dim ", start_dim, " comes after end_dim ", end_dim, " for ",
+                 shape.ToString());
+  }
+  std::vector<int64_t> sizes;
+  int64_t merged = 1;
+  for (int64_t d = 0; d < shape.rank(); ++d) {
+    if (d < start || d > end) {
+      sizes.push_back(shape.size(d));
+      continue;
+    }
+    merged *= shape.size(d);
+    if (d == end) sizes.push_back(merged);
+  }
+  return ReshapeTo(x, sizes, site);
+}
+
+Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step,
+             CallSite site) {
+  CheckOperand("slice", x);
+  const int64_t axis = NormalizeDim("slice", dim, x.shape());
+  if (step <= 0) {
+    ThrowOpError("slice: step must be > 0, got ", step, " (slicing dimension ", dim, " of ",
+                 x.shape().ToString(), ")");
+  }
+  // Python's clamping: negative bounds count from the end, then clamp to [0, size].
+  const int64_t size = x.shape().size(axis);
+  const auto clamp = [size](int64_t bound) {
+    if (bound < 0) bound += size;
+    return std::clamp<int64_t>(bound, 0, size);
+  };
+  const int64_t lo = clamp(start);
+  const int64_t hi = std::max(lo, clamp(end));
+  return RecordOp(OpKind::kSlice, {x},
+                  Attributes().Set("dim", axis).Set("start", lo).Set("end", hi).Set("step", step),
+                  site);
+}
+
+Tensor concat(const std::vector<Tensor>& tensors, int64_t dim, CallSite site) {
+  if (tensors.empty()) ThrowOpError("concat: expected at least one tensor, got none");
+  std::vector<const Tensor*> all;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    CheckOperand("concat", tensors[i], absl::StrCat("tensor ", i));
+    all.push_back(&tensors[i]);
+  }
+  CheckSameBackend("concat", all);
+  const auto shapes_text = [&] {
+    return absl::StrJoin(tensors, ", ", [](std::string* out, const Tensor& t) {
+      absl::StrAppend(out, t.shape().ToString());
+    });
+  };
+  const Shape& first = tensors[0].shape();
+  if (first.rank() == 0) ThrowOpError("concat: 0-d tensors cannot be concatenated: ", shapes_text());
+  const int64_t axis = NormalizeDim("concat", dim, first);
+  DType dtype = first.dtype();
+  for (const Tensor& t : tensors) {
+    if (t.dim() != first.rank()) {
+      ThrowOpError("concat: all tensors need the same rank, got ", shapes_text());
+    }
+    for (int64_t d = 0; d < first.rank(); ++d) {
+      if (d != axis && t.shape().size(d) != first.size(d)) {
+        ThrowOpError("concat: sizes differ in dimension ", d, " (only dimension ", axis,
+                     " may differ): ", shapes_text());
+      }
+    }
+    dtype = PromoteTypes(dtype, t.dtype());
+  }
+  std::vector<Tensor> operands;
+  operands.reserve(tensors.size());
+  for (const Tensor& t : tensors) operands.push_back(CastTo(t, dtype, site));
+  return RecordOp(OpKind::kConcat, operands, Attributes().Set("dim", axis), site);
+}
+
+Tensor pad(const Tensor& x, std::vector<int64_t> pads, double value, CallSite site) {
+  CheckOperand("pad", x);
+  const Shape& shape = x.shape();
+  if (pads.size() % 2 != 0 || static_cast<int64_t>(pads.size()) > 2 * shape.rank()) {
+    ThrowOpError("pad: padding ", SizesToString(pads), " must have an even length of at most ",
+                 2 * shape.rank(), " (2 per dimension of ", shape.ToString(), ")");
+  }
+  // torch order (last dimension first) to the IR's dimension order, zeros elsewhere.
+  std::vector<int64_t> ir_pads(2 * shape.rank(), 0);
+  for (size_t i = 0; i < pads.size() / 2; ++i) {
+    const int64_t d = shape.rank() - 1 - static_cast<int64_t>(i);
+    ir_pads[2 * d] = pads[2 * i];
+    ir_pads[2 * d + 1] = pads[2 * i + 1];
+    const int64_t size = shape.size(d) + pads[2 * i] + pads[2 * i + 1];
+    if (size < 0) {
+      ThrowOpError("pad: padding ", SizesToString(pads), " makes dimension ", d, " of ",
+                   shape.ToString(), " negative (", size, ")");
+    }
+  }
+  return RecordOp(OpKind::kPad, {x},
+                  Attributes().Set("pads", std::move(ir_pads)).Set("value", value), site);
+}
+
+}  // namespace kiln

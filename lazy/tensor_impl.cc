@@ -1,0 +1,75 @@
+#include "lazy/tensor_impl.h"
+
+#include "absl/strings/str_cat.h"
+#include "lazy/device.h"
+#include "lazy/live_tensors.h"
+#include "util/check.h"
+#include "util/error.h"
+
+namespace kiln {
+
+TensorImpl::TensorImpl(Value value, Backend* backend)
+    : pending_(std::move(value)), backend_(backend) {
+  KILN_CHECK(pending_) << "a pending tensor needs a value";
+  live_tensors::Add(this);
+}
+
+TensorImpl::TensorImpl(BufferPtr buffer, Backend* backend)
+    : buffer_(std::move(buffer)), backend_(backend) {
+  KILN_CHECK(buffer_ != nullptr) << "a materialised tensor needs a buffer";
+  live_tensors::Add(this);
+}
+
+TensorImpl::~TensorImpl() { live_tensors::Remove(this); }
+
+Value TensorImpl::value(const CallSite& site) {
+  if (pending_) return pending_;
+  if (data_node_ == nullptr) {
+    data_node_ = Node::CreateDeviceData(buffer_->shape(), buffer_, site.location);
+  }
+  return Value{data_node_, 0};
+}
+
+void TensorImpl::SetPending(Value value) {
+  KILN_CHECK(value) << "SetPending needs a value";
+  pending_ = std::move(value);
+  buffer_.reset();
+  data_node_.reset();
+}
+
+void TensorImpl::SetBuffer(BufferPtr buffer) {
+  KILN_CHECK(buffer != nullptr) << "SetBuffer needs a buffer";
+  buffer_ = std::move(buffer);
+  pending_ = Value{};
+  data_node_.reset();
+}
+
+Tensor MakePendingTensor(Value value, Backend* backend) {
+  return Tensor(std::make_shared<TensorImpl>(std::move(value), backend));
+}
+
+Tensor RecordOp(OpKind op, absl::Span<const Tensor> operands, Attributes attrs,
+                const CallSite& site) {
+  Backend* backend = nullptr;
+  Operands values;
+  for (size_t i = 0; i < operands.size(); ++i) {
+    const Tensor& t = operands[i];
+    if (!t.defined()) {
+      throw Error(absl::StrCat(OpName(op), ": operand ", i, " is an undefined tensor"));
+    }
+    Backend* b = t.impl()->backend();
+    if (backend != nullptr && b != backend) {
+      throw Error(absl::StrCat(OpName(op), ": operands are on different devices (", backend->name(),
+                               " and ", b->name(), ")"));
+    }
+    backend = b;
+  }
+  // Leaves (constant, arange) live on the current device.
+  if (backend == nullptr) backend = &current_backend();
+  for (const Tensor& t : operands) values.push_back(t.impl()->value(site));
+  absl::StatusOr<NodePtr> node = Node::Create(op, std::move(values), std::move(attrs), site.location);
+  ThrowIfError(node.status());
+  return MakePendingTensor(Value{*std::move(node), 0}, backend);
+}
+
+}  // namespace kiln

@@ -1,0 +1,60 @@
+#pragma once
+// The shared state behind a kiln::Tensor, for the lazy layer and the executor only.
+// Exactly one of `pending` (IR not yet run) and `buffer` (a materialised value) is set
+// for a defined tensor. Every TensorImpl is in the live-tensor registry
+// (lazy/live_tensors.h) while it exists, so mark_step can find pending work.
+//
+// Not synchronised: one tensor is used from one thread at a time; the executor takes
+// its own lock while it reads and updates tensors.
+#include <memory>
+
+#include "backends/backend.h"
+#include "ir/node.h"
+#include "lazy/tensor.h"
+
+namespace kiln {
+
+class TensorImpl : public std::enable_shared_from_this<TensorImpl> {
+ public:
+  // A pending tensor computing `value` on `backend`.
+  TensorImpl(Value value, Backend* backend);
+  // A materialised tensor.
+  TensorImpl(BufferPtr buffer, Backend* backend);
+  ~TensorImpl();
+  TensorImpl(const TensorImpl&) = delete;
+  TensorImpl& operator=(const TensorImpl&) = delete;
+
+  const Shape& shape() const { return pending_ ? pending_.shape() : buffer_->shape(); }
+  Backend* backend() const { return backend_; }
+  bool is_pending() const { return static_cast<bool>(pending_); }
+  const Value& pending() const { return pending_; }
+  const BufferPtr& buffer() const { return buffer_; }
+
+  // The IR for this tensor: the pending value, or a DeviceData leaf wrapping the buffer
+  // (created once and reused until the value changes, so one buffer is one parameter).
+  Value value(const CallSite& site);
+  // Replaces the value with pending IR / a buffer (the leaf cache is dropped).
+  void SetPending(Value value);
+  void SetBuffer(BufferPtr buffer);
+
+  // Live-registry links (lazy/live_tensors.cc).
+  TensorImpl* prev_live_ = nullptr;
+  TensorImpl* next_live_ = nullptr;
+
+ private:
+  Value pending_;
+  BufferPtr buffer_;
+  NodePtr data_node_;
+  Backend* backend_;
+};
+
+// Wraps a new pending tensor on `backend`.
+Tensor MakePendingTensor(Value value, Backend* backend);
+
+// Records one IR node and returns its tensor. Shape-inference failures throw kiln::Error
+// with the inference message (which names the op and the shapes); nothing is recorded.
+// All operands must be on one backend.
+Tensor RecordOp(OpKind op, absl::Span<const Tensor> operands, Attributes attrs,
+                const CallSite& site);
+
+}  // namespace kiln

@@ -1,0 +1,303 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "ir/graph.h"
+#include "lazy/ops.h"
+#include "lazy/tensor.h"
+#include "tests/lazy/op_test_util.h"
+
+namespace kiln {
+namespace {
+
+using ::kiln::testing::Near;
+using ::testing::ElementsAre;
+
+Tensor F32(std::vector<float> v, std::vector<int64_t> shape) {
+  return Tensor::from_vector<float>(v, shape);
+}
+Tensor I32(std::vector<int32_t> v, std::vector<int64_t> shape) {
+  return Tensor::from_vector<int32_t>(v, shape);
+}
+Tensor Bool(std::vector<bool> v, std::vector<int64_t> shape) {
+  return Tensor::from_vector<bool>(v, shape);
+}
+
+TEST(ElementwiseOpsTest, NumericUnaryKeepDtype) {
+  Tensor x = F32({-1.5f, 0.0f, 2.0f}, {3});
+  EXPECT_THAT(neg(x).to_vector<float>(), ElementsAre(1.5f, 0.0f, -2.0f));
+  EXPECT_THAT(abs(x).to_vector<float>(), ElementsAre(1.5f, 0.0f, 2.0f));
+  EXPECT_THAT(relu(x).to_vector<float>(), ElementsAre(0.0f, 0.0f, 2.0f));
+  Tensor i = I32({-3, 4}, {2});
+  EXPECT_EQ(neg(i).dtype(), DType::kI32);
+  EXPECT_THAT(neg(i).to_vector<int32_t>(), ElementsAre(3, -4));
+  EXPECT_THAT(abs(i).to_vector<int32_t>(), ElementsAre(3, 4));
+  EXPECT_THAT(relu(i).to_vector<int32_t>(), ElementsAre(0, 4));
+}
+
+TEST(ElementwiseOpsTest, FloatUnaryValues) {
+  Tensor x = F32({0.0f, 1.0f, 4.0f}, {3});
+  EXPECT_THAT(exp(x).to_vector<float>(), Near({1.0f, 2.7182818f, 54.59815f}, 1e-4f));
+  EXPECT_THAT(sqrt(x).to_vector<float>(), Near({0.0f, 1.0f, 2.0f}));
+  EXPECT_THAT(rsqrt(F32({1.0f, 4.0f, 0.25f}, {3})).to_vector<float>(), Near({1.0f, 0.5f, 2.0f}));
+  EXPECT_THAT(log(F32({1.0f, 2.7182818f, 0.5f}, {3})).to_vector<float>(),
+              Near({0.0f, 1.0f, -0.6931472f}));
+  EXPECT_THAT(tanh(F32({0.0f, 1.0f, -2.0f}, {3})).to_vector<float>(),
+              Near({0.0f, 0.7615942f, -0.9640276f}));
+  EXPECT_THAT(erf(F32({0.0f, 0.5f, -1.0f}, {3})).to_vector<float>(),
+              Near({0.0f, 0.5204999f, -0.8427008f}));
+  EXPECT_THAT(sigmoid(F32({0.0f, 2.0f, -1.0f}, {3})).to_vector<float>(),
+              Near({0.5f, 0.8807971f, 0.2689414f}));
+  EXPECT_THAT(sin(F32({0.0f, 1.5707964f, 0.5f}, {3})).to_vector<float>(),
+              Near({0.0f, 1.0f, 0.4794255f}));
+  EXPECT_THAT(cos(F32({0.0f, 3.1415927f, 0.5f}, {3})).to_vector<float>(),
+              Near({1.0f, -1.0f, 0.8775826f}));
+}
+
+TEST(ElementwiseOpsTest, FloatUnaryOnIntegersComputesInF32) {
+  Tensor i = I32({1, 4, 9}, {3});
+  Tensor r = sqrt(i);
+  EXPECT_EQ(r.dtype(), DType::kF32);
+  EXPECT_THAT(r.to_vector<float>(), Near({1.0f, 2.0f, 3.0f}));
+  Tensor b = exp(Bool({true, false}, {2}));
+  EXPECT_EQ(b.dtype(), DType::kF32);
+  EXPECT_THAT(b.to_vector<float>(), Near({2.7182818f, 1.0f}, 1e-5f));
+  // f64 stays f64.
+  Tensor d = Tensor::from_vector<double>({0.25}, {1});
+  EXPECT_EQ(sqrt(d).dtype(), DType::kF64);
+  EXPECT_THAT(sqrt(d).to_vector<double>(), ElementsAre(0.5));
+}
+
+TEST(ElementwiseOpsTest, CastConvertsAndTruncates) {
+  Tensor x = F32({-1.7f, 2.9f, 0.0f, -0.5f}, {4});
+  EXPECT_THAT(cast(x, DType::kI32).to_vector<int32_t>(), ElementsAre(-1, 2, 0, 0));
+  EXPECT_THAT(cast(x, DType::kBool).to_vector<bool>(), ElementsAre(true, true, false, true));
+  EXPECT_THAT(x.to(DType::kF64).to_vector<double>(),
+              ElementsAre(double{-1.7f}, double{2.9f}, 0.0, -0.5));
+  // Casting to the same dtype records nothing.
+  EXPECT_FALSE(cast(x, DType::kF32).is_pending());
+}
+
+TEST(ElementwiseOpsTest, LogicalOpsTreatNonZeroAsTrue) {
+  Tensor a = F32({0.0f, 2.0f, -1.0f, 0.0f}, {4});
+  Tensor b = I32({0, 0, 3, 5}, {4});
+  EXPECT_THAT(logical_not(a).to_vector<bool>(), ElementsAre(true, false, false, true));
+  EXPECT_THAT((!b).to_vector<bool>(), ElementsAre(true, true, false, false));
+  EXPECT_THAT(logical_and(a, b).to_vector<bool>(), ElementsAre(false, false, true, false));
+  EXPECT_THAT(logical_or(a, b).to_vector<bool>(), ElementsAre(false, true, true, true));
+  EXPECT_EQ(logical_and(a, b).dtype(), DType::kBool);
+}
+
+TEST(ElementwiseOpsTest, BinaryBroadcasting) {
+  Tensor m = F32({1, 2, 3, 4, 5, 6}, {2, 3});
+  Tensor row = F32({10, 20, 30}, {3});
+  Tensor col = F32({100, 200}, {2, 1});
+  Tensor sum_row = m + row;
+  EXPECT_EQ(sum_row.shape().ToString(), "f32[2,3]");
+  EXPECT_THAT(sum_row.to_vector<float>(), ElementsAre(11, 22, 33, 14, 25, 36));
+  EXPECT_THAT((m - col).to_vector<float>(), ElementsAre(-99, -98, -97, -196, -195, -194));
+  // [2,1] x [1,3] -> [2,3]
+  Tensor outer = col * F32({1, 2, 3}, {1, 3});
+  EXPECT_EQ(outer.shape().ToString(), "f32[2,3]");
+  EXPECT_THAT(outer.to_vector<float>(), ElementsAre(100, 200, 300, 200, 400, 600));
+  EXPECT_THAT((m / row).to_vector<float>(),
+              Near({0.1f, 0.1f, 0.1f, 0.4f, 0.25f, 0.2f}));
+  // A 0-d tensor broadcasts against anything.
+  Tensor two = F32({2}, {});
+  EXPECT_THAT(pow(m, two).to_vector<float>(), Near({1, 4, 9, 16, 25, 36}));
+}
+
+TEST(ElementwiseOpsTest, EmptyAndSizeOneDimensions) {
+  Tensor empty = F32({}, {0, 3});
+  Tensor r = empty + F32({1, 2, 3}, {3});
+  EXPECT_EQ(r.shape().ToString(), "f32[0,3]");
+  EXPECT_TRUE(r.to_vector<float>().empty());
+  Tensor ones = F32({5}, {1, 1});
+  EXPECT_EQ((ones * F32({1, 2}, {2})).shape().ToString(), "f32[1,2]");
+}
+
+TEST(ElementwiseOpsTest, MaximumMinimumAndPow) {
+  Tensor a = F32({1, 5, -3}, {3});
+  Tensor b = F32({2, 4, -4}, {3});
+  EXPECT_THAT(maximum(a, b).to_vector<float>(), ElementsAre(2, 5, -3));
+  EXPECT_THAT(minimum(a, b).to_vector<float>(), ElementsAre(1, 4, -4));
+  EXPECT_THAT(maximum(a, 0).to_vector<float>(), ElementsAre(1, 5, 0));
+  EXPECT_THAT(minimum(a, 2.5).to_vector<float>(), ElementsAre(1, 2.5, -3));
+  EXPECT_THAT(pow(a, 2).to_vector<float>(), Near({1, 25, 9}));
+  EXPECT_THAT(F32({4, 9}, {2}).pow(0.5).to_vector<float>(), Near({2, 3}));
+  EXPECT_THAT(F32({2, 3}, {2}).pow(F32({3, 2}, {2})).to_vector<float>(), Near({8, 9}));
+}
+
+TEST(ElementwiseOpsTest, TensorTensorPromotion) {
+  Tensor i32 = I32({1, 2}, {2});
+  Tensor f32 = F32({0.5f, 0.25f}, {2});
+  Tensor sum = i32 + f32;
+  EXPECT_EQ(sum.dtype(), DType::kF32);
+  EXPECT_THAT(sum.to_vector<float>(), ElementsAre(1.5f, 2.25f));
+  Tensor i64 = Tensor::from_vector<int64_t>({10, 20}, {2});
+  EXPECT_EQ((i32 + i64).dtype(), DType::kI64);
+  EXPECT_THAT((i32 + i64).to_vector<int64_t>(), ElementsAre(11, 22));
+  Tensor f64 = Tensor::from_vector<double>({1, 1}, {2});
+  EXPECT_EQ((f32 * f64).dtype(), DType::kF64);
+  // bool arithmetic: + is "or", * is "and", as in PyTorch.
+  Tensor p = Bool({true, true, false, false}, {4});
+  Tensor q = Bool({true, false, true, false}, {4});
+  EXPECT_EQ((p + q).dtype(), DType::kBool);
+  EXPECT_THAT((p + q).to_vector<bool>(), ElementsAre(true, true, true, false));
+  EXPECT_THAT((p * q).to_vector<bool>(), ElementsAre(true, false, false, false));
+  EXPECT_THAT(maximum(p, q).to_vector<bool>(), ElementsAre(true, true, true, false));
+  EXPECT_THAT(minimum(p, q).to_vector<bool>(), ElementsAre(true, false, false, false));
+  // bool with an integer tensor promotes to the integer dtype.
+  Tensor mixed = p + I32({1, 2, 3, 4}, {4});
+  EXPECT_EQ(mixed.dtype(), DType::kI32);
+  EXPECT_THAT(mixed.to_vector<int32_t>(), ElementsAre(2, 3, 3, 4));
+}
+
+TEST(ElementwiseOpsTest, TensorScalarPromotion) {
+  Tensor i = I32({3, -4}, {2});
+  Tensor half = i * 0.5;
+  EXPECT_EQ(half.dtype(), DType::kF32);
+  EXPECT_THAT(half.to_vector<float>(), ElementsAre(1.5f, -2.0f));
+  Tensor plus_one = i + 1;
+  EXPECT_EQ(plus_one.dtype(), DType::kI32);
+  EXPECT_THAT(plus_one.to_vector<int32_t>(), ElementsAre(4, -3));
+  Tensor f = F32({1.5f}, {1});
+  EXPECT_EQ((f + 2).dtype(), DType::kF32);
+  EXPECT_THAT((f + 2).to_vector<float>(), ElementsAre(3.5f));
+  Tensor d = Tensor::from_vector<double>({1.0}, {1});
+  EXPECT_EQ((d * 0.5f).dtype(), DType::kF64);  // a scalar never widens within a category
+  Tensor b = Bool({true, false}, {2});
+  EXPECT_EQ((b + 1).dtype(), DType::kI64);
+  EXPECT_THAT((b + 1).to_vector<int64_t>(), ElementsAre(2, 1));
+  EXPECT_EQ((b * 1.5).dtype(), DType::kF32);
+  EXPECT_EQ((b + true).dtype(), DType::kBool);
+  EXPECT_EQ((i + true).dtype(), DType::kI32);
+}
+
+TEST(ElementwiseOpsTest, DivisionIsTrueDivision) {
+  Tensor a = I32({7, -7}, {2});
+  Tensor b = I32({2, 2}, {2});
+  EXPECT_EQ((a / b).dtype(), DType::kF32);
+  EXPECT_THAT((a / b).to_vector<float>(), ElementsAre(3.5f, -3.5f));
+  EXPECT_THAT((a / 2).to_vector<float>(), ElementsAre(3.5f, -3.5f));
+  EXPECT_THAT((14 / a).to_vector<float>(), ElementsAre(2.0f, -2.0f));
+  EXPECT_THAT(div(Bool({true}, {1}), Bool({true}, {1})).to_vector<float>(), ElementsAre(1.0f));
+}
+
+TEST(ElementwiseOpsTest, ScalarOnTheLeft) {
+  Tensor x = F32({1, 2, 4}, {3});
+  EXPECT_THAT((10 - x).to_vector<float>(), ElementsAre(9, 8, 6));
+  EXPECT_THAT((1 / x).to_vector<float>(), ElementsAre(1.0f, 0.5f, 0.25f));
+  EXPECT_THAT((2 * x).to_vector<float>(), ElementsAre(2, 4, 8));
+  EXPECT_THAT((0.5 + x).to_vector<float>(), ElementsAre(1.5f, 2.5f, 4.5f));
+  EXPECT_THAT(sub(3, x).to_vector<float>(), ElementsAre(2, 1, -1));
+  EXPECT_THAT(div(8, x).to_vector<float>(), ElementsAre(8, 4, 2));
+  EXPECT_THAT((-x).to_vector<float>(), ElementsAre(-1, -2, -4));
+}
+
+TEST(ElementwiseOpsTest, Comparisons) {
+  Tensor a = F32({1, 2, 3}, {3});
+  Tensor b = F32({3, 2, 1}, {3});
+  EXPECT_EQ((a == b).dtype(), DType::kBool);
+  EXPECT_THAT((a == b).to_vector<bool>(), ElementsAre(false, true, false));
+  EXPECT_THAT((a != b).to_vector<bool>(), ElementsAre(true, false, true));
+  EXPECT_THAT((a < b).to_vector<bool>(), ElementsAre(true, false, false));
+  EXPECT_THAT((a <= b).to_vector<bool>(), ElementsAre(true, true, false));
+  EXPECT_THAT((a > b).to_vector<bool>(), ElementsAre(false, false, true));
+  EXPECT_THAT((a >= b).to_vector<bool>(), ElementsAre(false, true, true));
+  EXPECT_THAT((a == 2).to_vector<bool>(), ElementsAre(false, true, false));
+  EXPECT_THAT((a != 2).to_vector<bool>(), ElementsAre(true, false, true));
+  EXPECT_THAT((a < 2).to_vector<bool>(), ElementsAre(true, false, false));
+  EXPECT_THAT((a <= 2).to_vector<bool>(), ElementsAre(true, true, false));
+  EXPECT_THAT((a > 2).to_vector<bool>(), ElementsAre(false, false, true));
+  EXPECT_THAT((a >= 2).to_vector<bool>(), ElementsAre(false, true, true));
+  EXPECT_THAT(eq(a, b).to_vector<bool>(), ElementsAre(false, true, false));
+  EXPECT_THAT(ge(a, 3).to_vector<bool>(), ElementsAre(false, false, true));
+  // An int tensor against a float scalar compares in f32: 1 < 1.5 but 2 > 1.5.
+  Tensor i = I32({1, 2}, {2});
+  EXPECT_THAT(lt(i, 1.5).to_vector<bool>(), ElementsAre(true, false));
+  EXPECT_THAT(gt(i, 1.5).to_vector<bool>(), ElementsAre(false, true));
+  EXPECT_THAT(le(i, F32({0.5f, 2.5f}, {2})).to_vector<bool>(), ElementsAre(false, true));
+  EXPECT_THAT(ne(i, 2).to_vector<bool>(), ElementsAre(true, false));
+  // Broadcast comparison.
+  EXPECT_EQ((F32({1, 2}, {2, 1}) < F32({1, 2, 3}, {3})).shape().ToString(), "bool[2,3]");
+}
+
+TEST(ElementwiseOpsTest, Where) {
+  Tensor cond = Bool({true, false, true}, {3});
+  Tensor a = F32({1, 2, 3}, {3});
+  Tensor b = F32({-1, -2, -3}, {3});
+  EXPECT_THAT(where(cond, a, b).to_vector<float>(), ElementsAre(1, -2, 3));
+  // A non-bool condition means "non-zero".
+  EXPECT_THAT(where(F32({0.0f, 0.5f, 0.0f}, {3}), a, b).to_vector<float>(),
+              ElementsAre(-1, 2, -3));
+  // Broadcast: cond [2,1], a [3], b 0-d.
+  Tensor wide = where(Bool({true, false}, {2, 1}), a, F32({9}, {}));
+  EXPECT_EQ(wide.shape().ToString(), "f32[2,3]");
+  EXPECT_THAT(wide.to_vector<float>(), ElementsAre(1, 2, 3, 9, 9, 9));
+  // Promotion of the two branches.
+  Tensor mixed = where(cond, I32({1, 2, 3}, {3}), F32({0.5f, 0.5f, 0.5f}, {3}));
+  EXPECT_EQ(mixed.dtype(), DType::kF32);
+  EXPECT_THAT(mixed.to_vector<float>(), ElementsAre(1.0f, 0.5f, 3.0f));
+  // Scalar branches.
+  EXPECT_THAT(where(cond, a, 0).to_vector<float>(), ElementsAre(1, 0, 3));
+  EXPECT_THAT(where(cond, 7, b).to_vector<float>(), ElementsAre(7, -2, 7));
+  Tensor int_where = where(cond, I32({1, 2, 3}, {3}), 0.5);
+  EXPECT_EQ(int_where.dtype(), DType::kF32);
+  EXPECT_THAT(int_where.to_vector<float>(), ElementsAre(1.0f, 0.5f, 3.0f));
+}
+
+TEST(ElementwiseOpsTest, ScalarValueIsARuntimeParameter) {
+  Tensor x = F32({1, 2}, {2});
+  Tensor half = x * 0.5;
+  Tensor quarter = x * 0.25;
+  EXPECT_EQ(half.value().hash(), quarter.value().hash());
+  EXPECT_EQ(Graph::Build({half.value()}).hash(), Graph::Build({quarter.value()}).hash());
+  // The scalar is a Scalar leaf of the computation dtype: no cast node in between.
+  const Node& mul_node = *half.value().node;
+  EXPECT_EQ(mul_node.op(), OpKind::kMul);
+  EXPECT_EQ(mul_node.operand(1).node->op(), OpKind::kScalar);
+  EXPECT_EQ(mul_node.operand(1).shape().ToString(), "f32[]");
+  EXPECT_EQ(mul_node.operand(1).node->scalar_value(), 0.5);
+  EXPECT_THAT(half.to_vector<float>(), ElementsAre(0.5f, 1.0f));
+  EXPECT_THAT(quarter.to_vector<float>(), ElementsAre(0.25f, 0.5f));
+  // A different scalar dtype is a different graph.
+  Tensor i = I32({1, 2}, {2});
+  EXPECT_NE((i + 1).value().hash(), (i + 1.0).value().hash());
+}
+
+TEST(ElementwiseOpsTest, NoCastWhenDtypesAlreadyMatch) {
+  Tensor a = F32({1}, {1});
+  Tensor b = F32({2}, {1});
+  const Node& add_node = *(a + b).value().node;
+  EXPECT_EQ(add_node.operand(0).node->op(), OpKind::kDeviceData);
+  EXPECT_EQ(add_node.operand(1).node->op(), OpKind::kDeviceData);
+  const Node& mixed = *(a + I32({2}, {1})).value().node;
+  EXPECT_EQ(mixed.operand(0).node->op(), OpKind::kDeviceData);
+  EXPECT_EQ(mixed.operand(1).node->op(), OpKind::kCast);
+}
+
+TEST(ElementwiseOpsTest, OperatorsRecordTheirCallSite) {
+  Tensor x = F32({1, 2}, {2});
+  Tensor y = x * 2.0; const int line = __LINE__;
+  EXPECT_EQ(y.value().node->location().line(), static_cast<uint32_t>(line));
+  Tensor z = exp(x); const int exp_line = __LINE__;
+  EXPECT_EQ(z.value().node->location().line(), static_cast<uint32_t>(exp_line));
+}
+
+TEST(ElementwiseOpsTest, MethodForms) {
+  Tensor x = F32({-4, 1}, {2});
+  EXPECT_THAT(x.neg().to_vector<float>(), ElementsAre(4, -1));
+  EXPECT_THAT(x.abs().to_vector<float>(), ElementsAre(4, 1));
+  EXPECT_THAT(x.relu().to_vector<float>(), ElementsAre(0, 1));
+  EXPECT_THAT(x.abs().sqrt().to_vector<float>(), Near({2, 1}));
+  EXPECT_THAT(x.abs().rsqrt().to_vector<float>(), Near({0.5f, 1}));
+  EXPECT_THAT(x.abs().log().exp().to_vector<float>(), Near({4, 1}, 1e-5f));
+  EXPECT_THAT(x.tanh().to_vector<float>(), Near({-0.9993293f, 0.7615942f}));
+  EXPECT_THAT(x.sigmoid().to_vector<float>(), Near({0.0179862f, 0.7310586f}));
+}
+
+}  // namespace
+}  // namespace kiln

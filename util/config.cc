@@ -1,0 +1,85 @@
+#include "util/config.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+extern char** environ;
+
+namespace kiln {
+namespace {
+
+bool ParseBool(const std::string& value, bool* out) {
+  if (value == "1" || value == "true" || value == "yes" || value == "on") return *out = true, true;
+  if (value == "0" || value == "false" || value == "no" || value == "off" || value.empty()) {
+    return *out = false, true;
+  }
+  return false;
+}
+
+Config& MutableConfig() {
+  static Config* config = [] {
+    std::vector<std::string> env;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) env.emplace_back(*e);
+    std::vector<std::string> warnings;
+    auto* parsed = new Config(ParseConfig(env, &warnings));
+    for (const std::string& w : warnings) std::fprintf(stderr, "kiln: warning: %s\n", w.c_str());
+    return parsed;
+  }();
+  return *config;
+}
+
+}  // namespace
+
+Config ParseConfig(const std::vector<std::string>& env, std::vector<std::string>* warnings) {
+  Config config;
+  auto bad_value = [&](const std::string& name, const std::string& value, const char* expected) {
+    warnings->push_back(absl::StrCat(name, "=", value, " is not ", expected, "; using the default"));
+  };
+  for (const std::string& entry : env) {
+    if (!absl::StartsWith(entry, "KILN_")) continue;
+    const size_t eq = entry.find('=');
+    const std::string name = entry.substr(0, eq);
+    const std::string value = eq == std::string::npos ? "" : entry.substr(eq + 1);
+    if (name == "KILN_DEVICE") {
+      if (value == "interp" || value == "cpu" || value == "cuda") {
+        config.device = value;
+      } else {
+        bad_value(name, value, "one of interp, cpu, cuda");
+      }
+    } else if (name == "KILN_CACHE_SIZE") {
+      int64_t size;
+      if (absl::SimpleAtoi(value, &size) && size > 0) {
+        config.cache_size = size;
+      } else {
+        bad_value(name, value, "a positive integer");
+      }
+    } else if (name == "KILN_DEBUG") {
+      int level;
+      if (absl::SimpleAtoi(value, &level) && level >= 0) {
+        config.debug = level;
+      } else {
+        bad_value(name, value, "0, 1 or 2");
+      }
+    } else if (name == "KILN_DUMP_DIR") {
+      config.dump_dir = value;
+    } else if (name == "KILN_ERROR_ON_RECOMPILE") {
+      if (!ParseBool(value, &config.error_on_recompile)) bad_value(name, value, "0 or 1");
+    } else {
+      warnings->push_back(absl::StrCat("unknown environment variable ", name, " (ignored)"));
+    }
+  }
+  return config;
+}
+
+const Config& config() { return MutableConfig(); }
+
+ScopedConfigOverride::ScopedConfigOverride() : saved_(MutableConfig()) {}
+ScopedConfigOverride::~ScopedConfigOverride() { MutableConfig() = saved_; }
+Config* ScopedConfigOverride::operator->() { return &MutableConfig(); }
+Config& ScopedConfigOverride::operator*() { return MutableConfig(); }
+
+}  // namespace kiln

@@ -1,0 +1,50 @@
+#pragma once
+// Every KILN_* environment variable, read once into one Config. Code reads
+// `kiln::config()`; tests change values with ScopedConfigOverride, never with setenv.
+//
+//   KILN_DEVICE=interp|cpu|cuda   backend (default interp)
+//   KILN_CACHE_SIZE=N             in-memory compile cache entries (default 1024)
+//   KILN_DEBUG=0|1|2              1: explain every compile; 2: also print its IR
+//   KILN_DUMP_DIR=dir             write each compiled graph's IR text to dir/<hash>.kir
+//   KILN_ERROR_ON_RECOMPILE=0|1   a recompile of a known graph structure throws
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+struct Config {
+  std::string device = "interp";
+  int64_t cache_size = 1024;
+  int debug = 0;
+  std::string dump_dir;
+  bool error_on_recompile = false;
+};
+
+// Parses `env` (NAME=value strings, like environ). Unknown KILN_* names and values that
+// do not parse are reported in `warnings` and leave the default in place.
+Config ParseConfig(const std::vector<std::string>& env, std::vector<std::string>* warnings);
+
+// The process-wide configuration, read from the environment on first use (warnings go
+// to stderr). Not synchronised: change it only through ScopedConfigOverride, in tests.
+const Config& config();
+
+// Replaces the configuration for the lifetime of this object, then restores it.
+//
+//   ScopedConfigOverride cfg;
+//   cfg->debug = 1;
+class ScopedConfigOverride {
+ public:
+  ScopedConfigOverride();
+  ~ScopedConfigOverride();
+  ScopedConfigOverride(const ScopedConfigOverride&) = delete;
+  ScopedConfigOverride& operator=(const ScopedConfigOverride&) = delete;
+
+  Config* operator->();
+  Config& operator*();
+
+ private:
+  Config saved_;
+};
+
+}  // namespace kiln

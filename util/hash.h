@@ -1,0 +1,58 @@
+#pragma once
+// 128-bit hashes (XXH3_128bits) for IR nodes, graphs and cache keys. 128 bits make an
+// accidental collision between two cached graphs negligible, so a key match is trusted.
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "absl/container/inlined_vector.h"
+
+namespace kiln {
+
+struct Hash128 {
+  uint64_t low = 0;
+  uint64_t high = 0;
+
+  friend bool operator==(const Hash128&, const Hash128&) = default;
+  friend auto operator<=>(const Hash128&, const Hash128&) = default;
+  // 32 hex digits, high word first.
+  std::string ToString() const;
+
+  template <typename H>
+  friend H AbslHashValue(H h, const Hash128& v) {
+    return H::combine(std::move(h), v.low, v.high);
+  }
+};
+
+// Hash of a byte range.
+Hash128 HashBytes(const void* data, size_t size);
+inline Hash128 HashString(std::string_view s) { return HashBytes(s.data(), s.size()); }
+
+// Order-dependent combination: HashCombine(a, b) != HashCombine(b, a).
+Hash128 HashCombine(const Hash128& a, const Hash128& b);
+
+// Accumulates 64-bit words and hashes them in one XXH3 call: cheaper than combining
+// per field, which matters because every traced node is hashed.
+//
+//   HashBuilder h;
+//   h.Add(static_cast<uint64_t>(op)).Add(operand.hash());
+//   Hash128 node_hash = h.Finish();
+class HashBuilder {
+ public:
+  HashBuilder& Add(uint64_t word) {
+    words_.push_back(word);
+    return *this;
+  }
+  HashBuilder& Add(const Hash128& h) { return Add(h.low).Add(h.high); }
+  HashBuilder& AddDouble(double value);
+  HashBuilder& AddString(std::string_view s) { return Add(HashString(s)); }
+  Hash128 Finish() const { return HashBytes(words_.data(), words_.size() * sizeof(uint64_t)); }
+
+ private:
+  absl::InlinedVector<uint64_t, 32> words_;
+};
+
+}  // namespace kiln
