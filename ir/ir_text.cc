@@ -36,8 +36,7 @@ std::string PrintGraph(const Graph& graph) {
   for (const Node* node : graph.post_order()) {
     const int id = static_cast<int>(index.size());
     index[node] = id;
-    absl::StrAppend(&out, "  %", id, " = ", node->shape().ToString(), " ", Str(OpName(node->op())),
-                    "(");
+    absl::StrAppend(&out, "  %", id, " = ", node->shape().ToString(), " ", OpName(node->op()), "(");
     for (int i = 0; i < node->num_operands(); ++i) {
       if (i > 0) out += ", ";
       out += ValueRef(index, node->operand(i));
@@ -94,9 +93,7 @@ class LineParser {
     SkipSpace();
     return line_.substr(pos_);
   }
-  std::string Found() {
-    return AtEnd() ? std::string("end of line") : Quote(Rest());
-  }
+  std::string Found() { return AtEnd() ? std::string("end of line") : Quote(Rest()); }
 
   bool TryConsume(char c) {
     SkipSpace();
@@ -251,8 +248,8 @@ class LineParser {
     char* end = nullptr;
     errno = 0;
     const double v = std::strtod(copy.c_str(), &end);
-    if (end != copy.c_str() + copy.size() || copy == "." || copy.find_first_of("0123456789") ==
-                                                               std::string::npos) {
+    if (end != copy.c_str() + copy.size() || copy == "." ||
+        copy.find_first_of("0123456789") == std::string::npos) {
       return Error("attribute '", Str(name), "': bad number ", Quote(token));
     }
     // Out-of-range literals saturate to inf or 0, as C++ parsing does.
@@ -414,7 +411,8 @@ absl::StatusOr<Graph> ParseGraph(std::string_view text) {
   std::vector<Value> outputs;
   int last_line = 1;
   for (size_t i = 0; i < lines.size(); ++i) {
-    const int line_number = static_cast<int>(std::min<size_t>(i + 1, std::numeric_limits<int>::max()));
+    const int line_number =
+        static_cast<int>(std::min<size_t>(i + 1, std::numeric_limits<int>::max()));
     if (IsBlank(lines[i])) continue;
     last_line = line_number;
     LineParser p(lines[i], line_number);

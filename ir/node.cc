@@ -44,10 +44,10 @@ absl::StatusOr<NodePtr> Node::Create(OpKind op, Operands operands, Attributes at
   const int arity = OpArity(op);
   if (IsParameter(op)) {
     return absl::InvalidArgumentError(
-        absl::StrCat(std::string(OpName(op)), ": parameters are made with CreateDeviceData/CreateScalar"));
+        absl::StrCat(OpName(op), ": parameters are made with CreateDeviceData/CreateScalar"));
   }
   if (arity >= 0 ? static_cast<int>(operands.size()) != arity : operands.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(std::string(OpName(op)), ": expected ",
+    return absl::InvalidArgumentError(absl::StrCat(OpName(op), ": expected ",
                                                    arity >= 0 ? absl::StrCat(arity) : "at least 1",
                                                    " operands, got ", operands.size()));
   }
@@ -86,6 +86,6 @@ void Node::ComputeHash() {
   hash_ = h.Finish();
 }
 
-std::string Node::ShortString() const { return absl::StrCat(std::string(OpName(op_)), " ", shape().ToString()); }
+std::string Node::ShortString() const { return absl::StrCat(OpName(op_), " ", shape().ToString()); }
 
 }  // namespace kiln

@@ -7,6 +7,11 @@
 // op have one dtype (the lazy API inserts `cast` nodes to promote), shapes broadcast
 // NumPy-style (aligned at the trailing dimension, size 1 stretches), and axes in
 // attributes are already normalised to 0 <= axis < rank.
+//
+// Conversions (cast, and scalars/constants taking their leaf's dtype) are defined on
+// every backend alike: float -> integer truncates toward zero and clamps to the target
+// range, NaN -> 0; integer -> narrower integer wraps; anything -> bool is `!= 0`.
+// Integer add/sub/mul/neg/abs/pow wrap on overflow.
 #include <cstdint>
 #include <optional>
 #include <string_view>

@@ -17,7 +17,7 @@ namespace {
 
 template <typename... Args>
 absl::Status Invalid(OpKind op, const Args&... args) {
-  return absl::InvalidArgumentError(absl::StrCat(std::string(OpName(op)), ": ", args...));
+  return absl::InvalidArgumentError(absl::StrCat(OpName(op), ": ", args...));
 }
 
 // The operand shapes joined for messages: "f32[2,3], f32[3]".
@@ -38,8 +38,8 @@ absl::Status CheckArity(OpKind op, absl::Span<const Shape* const> operands) {
 
 absl::Status CheckNotReserved(OpKind op, const Shape& s) {
   if (!IsReserved(s.dtype())) return absl::OkStatus();
-  return Invalid(op, "dtype ", std::string(DTypeName(s.dtype())), " is reserved and not supported by any op yet: ",
-                 s.ToString());
+  return Invalid(op, "dtype ", DTypeName(s.dtype()),
+                 " is reserved and not supported by any op yet: ", s.ToString());
 }
 
 // i32, i64, f32, f64: what arithmetic accepts.
@@ -67,7 +67,8 @@ absl::Status CheckIndex(OpKind op, const Shape& s) {
 
 absl::Status CheckSameDType(OpKind op, const Shape& a, const Shape& b) {
   if (a.dtype() == b.dtype()) return absl::OkStatus();
-  return Invalid(op, "operand dtypes differ: ", a.ToString(), " vs ", b.ToString(), " (cast first)");
+  return Invalid(op, "operand dtypes differ: ", a.ToString(), " vs ", b.ToString(),
+                 " (cast first)");
 }
 
 // Attributes are validated rather than read with the checking getters: the parser feeds
@@ -82,12 +83,26 @@ absl::Status CheckAttrNames(OpKind op, const Attributes& attrs,
   return absl::OkStatus();
 }
 
-template <typename T> constexpr const char* kAttrTypeName = "";
-template <> constexpr const char* kAttrTypeName<int64_t> = "an integer";
-template <> constexpr const char* kAttrTypeName<double> = "a float";
-template <> constexpr const char* kAttrTypeName<bool> = "a bool";
-template <> constexpr const char* kAttrTypeName<DType> = "a dtype";
-template <> constexpr const char* kAttrTypeName<std::vector<int64_t>> = "an integer list";
+// The operand count and the attribute names, checked first by every Infer function.
+absl::Status CheckSignature(OpKind op, absl::Span<const Shape* const> operands,
+                            const Attributes& attrs,
+                            std::initializer_list<std::string_view> allowed) {
+  RETURN_IF_ERROR(CheckArity(op, operands));
+  return CheckAttrNames(op, attrs, allowed);
+}
+
+template <typename T>
+constexpr const char* kAttrTypeName = "";
+template <>
+constexpr const char* kAttrTypeName<int64_t> = "an integer";
+template <>
+constexpr const char* kAttrTypeName<double> = "a float";
+template <>
+constexpr const char* kAttrTypeName<bool> = "a bool";
+template <>
+constexpr const char* kAttrTypeName<DType> = "a dtype";
+template <>
+constexpr const char* kAttrTypeName<std::vector<int64_t>> = "an integer list";
 
 template <typename T>
 absl::StatusOr<T> GetAttr(OpKind op, const Attributes& attrs, std::string_view name) {
@@ -108,8 +123,8 @@ absl::StatusOr<int64_t> GetAxis(OpKind op, const Attributes& attrs, std::string_
                                 const Shape& s) {
   ASSIGN_OR_RETURN(int64_t axis, GetAttr<int64_t>(op, attrs, name));
   if (axis < 0 || axis >= s.rank()) {
-    return Invalid(op, std::string(name), "=", axis, " is out of range for ", s.ToString(), " (expected 0 <= ",
-                   std::string(name), " < ", s.rank(), ")");
+    return Invalid(op, std::string(name), "=", axis, " is out of range for ", s.ToString(),
+                   " (expected 0 <= ", std::string(name), " < ", s.rank(), ")");
   }
   return axis;
 }
@@ -117,7 +132,7 @@ absl::StatusOr<int64_t> GetAxis(OpKind op, const Attributes& attrs, std::string_
 absl::StatusOr<DType> GetDTypeAttr(OpKind op, const Attributes& attrs) {
   ASSIGN_OR_RETURN(DType dtype, GetAttr<DType>(op, attrs, "dtype"));
   if (IsReserved(dtype)) {
-    return Invalid(op, "dtype ", std::string(DTypeName(dtype)), " is reserved and not supported by any op yet");
+    return Invalid(op, "dtype ", DTypeName(dtype), " is reserved and not supported by any op yet");
   }
   return dtype;
 }
@@ -132,8 +147,9 @@ absl::StatusOr<Sizes> Broadcast(OpKind op, absl::Span<const int64_t> a, absl::Sp
     const int64_t da = i < a.size() ? a[a.size() - 1 - i] : 1;
     const int64_t db = i < b.size() ? b[b.size() - 1 - i] : 1;
     if (da != db && da != 1 && db != 1) {
-      return Invalid(op, "cannot broadcast ", std::string(what), shown_a.ToString(), " with ", shown_b.ToString(),
-                     ": dimension sizes ", da, " and ", db, " differ and neither is 1");
+      return Invalid(op, "cannot broadcast ", std::string(what), shown_a.ToString(), " with ",
+                     shown_b.ToString(), ": dimension sizes ", da, " and ", db,
+                     " differ and neither is 1");
     }
     out[rank - 1 - i] = da == 1 ? db : da;
   }
@@ -193,13 +209,12 @@ absl::StatusOr<Shape> InferShape(OpKind op, absl::Span<const Shape* const> opera
 absl::StatusOr<Shape> InferLeaf(OpKind op, absl::Span<const Shape* const> operands,
                                 const Attributes& attrs) {
   return absl::FailedPreconditionError(
-      absl::StrCat(std::string(OpName(op)), ": a parameter's shape is given, not inferred"));
+      absl::StrCat(OpName(op), ": a parameter's shape is given, not inferred"));
 }
 
 absl::StatusOr<Shape> InferConstant(OpKind op, absl::Span<const Shape* const> operands,
                                     const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {"value", "dtype"}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"value", "dtype"}));
   RETURN_IF_ERROR(GetAttr<double>(op, attrs, "value").status());
   ASSIGN_OR_RETURN(DType dtype, GetDTypeAttr(op, attrs));
   return Shape(dtype, {});
@@ -207,23 +222,21 @@ absl::StatusOr<Shape> InferConstant(OpKind op, absl::Span<const Shape* const> op
 
 absl::StatusOr<Shape> InferArange(OpKind op, absl::Span<const Shape* const> operands,
                                   const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {"start", "step", "size", "dtype"}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"start", "step", "size", "dtype"}));
   RETURN_IF_ERROR(GetAttr<double>(op, attrs, "start").status());
   RETURN_IF_ERROR(GetAttr<double>(op, attrs, "step").status());
   ASSIGN_OR_RETURN(int64_t size, GetAttr<int64_t>(op, attrs, "size"));
   ASSIGN_OR_RETURN(DType dtype, GetDTypeAttr(op, attrs));
   if (size < 0) return Invalid(op, "size must be >= 0, got ", size);
   if (!IsNumeric(dtype)) {
-    return Invalid(op, "expected a numeric dtype (i32, i64, f32 or f64), got ", std::string(DTypeName(dtype)));
+    return Invalid(op, "expected a numeric dtype (i32, i64, f32 or f64), got ", DTypeName(dtype));
   }
   return Shape(dtype, {size});
 }
 
 absl::StatusOr<Shape> InferUnaryNumeric(OpKind op, absl::Span<const Shape* const> operands,
                                         const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {}));
   RETURN_IF_ERROR(CheckNotReserved(op, *operands[0]));
   RETURN_IF_ERROR(CheckNumeric(op, *operands[0]));
   return *operands[0];
@@ -231,8 +244,7 @@ absl::StatusOr<Shape> InferUnaryNumeric(OpKind op, absl::Span<const Shape* const
 
 absl::StatusOr<Shape> InferUnaryFloat(OpKind op, absl::Span<const Shape* const> operands,
                                       const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {}));
   RETURN_IF_ERROR(CheckNotReserved(op, *operands[0]));
   RETURN_IF_ERROR(CheckFloating(op, *operands[0]));
   return *operands[0];
@@ -240,16 +252,14 @@ absl::StatusOr<Shape> InferUnaryFloat(OpKind op, absl::Span<const Shape* const> 
 
 absl::StatusOr<Shape> InferUnaryBool(OpKind op, absl::Span<const Shape* const> operands,
                                      const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {}));
   RETURN_IF_ERROR(CheckBool(op, *operands[0]));
   return *operands[0];
 }
 
 absl::StatusOr<Shape> InferCast(OpKind op, absl::Span<const Shape* const> operands,
                                 const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {"dtype"}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"dtype"}));
   RETURN_IF_ERROR(CheckNotReserved(op, *operands[0]));
   ASSIGN_OR_RETURN(DType dtype, GetDTypeAttr(op, attrs));
   return Shape(dtype, operands[0]->sizes());
@@ -257,8 +267,7 @@ absl::StatusOr<Shape> InferCast(OpKind op, absl::Span<const Shape* const> operan
 
 absl::StatusOr<Shape> InferBinaryNumeric(OpKind op, absl::Span<const Shape* const> operands,
                                          const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {}));
   ASSIGN_OR_RETURN(Shape out, BinarySameDType(op, operands, operands[0]->dtype()));
   RETURN_IF_ERROR(CheckNumeric(op, *operands[0]));
   return out;
@@ -266,15 +275,13 @@ absl::StatusOr<Shape> InferBinaryNumeric(OpKind op, absl::Span<const Shape* cons
 
 absl::StatusOr<Shape> InferCompare(OpKind op, absl::Span<const Shape* const> operands,
                                    const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {}));
   return BinarySameDType(op, operands, DType::kBool);
 }
 
 absl::StatusOr<Shape> InferBinaryBool(OpKind op, absl::Span<const Shape* const> operands,
                                       const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {}));
   RETURN_IF_ERROR(CheckBool(op, *operands[0]));
   RETURN_IF_ERROR(CheckBool(op, *operands[1]));
   return BinarySameDType(op, operands, DType::kBool);
@@ -282,8 +289,7 @@ absl::StatusOr<Shape> InferBinaryBool(OpKind op, absl::Span<const Shape* const> 
 
 absl::StatusOr<Shape> InferWhere(OpKind op, absl::Span<const Shape* const> operands,
                                  const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {}));
   const Shape& cond = *operands[0];
   RETURN_IF_ERROR(CheckBool(op, cond));
   ASSIGN_OR_RETURN(Shape ab, BinarySameDType(op, operands.subspan(1), operands[1]->dtype()));
@@ -293,8 +299,7 @@ absl::StatusOr<Shape> InferWhere(OpKind op, absl::Span<const Shape* const> opera
 
 absl::StatusOr<Shape> InferReduce(OpKind op, absl::Span<const Shape* const> operands,
                                   const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {"dims", "keepdim"}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"dims", "keepdim"}));
   const Shape& in = *operands[0];
   RETURN_IF_ERROR(CheckNotReserved(op, in));
   ASSIGN_OR_RETURN(std::vector<int64_t> dims, GetAttr<std::vector<int64_t>>(op, attrs, "dims"));
@@ -333,8 +338,7 @@ absl::StatusOr<Shape> InferReduce(OpKind op, absl::Span<const Shape* const> oper
 
 absl::StatusOr<Shape> InferArgmax(OpKind op, absl::Span<const Shape* const> operands,
                                   const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {"dim", "keepdim"}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"dim", "keepdim"}));
   const Shape& in = *operands[0];
   RETURN_IF_ERROR(CheckNotReserved(op, in));
   RETURN_IF_ERROR(CheckNumeric(op, in));
@@ -356,8 +360,7 @@ absl::StatusOr<Shape> InferArgmax(OpKind op, absl::Span<const Shape* const> oper
 
 absl::StatusOr<Shape> InferMatmul(OpKind op, absl::Span<const Shape* const> operands,
                                   const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {}));
   const Shape& a = *operands[0];
   const Shape& b = *operands[1];
   RETURN_IF_ERROR(CheckNotReserved(op, a));
@@ -385,8 +388,7 @@ absl::StatusOr<Shape> InferMatmul(OpKind op, absl::Span<const Shape* const> oper
 
 absl::StatusOr<Shape> InferReshape(OpKind op, absl::Span<const Shape* const> operands,
                                    const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {"sizes"}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"sizes"}));
   const Shape& in = *operands[0];
   RETURN_IF_ERROR(CheckNotReserved(op, in));
   ASSIGN_OR_RETURN(std::vector<int64_t> sizes, GetAttr<std::vector<int64_t>>(op, attrs, "sizes"));
@@ -412,8 +414,7 @@ absl::StatusOr<Shape> InferReshape(OpKind op, absl::Span<const Shape* const> ope
 
 absl::StatusOr<Shape> InferPermute(OpKind op, absl::Span<const Shape* const> operands,
                                    const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {"perm"}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"perm"}));
   const Shape& in = *operands[0];
   RETURN_IF_ERROR(CheckNotReserved(op, in));
   ASSIGN_OR_RETURN(std::vector<int64_t> perm, GetAttr<std::vector<int64_t>>(op, attrs, "perm"));
@@ -434,15 +435,14 @@ absl::StatusOr<Shape> InferPermute(OpKind op, absl::Span<const Shape* const> ope
 
 absl::StatusOr<Shape> InferExpand(OpKind op, absl::Span<const Shape* const> operands,
                                   const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {"sizes"}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"sizes"}));
   const Shape& in = *operands[0];
   RETURN_IF_ERROR(CheckNotReserved(op, in));
   ASSIGN_OR_RETURN(std::vector<int64_t> sizes, GetAttr<std::vector<int64_t>>(op, attrs, "sizes"));
   const int64_t rank = static_cast<int64_t>(sizes.size());
   if (rank < in.rank()) {
-    return Invalid(op, "cannot expand ", in.ToString(), " to fewer dimensions: sizes=",
-                   AttrValueToString(sizes));
+    return Invalid(op, "cannot expand ", in.ToString(),
+                   " to fewer dimensions: sizes=", AttrValueToString(sizes));
   }
   for (int64_t i = 0; i < rank; ++i) {
     const int64_t target = sizes[i];
@@ -460,8 +460,7 @@ absl::StatusOr<Shape> InferExpand(OpKind op, absl::Span<const Shape* const> oper
 
 absl::StatusOr<Shape> InferSlice(OpKind op, absl::Span<const Shape* const> operands,
                                  const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {"dim", "start", "end", "step"}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"dim", "start", "end", "step"}));
   const Shape& in = *operands[0];
   RETURN_IF_ERROR(CheckNotReserved(op, in));
   ASSIGN_OR_RETURN(int64_t dim, GetAxis(op, attrs, "dim", in));
@@ -482,8 +481,7 @@ absl::StatusOr<Shape> InferSlice(OpKind op, absl::Span<const Shape* const> opera
 
 absl::StatusOr<Shape> InferConcat(OpKind op, absl::Span<const Shape* const> operands,
                                   const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {"dim"}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"dim"}));
   const Shape& first = *operands[0];
   for (const Shape* s : operands) RETURN_IF_ERROR(CheckNotReserved(op, *s));
   ASSIGN_OR_RETURN(int64_t dim, GetAxis(op, attrs, "dim", first));
@@ -511,8 +509,7 @@ absl::StatusOr<Shape> InferConcat(OpKind op, absl::Span<const Shape* const> oper
 
 absl::StatusOr<Shape> InferPad(OpKind op, absl::Span<const Shape* const> operands,
                                const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {"pads", "value"}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"pads", "value"}));
   const Shape& in = *operands[0];
   RETURN_IF_ERROR(CheckNotReserved(op, in));
   ASSIGN_OR_RETURN(std::vector<int64_t> pads, GetAttr<std::vector<int64_t>>(op, attrs, "pads"));
@@ -536,8 +533,7 @@ absl::StatusOr<Shape> InferPad(OpKind op, absl::Span<const Shape* const> operand
 
 absl::StatusOr<Shape> InferGather(OpKind op, absl::Span<const Shape* const> operands,
                                   const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {"dim"}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"dim"}));
   const Shape& in = *operands[0];
   const Shape& index = *operands[1];
   RETURN_IF_ERROR(CheckNotReserved(op, in));
@@ -558,15 +554,15 @@ absl::StatusOr<Shape> InferGather(OpKind op, absl::Span<const Shape* const> oper
 
 absl::StatusOr<Shape> InferIndexSelect(OpKind op, absl::Span<const Shape* const> operands,
                                        const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {"dim"}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"dim"}));
   const Shape& in = *operands[0];
   const Shape& index = *operands[1];
   RETURN_IF_ERROR(CheckNotReserved(op, in));
   RETURN_IF_ERROR(CheckIndex(op, index));
   ASSIGN_OR_RETURN(int64_t dim, GetAxis(op, attrs, "dim", in));
   if (index.rank() != 1) {
-    return Invalid(op, "expected a 1-d index, got ", index.ToString(), " for input ", in.ToString());
+    return Invalid(op, "expected a 1-d index, got ", index.ToString(), " for input ",
+                   in.ToString());
   }
   Sizes out = in.sizes();
   out[dim] = index.size(0);
@@ -575,8 +571,7 @@ absl::StatusOr<Shape> InferIndexSelect(OpKind op, absl::Span<const Shape* const>
 
 absl::StatusOr<Shape> InferScatterAdd(OpKind op, absl::Span<const Shape* const> operands,
                                       const Attributes& attrs) {
-  RETURN_IF_ERROR(CheckArity(op, operands));
-  RETURN_IF_ERROR(CheckAttrNames(op, attrs, {"dim"}));
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"dim"}));
   const Shape& self = *operands[0];
   const Shape& index = *operands[1];
   const Shape& src = *operands[2];

@@ -2,7 +2,9 @@
 // and arange are IR leaves, and random tensors are drawn on the host and uploaded.
 #include "lazy/creation.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string_view>
 #include <vector>
 
@@ -52,11 +54,17 @@ Tensor ExpandLeaf(const Tensor& leaf, const std::vector<int64_t>& sizes, const C
   return RecordOp(OpKind::kExpand, {leaf}, Attributes().Set("sizes", sizes), site);
 }
 
-// Uploads host values drawn as doubles in `dtype` (f32 or f64).
+// Uploads host values drawn as doubles in `dtype` (f32 or f64). `below` keeps f32
+// values under a bound that rounding to float could otherwise reach (rand's 1.0).
 Tensor Upload(const std::vector<double>& values, const std::vector<int64_t>& sizes, DType dtype,
-              const CallSite& site) {
+              const CallSite& site, float below = std::numeric_limits<float>::infinity()) {
   if (dtype == DType::kF64) return Tensor::from_vector(values, sizes, site);
-  return Tensor::from_vector(std::vector<float>(values.begin(), values.end()), sizes, site);
+  std::vector<float> narrow(values.size());
+  const float largest = std::nextafter(below, 0.0f);
+  for (size_t i = 0; i < values.size(); ++i) {
+    narrow[i] = std::min(static_cast<float>(values[i]), largest);
+  }
+  return Tensor::from_vector(narrow, sizes, site);
 }
 
 int64_t NumElements(const std::vector<int64_t>& sizes) {
@@ -130,7 +138,7 @@ Tensor rand(std::vector<int64_t> sizes, Generator& gen, DType dtype, CallSite si
   CheckFloating("rand", dtype, sizes);
   std::vector<double> values(NumElements(sizes));
   for (double& v : values) v = gen.NextDouble();
-  return Upload(values, sizes, dtype, site);
+  return Upload(values, sizes, dtype, site, /*below=*/1.0f);
 }
 
 Tensor randn(std::vector<int64_t> sizes, Generator& gen, DType dtype, CallSite site) {

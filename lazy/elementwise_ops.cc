@@ -4,7 +4,6 @@
 #include <string>
 #include <string_view>
 
-
 #include "lazy/op_utils.h"
 #include "lazy/ops.h"
 #include "lazy/scalar_tensor.h"

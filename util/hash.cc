@@ -1,6 +1,7 @@
 #include "util/hash.h"
 
 #include <cstring>
+#include <memory>
 
 #include "absl/strings/str_format.h"
 
@@ -19,6 +20,15 @@ Hash128 HashBytes(const void* data, size_t size) {
 Hash128 HashCombine(const Hash128& a, const Hash128& b) {
   const uint64_t words[4] = {a.low, a.high, b.low, b.high};
   return HashBytes(words, sizeof(words));
+}
+
+void HashBuilder::Grow() {
+  const size_t capacity = capacity_ * 2;
+  auto grown = std::make_unique<uint64_t[]>(capacity);
+  std::memcpy(grown.get(), data_, size_ * sizeof(uint64_t));
+  heap_ = std::move(grown);
+  data_ = heap_.get();
+  capacity_ = capacity;
 }
 
 HashBuilder& HashBuilder::AddDouble(double value) {

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -42,17 +43,33 @@ Hash128 HashCombine(const Hash128& a, const Hash128& b);
 //   Hash128 node_hash = h.Finish();
 class HashBuilder {
  public:
+  HashBuilder() = default;
+  // Not copyable: data_ may point into this object.
+  HashBuilder(const HashBuilder&) = delete;
+  HashBuilder& operator=(const HashBuilder&) = delete;
+
   HashBuilder& Add(uint64_t word) {
-    words_.push_back(word);
+    if (size_ == capacity_) [[unlikely]] Grow();
+    data_[size_++] = word;
     return *this;
   }
   HashBuilder& Add(const Hash128& h) { return Add(h.low).Add(h.high); }
   HashBuilder& AddDouble(double value);
   HashBuilder& AddString(std::string_view s) { return Add(HashString(s)); }
-  Hash128 Finish() const { return HashBytes(words_.data(), words_.size() * sizeof(uint64_t)); }
+  Hash128 Finish() const { return HashBytes(data_, size_ * sizeof(uint64_t)); }
 
  private:
-  absl::InlinedVector<uint64_t, 32> words_;
+  // A node hashes about ten words; whole graphs spill to the heap.
+  static constexpr size_t kInlineWords = 32;
+  void Grow();
+
+  // A plain array plus a size: cheaper per word than a small-vector's push_back, and
+  // this runs for every word of every traced node.
+  uint64_t* data_ = inline_;
+  size_t size_ = 0;
+  size_t capacity_ = kInlineWords;
+  std::unique_ptr<uint64_t[]> heap_;
+  uint64_t inline_[kInlineWords];
 };
 
 }  // namespace kiln

@@ -1,5 +1,6 @@
 #include "backends/interp/interp_executable.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -77,6 +78,17 @@ absl::StatusOr<std::unique_ptr<InterpExecutable>> InterpExecutable::Create(const
   }
   for (size_t s = 0; s < nodes.size(); ++s) {
     if (last_use[s] != kNever) exe->steps_[last_use[s]].release.push_back(static_cast<int>(s));
+  }
+  // Replays the allocation and release order of Run.
+  auto owned_bytes = [&](int slot) {
+    const Step& step = exe->steps_[slot];
+    return step.op == OpKind::kDeviceData ? int64_t{0} : step.shape.byte_size();
+  };
+  int64_t live_bytes = 0;
+  for (size_t s = 0; s < nodes.size(); ++s) {
+    live_bytes += owned_bytes(static_cast<int>(s));
+    exe->peak_bytes_ = std::max(exe->peak_bytes_, live_bytes);
+    for (int slot : exe->steps_[s].release) live_bytes -= owned_bytes(slot);
   }
   return exe;
 }

@@ -10,6 +10,7 @@
 //
 // Each step writes its own slot; a slot is released right after its last reader runs
 // (computed here, at compile time), so a run holds only the live intermediates.
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -31,6 +32,11 @@ class InterpExecutable : public Executable {
   // Thread-safe: a run keeps all of its state on its own stack.
   absl::StatusOr<std::vector<BufferPtr>> Run(absl::Span<const Argument> args) override;
 
+  // The most bytes of computed buffers (intermediates and outputs) alive at once during
+  // a run; parameters are borrowed and not counted. Releasing slots after their last
+  // reader keeps this near the widest cut of the graph instead of its total size.
+  int64_t peak_bytes() const { return peak_bytes_; }
+
  private:
   // One node of the graph, by value.
   struct Step {
@@ -47,6 +53,7 @@ class InterpExecutable : public Executable {
   std::vector<Step> steps_;
   std::vector<int> outputs_;      // slot of each graph output
   std::vector<int> param_steps_;  // step of each parameter, in Graph::parameters() order
+  int64_t peak_bytes_ = 0;
 };
 
 }  // namespace kiln

@@ -78,6 +78,7 @@ decltype(auto) DispatchElementSize(DType dtype, F&& f) {
   return f(TypeTag<uint64_t>{});
 }
 
+// The buffer's elements as T (the caller dispatched on its dtype).
 template <typename T>
 T* Data(InterpBuffer& buffer) {
   return static_cast<T*>(buffer.data());
@@ -87,6 +88,7 @@ const T* Data(const InterpBuffer& buffer) {
   return static_cast<const T*>(buffer.data());
 }
 
+// std::isnan for floats; false for integers and bool.
 template <typename T>
 bool IsNan(T v) {
   if constexpr (std::is_floating_point_v<T>) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "backends/interp/interp_executable.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/backends/interp_test_util.h"
@@ -149,12 +150,26 @@ TEST(InterpBackendTest, ParameterUsedTwiceAndParameterOrder) {
 }
 
 TEST(InterpBackendTest, LongChainReleasesIntermediates) {
-  // 200 steps over one tensor: each step reads only its predecessor, so the plan frees
-  // every intermediate right after its one reader. The value checks the chain ran.
-  Value v = Param<int64_t>({3}, {1, 2, 3});
-  const Value one = Param<int64_t>({}, {1});
-  for (int i = 0; i < 200; ++i) v = Op(OpKind::kAdd, {v, one});
-  EXPECT_THAT(Read<int64_t>(RunOne(v)), ElementsAre(201, 202, 203));
+  // 200 steps over one f32[1000] (4000 bytes): each step reads only its predecessor, so
+  // at most two computed buffers are alive at once; keeping the first step as a second
+  // output holds one more to the end.
+  const Value x = Param<float>({1000}, std::vector<float>(1000, 0.5f));
+  const Value one = Param<float>({}, {1});
+  const Value first = Op(OpKind::kAdd, {x, one});
+  Value v = first;
+  for (int i = 1; i < 200; ++i) v = Op(OpKind::kAdd, {v, one});
+  const Graph chain = Graph::Build({v});
+  std::unique_ptr<Executable> exe = Interp().Compile(chain).value();
+  EXPECT_EQ(dynamic_cast<InterpExecutable&>(*exe).peak_bytes(), 2 * 4000);
+  const std::vector<float> result = Read<float>(exe->Run(ArgumentsOf(chain)).value()[0]);
+  EXPECT_EQ(result.front(), 200.5f);
+  EXPECT_EQ(result.back(), 200.5f);
+
+  const Graph both = Graph::Build({v, first});
+  std::unique_ptr<Executable> exe2 = Interp().Compile(both).value();
+  EXPECT_EQ(dynamic_cast<InterpExecutable&>(*exe2).peak_bytes(), 3 * 4000);
+  const std::vector<BufferPtr> out = exe2->Run(ArgumentsOf(both)).value();
+  EXPECT_EQ(Read<float>(out[1]).front(), 1.5f);
 }
 
 TEST(InterpBackendTest, RunChecksArguments) {
@@ -169,7 +184,8 @@ TEST(InterpBackendTest, RunChecksArguments) {
   BufferPtr wrong = MakeBuffer<float>({3}, {1, 2, 3});
   status = exe->Run({Argument{wrong.get(), 0}}).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(status.message(), HasSubstr("argument 0 is f32[3] but the graph's parameter 0 is f32[2]"));
+  EXPECT_THAT(status.message(),
+              HasSubstr("argument 0 is f32[3] but the graph's parameter 0 is f32[2]"));
 
   BufferPtr wrong_dtype = MakeBuffer<double>({2}, {1, 2});
   EXPECT_EQ(exe->Run({Argument{wrong_dtype.get(), 0}}).status().code(),

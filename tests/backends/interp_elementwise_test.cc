@@ -186,8 +186,7 @@ TEST(InterpElementwiseTest, IntegerPowUsesRepeatedSquaringAndWraps) {
   // 2^40 modulo 2^32 is 0; 3^21 = 10460353203 wraps to 10460353203 - 2 * 2^32.
   const Value base32 = Param<int32_t>({2}, {2, 3});
   const Value exp32 = Param<int32_t>({2}, {40, 21});
-  EXPECT_THAT(Read<int32_t>(RunOne(Op(OpKind::kPow, {base32, exp32}))),
-              ElementsAre(0, 1870418611));
+  EXPECT_THAT(Read<int32_t>(RunOne(Op(OpKind::kPow, {base32, exp32}))), ElementsAre(0, 1870418611));
 }
 
 TEST(InterpElementwiseTest, EmptyOutputSkipsDivisionCheck) {
@@ -208,8 +207,9 @@ TEST(InterpElementwiseTest, MaximumMinimumPropagateNaN) {
 
 TEST(InterpElementwiseTest, ReluKeepsNaN) {
   const Value x = Param<double>({3}, {std::numeric_limits<double>::quiet_NaN(), -0.5, 0.5});
-  EXPECT_THAT(Read<double>(RunOne(Op(OpKind::kRelu, {x}))),
-              Pointwise(NanSensitiveDoubleEq(), {std::numeric_limits<double>::quiet_NaN(), 0.0, 0.5}));
+  EXPECT_THAT(
+      Read<double>(RunOne(Op(OpKind::kRelu, {x}))),
+      Pointwise(NanSensitiveDoubleEq(), {std::numeric_limits<double>::quiet_NaN(), 0.0, 0.5}));
 }
 
 TEST(InterpElementwiseTest, ComparisonsWithNaNAndBroadcast) {
@@ -269,8 +269,9 @@ TEST(InterpElementwiseTest, CastFloatToIntegerTruncatesAndSaturates) {
   EXPECT_THAT(Read<bool>(RunOne(Op(OpKind::kCast, {x}, CastTo(DType::kBool)))),
               ElementsAre(true, true, true, true, true, false));
   const Value big = Param<double>({2}, {1e300, -1e300});
-  EXPECT_THAT(Read<int64_t>(RunOne(Op(OpKind::kCast, {big}, CastTo(DType::kI64)))),
-              ElementsAre(std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()));
+  EXPECT_THAT(
+      Read<int64_t>(RunOne(Op(OpKind::kCast, {big}, CastTo(DType::kI64)))),
+      ElementsAre(std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()));
   EXPECT_THAT(Read<float>(RunOne(Op(OpKind::kCast, {big}, CastTo(DType::kF32)))),
               ElementsAre(kInf, -kInf));
 }
@@ -303,9 +304,9 @@ TEST(InterpElementwiseTest, BroadcastExtendsRank) {
   const Value b = Param<float>({4, 1}, {10, 20, 30, 40});
   BufferPtr out = RunOne(Op(OpKind::kAdd, {a, b}));
   EXPECT_EQ(ShapeOf(out), "f32[2,4,3]");
-  EXPECT_THAT(Read<float>(out), ElementsAreArray<float>({11, 12, 13, 21, 22, 23, 31, 32, 33,
-                                                         41, 42, 43, 14, 15, 16, 24, 25, 26,
-                                                         34, 35, 36, 44, 45, 46}));
+  EXPECT_THAT(Read<float>(out),
+              ElementsAreArray<float>({11, 12, 13, 21, 22, 23, 31, 32, 33, 41, 42, 43,
+                                       14, 15, 16, 24, 25, 26, 34, 35, 36, 44, 45, 46}));
 }
 
 TEST(InterpElementwiseTest, BroadcastScalarAgainstColumn) {
@@ -328,18 +329,18 @@ TEST(InterpElementwiseTest, EmptyTensors) {
 }
 
 TEST(InterpElementwiseTest, Constant) {
-  const Value f = Op(OpKind::kConstant, {},
-                     Attributes().Set("value", 2.5).Set("dtype", DType::kF32));
+  const Value f =
+      Op(OpKind::kConstant, {}, Attributes().Set("value", 2.5).Set("dtype", DType::kF32));
   BufferPtr out = RunOne(f);
   EXPECT_EQ(ShapeOf(out), "f32[]");
   EXPECT_THAT(Read<float>(out), ElementsAre(2.5f));
-  const Value i = Op(OpKind::kConstant, {},
-                     Attributes().Set("value", -2.7).Set("dtype", DType::kI32));
+  const Value i =
+      Op(OpKind::kConstant, {}, Attributes().Set("value", -2.7).Set("dtype", DType::kI32));
   EXPECT_THAT(Read<int32_t>(RunOne(i)), ElementsAre(-2));
   // A constant broadcast against a parameter.
   const Value x = Param<int64_t>({3}, {1, 2, 3});
-  const Value three = Op(OpKind::kConstant, {},
-                         Attributes().Set("value", 3.0).Set("dtype", DType::kI64));
+  const Value three =
+      Op(OpKind::kConstant, {}, Attributes().Set("value", 3.0).Set("dtype", DType::kI64));
   EXPECT_THAT(Read<int64_t>(RunOne(Op(OpKind::kMul, {x, three}))), ElementsAre(3, 6, 9));
 }
 
@@ -351,17 +352,13 @@ TEST(InterpElementwiseTest, Arange) {
   EXPECT_THAT(Read<float>(RunOne(Op(OpKind::kArange, {}, ArangeAttrs(0.5, 1.5, 4, DType::kF32)))),
               ElementsAre(0.5f, 2.0f, 3.5f, 5.0f));
   // Computed in f64, then cast (truncating toward zero).
-  EXPECT_THAT(
-      Read<int32_t>(RunOne(Op(OpKind::kArange, {}, ArangeAttrs(0.5, 1.5, 4, DType::kI32)))),
-      ElementsAre(0, 2, 3, 5));
-  EXPECT_THAT(
-      Read<double>(RunOne(Op(OpKind::kArange, {}, ArangeAttrs(1, -0.25, 3, DType::kF64)))),
-      ElementsAre(1.0, 0.75, 0.5));
-  EXPECT_THAT(
-      Read<int64_t>(RunOne(Op(OpKind::kArange, {}, ArangeAttrs(-2, 3, 3, DType::kI64)))),
-      ElementsAre(-2, 1, 4));
-  EXPECT_EQ(ShapeOf(RunOne(Op(OpKind::kArange, {}, ArangeAttrs(0, 1, 0, DType::kF32)))),
-            "f32[0]");
+  EXPECT_THAT(Read<int32_t>(RunOne(Op(OpKind::kArange, {}, ArangeAttrs(0.5, 1.5, 4, DType::kI32)))),
+              ElementsAre(0, 2, 3, 5));
+  EXPECT_THAT(Read<double>(RunOne(Op(OpKind::kArange, {}, ArangeAttrs(1, -0.25, 3, DType::kF64)))),
+              ElementsAre(1.0, 0.75, 0.5));
+  EXPECT_THAT(Read<int64_t>(RunOne(Op(OpKind::kArange, {}, ArangeAttrs(-2, 3, 3, DType::kI64)))),
+              ElementsAre(-2, 1, 4));
+  EXPECT_EQ(ShapeOf(RunOne(Op(OpKind::kArange, {}, ArangeAttrs(0, 1, 0, DType::kF32)))), "f32[0]");
 }
 
 }  // namespace

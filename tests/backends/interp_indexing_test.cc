@@ -39,8 +39,7 @@ TEST(InterpIndexingTest, GatherWithIndexSmallerThanInput) {
   // index [1,2] over x [2,3] along dim 1 reads only row 0, columns given by the index.
   const Value x = Param<double>({2, 3}, {1, 2, 3, 4, 5, 6});
   const Value index = Param<int64_t>({1, 2}, {2, 2});
-  EXPECT_THAT(Read<double>(RunOne(Op(OpKind::kGather, {x, index}, DimAttr(1)))),
-              ElementsAre(3, 3));
+  EXPECT_THAT(Read<double>(RunOne(Op(OpKind::kGather, {x, index}, DimAttr(1)))), ElementsAre(3, 3));
   const Value flags = Param<bool>({3}, {true, false, false});
   const Value picks = Param<int32_t>({4}, {1, 0, 0, 2});
   EXPECT_THAT(Read<bool>(RunOne(Op(OpKind::kGather, {flags, picks}, DimAttr(0)))),
@@ -118,8 +117,7 @@ TEST(InterpIndexingTest, ScatterAddIndexOutOfRange) {
   const Value self = Param<int64_t>({2, 3}, {1, 1, 1, 2, 2, 2});
   const Value index = Param<int64_t>({2, 2}, {0, 3, 1, 1});
   const Value src = Param<int64_t>({2, 2}, {1, 2, 3, 4});
-  const absl::Status status =
-      RunError(Op(OpKind::kScatterAdd, {self, index, src}, DimAttr(1)));
+  const absl::Status status = RunError(Op(OpKind::kScatterAdd, {self, index, src}, DimAttr(1)));
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(),
             "scatter_add: index 3 at position [0,1] is out of range for dimension 1 of size 3");

@@ -57,8 +57,8 @@ TEST(InterpMovementTest, PermuteRank3) {
   BufferPtr out = RunOne(Op(OpKind::kPermute, {x}, Ints("perm", {2, 0, 1})));
   EXPECT_EQ(ShapeOf(out), "i32[4,2,3]");
   EXPECT_THAT(Read<int32_t>(out),
-              ElementsAreArray({0,   10,  20,  100, 110, 120, 1,   11,  21,  101, 111, 121,
-                                2,   12,  22,  102, 112, 122, 3,   13,  23,  103, 113, 123}));
+              ElementsAreArray({0, 10, 20, 100, 110, 120, 1, 11, 21, 101, 111, 121,
+                                2, 12, 22, 102, 112, 122, 3, 13, 23, 103, 113, 123}));
 }
 
 TEST(InterpMovementTest, ExpandStretchesAndAddsDims) {

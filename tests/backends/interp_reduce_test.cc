@@ -86,7 +86,8 @@ TEST(InterpReduceTest, SumOfFloatsAccumulatesInDouble) {
   // f64 accumulator gives 100000.0015 which rounds to 100000.
   const std::vector<float> values(1000000, 0.1f);
   const Value x = Param<float>({1000000}, values);
-  const std::vector<float> sum = Read<float>(RunOne(Op(OpKind::kSum, {x}, ReduceAttrs({0}, false))));
+  const std::vector<float> sum =
+      Read<float>(RunOne(Op(OpKind::kSum, {x}, ReduceAttrs({0}, false))));
   ASSERT_EQ(sum.size(), 1u);
   EXPECT_NEAR(sum[0], 100000.0f, 0.01f);
   const std::vector<float> mean =

@@ -16,10 +16,13 @@ TEST(DTypeTest, NamesRoundTrip) {
     ASSERT_TRUE(parsed.has_value()) << DTypeName(d);
     EXPECT_EQ(*parsed, d);
   }
-  EXPECT_EQ(DTypeName(DType::kBool), "bool");
-  EXPECT_EQ(DTypeName(DType::kI32), "i32");
-  EXPECT_EQ(DTypeName(DType::kBF16), "bf16");
-  EXPECT_EQ(DTypeName(DType::kF64), "f64");
+  EXPECT_STREQ(DTypeName(DType::kBool), "bool");
+  EXPECT_STREQ(DTypeName(DType::kI32), "i32");
+  EXPECT_STREQ(DTypeName(DType::kI64), "i64");
+  EXPECT_STREQ(DTypeName(DType::kF16), "f16");
+  EXPECT_STREQ(DTypeName(DType::kBF16), "bf16");
+  EXPECT_STREQ(DTypeName(DType::kF32), "f32");
+  EXPECT_STREQ(DTypeName(DType::kF64), "f64");
 }
 
 TEST(DTypeTest, UnknownNamesDoNotParse) {

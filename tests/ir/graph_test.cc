@@ -27,8 +27,8 @@ TEST(GraphTest, PostOrderVisitsOperandsLeftToRight) {
   NodePtr neg = Make(OpKind::kNeg, {V(mul)});
 
   Graph g = Graph::Build({V(add), V(neg)});
-  const std::vector<const Node*> expected = {a.get(), b.get(), s.get(), mul.get(), add.get(),
-                                             neg.get()};
+  const std::vector<const Node*> expected = {a.get(),   b.get(),   s.get(),
+                                             mul.get(), add.get(), neg.get()};
   EXPECT_EQ(g.post_order(), expected);
   EXPECT_EQ(g.num_nodes(), 6);
   const std::vector<const Node*> params = {a.get(), b.get(), s.get()};
@@ -89,7 +89,8 @@ TEST(GraphTest, OutputOrderMatters) {
 // reshape(x, sizes) -> sum over dims -> slice, at two sets of sizes.
 Graph Pipeline(int64_t rows, int64_t cols, std::vector<int64_t> sum_dims, OpKind unary) {
   NodePtr x = Leaf(Shape(DType::kF32, {rows, cols}));
-  NodePtr r = Make(OpKind::kReshape, {V(x)}, Attributes().Set("sizes", std::vector<int64_t>{cols, rows}));
+  NodePtr r =
+      Make(OpKind::kReshape, {V(x)}, Attributes().Set("sizes", std::vector<int64_t>{cols, rows}));
   NodePtr u = Make(unary, {V(r)});
   NodePtr s = Make(OpKind::kSum, {V(u)},
                    Attributes().Set("dims", std::move(sum_dims)).Set("keepdim", true));

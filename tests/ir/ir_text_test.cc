@@ -44,8 +44,11 @@ TEST(IrTextTest, PrintsTheDocumentedExample) {
 TEST(IrTextTest, PrintsEveryAttributeKind) {
   NodePtr c = Make(OpKind::kConstant, {}, Attributes().Set("value", 2.0).Set("dtype", DType::kF64));
   NodePtr a = Make(OpKind::kArange, {},
-                   Attributes().Set("start", -1.5).Set("step", 1e-3).Set("size", int64_t{4}).Set(
-                       "dtype", DType::kF32));
+                   Attributes()
+                       .Set("start", -1.5)
+                       .Set("step", 1e-3)
+                       .Set("size", int64_t{4})
+                       .Set("dtype", DType::kF32));
   EXPECT_EQ(PrintGraph(Graph::Build({V(c), V(a), V(c)})),
             "graph {\n"
             "  %0 = f64[] constant() value=2.0 dtype=f64\n"
@@ -65,18 +68,22 @@ Graph EveryOpGraph() {
   NodePtr s = Node::CreateScalar(DType::kF32, 0.5);
   NodePtr xi = Node::CreateDeviceData(Shape(DType::kI64, {2, 3}), nullptr);
   NodePtr idx = Node::CreateDeviceData(Shape(DType::kI32, {4}), nullptr);
-  NodePtr c = Make(OpKind::kConstant, {}, Attributes().Set("value", -0.25).Set("dtype", DType::kF32));
+  NodePtr c =
+      Make(OpKind::kConstant, {}, Attributes().Set("value", -0.25).Set("dtype", DType::kF32));
   NodePtr ar = Make(OpKind::kArange, {},
-                    Attributes().Set("start", 0.0).Set("step", 1.0).Set("size", int64_t{3}).Set(
-                        "dtype", DType::kF32));
+                    Attributes()
+                        .Set("start", 0.0)
+                        .Set("step", 1.0)
+                        .Set("size", int64_t{3})
+                        .Set("dtype", DType::kF32));
   std::vector<Value> outs;
   auto add = [&](NodePtr n) {
     outs.push_back(V(n));
     return n;
   };
-  for (OpKind op : {OpKind::kExp, OpKind::kLog, OpKind::kSqrt, OpKind::kRsqrt, OpKind::kTanh,
-                    OpKind::kErf, OpKind::kSigmoid, OpKind::kSin, OpKind::kCos, OpKind::kNeg,
-                    OpKind::kAbs, OpKind::kRelu}) {
+  for (OpKind op :
+       {OpKind::kExp, OpKind::kLog, OpKind::kSqrt, OpKind::kRsqrt, OpKind::kTanh, OpKind::kErf,
+        OpKind::kSigmoid, OpKind::kSin, OpKind::kCos, OpKind::kNeg, OpKind::kAbs, OpKind::kRelu}) {
     add(Make(op, {V(x)}));
   }
   for (OpKind op : {OpKind::kAdd, OpKind::kSub, OpKind::kMul, OpKind::kDiv, OpKind::kPow,
@@ -103,17 +110,22 @@ Graph EveryOpGraph() {
   add(Make(OpKind::kMax, {V(xi)}, dims({0}, false)));
   add(Make(OpKind::kMin, {V(x)}, dims({}, false)));
   add(Make(OpKind::kArgmax, {V(x)}, Attributes().Set("dim", int64_t{1}).Set("keepdim", true)));
-  NodePtr t = add(Make(OpKind::kPermute, {V(x)}, Attributes().Set("perm", std::vector<int64_t>{1, 0})));
+  NodePtr t =
+      add(Make(OpKind::kPermute, {V(x)}, Attributes().Set("perm", std::vector<int64_t>{1, 0})));
   add(Make(OpKind::kMatmul, {V(x), V(t)}));
   add(Make(OpKind::kReshape, {V(x)}, Attributes().Set("sizes", std::vector<int64_t>{3, 1, 2})));
   add(Make(OpKind::kExpand, {V(y)}, Attributes().Set("sizes", std::vector<int64_t>{4, 2, 3})));
   add(Make(OpKind::kSlice, {V(x)},
-           Attributes().Set("dim", int64_t{1}).Set("start", int64_t{1}).Set("end", int64_t{3}).Set(
-               "step", int64_t{2})));
+           Attributes()
+               .Set("dim", int64_t{1})
+               .Set("start", int64_t{1})
+               .Set("end", int64_t{3})
+               .Set("step", int64_t{2})));
   add(Make(OpKind::kConcat, {V(x), V(x), V(x)}, Attributes().Set("dim", int64_t{0})));
   add(Make(OpKind::kPad, {V(x)},
-           Attributes().Set("pads", std::vector<int64_t>{1, 0, -1, 2}).Set(
-               "value", -std::numeric_limits<double>::infinity())));
+           Attributes()
+               .Set("pads", std::vector<int64_t>{1, 0, -1, 2})
+               .Set("value", -std::numeric_limits<double>::infinity())));
   add(Make(OpKind::kGather, {V(x), V(xi)}, Attributes().Set("dim", int64_t{1})));
   add(Make(OpKind::kIndexSelect, {V(x), V(idx)}, Attributes().Set("dim", int64_t{1})));
   add(Make(OpKind::kScatterAdd, {V(x), V(xi), V(x)}, Attributes().Set("dim", int64_t{0})));
@@ -259,20 +271,23 @@ TEST(IrTextTest, ErrorAttributes) {
   EXPECT_EQ(ParseError(std::string(kHeader) +
                        "  %1 = f32[] sum(%0) dims=[0] dims=[0] keepdim=false\n  return (%1)\n}\n"),
             "line 3: attribute 'dims' given twice");
-  EXPECT_EQ(ParseError(std::string(kHeader) +
-                       "  %1 = f32[3] neg(%0) keepdim=maybe\n  return (%1)\n}\n"),
-            "line 3: attribute 'keepdim': unknown value 'maybe'");
-  EXPECT_EQ(ParseError(std::string(kHeader) + "  %1 = f32[3] neg(%0) fast=true\n  return (%1)\n}\n"),
-            "line 3: neg: unexpected attribute 'fast'");
+  EXPECT_EQ(
+      ParseError(std::string(kHeader) + "  %1 = f32[3] neg(%0) keepdim=maybe\n  return (%1)\n}\n"),
+      "line 3: attribute 'keepdim': unknown value 'maybe'");
+  EXPECT_EQ(
+      ParseError(std::string(kHeader) + "  %1 = f32[3] neg(%0) fast=true\n  return (%1)\n}\n"),
+      "line 3: neg: unexpected attribute 'fast'");
   EXPECT_EQ(ParseError(std::string(kHeader) + "  %1 = f32[3] neg(%0) 7\n  return (%1)\n}\n"),
             "line 3: expected an attribute name=value, found '7'");
   EXPECT_EQ(ParseError(std::string(kHeader) +
                        "  %1 = f32[] sum(%0) dims=[0,1.5] keepdim=false\n  return (%1)\n}\n"),
             "line 3: expected an integer in the list, found '1.5'");
-  EXPECT_EQ(ParseError("graph {\n  %0 = f32[] constant() value=1.2.3 dtype=f32\n  return (%0)\n}\n"),
-            "line 2: attribute 'value': bad number '1.2.3'");
-  EXPECT_EQ(ParseError(std::string(kHeader) + "  %1 = f32[3] device_data() x=1\n  return (%1)\n}\n"),
-            "line 3: device_data: takes no attributes, got x=1");
+  EXPECT_EQ(
+      ParseError("graph {\n  %0 = f32[] constant() value=1.2.3 dtype=f32\n  return (%0)\n}\n"),
+      "line 2: attribute 'value': bad number '1.2.3'");
+  EXPECT_EQ(
+      ParseError(std::string(kHeader) + "  %1 = f32[3] device_data() x=1\n  return (%1)\n}\n"),
+      "line 3: device_data: takes no attributes, got x=1");
 }
 
 TEST(IrTextTest, ErrorDTypeAndShapeSyntax) {
@@ -302,10 +317,11 @@ TEST(IrTextTest, ErrorPrintedShapeDiffersFromInferred) {
 }
 
 TEST(IrTextTest, ErrorShapeInferenceFailureNamesTheLine) {
-  EXPECT_EQ(ParseError(std::string(kHeader) +
-                       "  %1 = f32[4] device_data()\n  %2 = f32[3] add(%0, %1)\n  return (%2)\n}\n"),
-            "line 4: add: cannot broadcast f32[3] with f32[4]: dimension sizes 3 and 4 differ and "
-            "neither is 1");
+  EXPECT_EQ(
+      ParseError(std::string(kHeader) +
+                 "  %1 = f32[4] device_data()\n  %2 = f32[3] add(%0, %1)\n  return (%2)\n}\n"),
+      "line 4: add: cannot broadcast f32[3] with f32[4]: dimension sizes 3 and 4 differ and "
+      "neither is 1");
 }
 
 TEST(IrTextTest, ErrorStructure) {
@@ -333,10 +349,12 @@ TEST(IrTextTest, ErrorStructure) {
 }
 
 TEST(IrTextTest, ErrorNumbersThatDoNotFit) {
-  EXPECT_EQ(ParseError("graph {\n  %0 = f32[99999999999999999999] device_data()\n  return (%0)\n}\n"),
-            "line 2: a dimension size '99999999999999999999' does not fit in 64 bits");
-  EXPECT_EQ(ParseError("graph {\n  %99999999999999999999 = f32[1] device_data()\n  return (%0)\n}\n"),
-            "line 2: a value number '99999999999999999999' does not fit in 64 bits");
+  EXPECT_EQ(
+      ParseError("graph {\n  %0 = f32[99999999999999999999] device_data()\n  return (%0)\n}\n"),
+      "line 2: a dimension size '99999999999999999999' does not fit in 64 bits");
+  EXPECT_EQ(
+      ParseError("graph {\n  %99999999999999999999 = f32[1] device_data()\n  return (%0)\n}\n"),
+      "line 2: a value number '99999999999999999999' does not fit in 64 bits");
   EXPECT_EQ(ParseError("graph {\n  %0 = f32[4294967296,4294967296] device_data()\n"
                        "  return (%0)\n}\n"),
             "line 2: shape f32[4294967296,4294967296] has more bytes than int64 can count");
@@ -352,7 +370,8 @@ TEST(IrTextTest, ErrorNumbersThatDoNotFit) {
       "graph {\n  %0 = f32[0,9223372036854775807] device_data()\n"
       "  %1 = f32[] constant() value=1e999 dtype=f32\n  return (%0, %1)\n}\n");
   ASSERT_TRUE(ok.ok()) << ok.status();
-  EXPECT_EQ(ok->outputs()[1].node->attrs().GetDouble("value"), std::numeric_limits<double>::infinity());
+  EXPECT_EQ(ok->outputs()[1].node->attrs().GetDouble("value"),
+            std::numeric_limits<double>::infinity());
 }
 
 TEST(IrTextTest, LongInputParsesIteratively) {
@@ -367,7 +386,8 @@ TEST(IrTextTest, LongInputParsesIteratively) {
   EXPECT_EQ(g->num_nodes(), kNodes + 1);
   EXPECT_EQ(PrintGraph(*g), text);
   // A very long line, a very high rank and a long list fail or pass without recursion.
-  std::string long_list = "graph {\n  %0 = f32[" + std::string(100000, '1') + "] device_data()\n}\n";
+  std::string long_list =
+      "graph {\n  %0 = f32[" + std::string(100000, '1') + "] device_data()\n}\n";
   EXPECT_THAT(ParseError(long_list), HasSubstr("does not fit in 64 bits"));
   std::string high_rank = "graph {\n  %0 = f32[1";
   for (int i = 0; i < 50000; ++i) high_rank += ",1";
@@ -401,9 +421,15 @@ TEST(IrTextTest, MalformedVariantsNeverCrash) {
     std::string variant = text;
     const size_t pos = rng() % variant.size();
     switch (rng() % 3) {
-      case 0: variant[pos] = alphabet[rng() % alphabet.size()]; break;
-      case 1: variant.erase(pos, 1 + rng() % 4); break;
-      default: variant.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
+      case 0:
+        variant[pos] = alphabet[rng() % alphabet.size()];
+        break;
+      case 1:
+        variant.erase(pos, 1 + rng() % 4);
+        break;
+      default:
+        variant.insert(pos, 1, alphabet[rng() % alphabet.size()]);
+        break;
     }
     check(variant);
   }

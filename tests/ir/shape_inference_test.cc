@@ -102,15 +102,21 @@ std::vector<Case> EveryOpCases() {
       {OpKind::kMin, {x}, Dims({1}, true), "f32[2,1]"},
       {OpKind::kArgmax, {x}, Attributes().Set("dim", int64_t{1}).Set("keepdim", false), "i64[2]"},
       {OpKind::kMatmul, {x, Shape(kF32, {3, 5})}, {}, "f32[2,5]"},
-      {OpKind::kReshape, {x}, Attributes().Set("sizes", std::vector<int64_t>{3, 1, 2}),
+      {OpKind::kReshape,
+       {x},
+       Attributes().Set("sizes", std::vector<int64_t>{3, 1, 2}),
        "f32[3,1,2]"},
       {OpKind::kPermute, {x}, Attributes().Set("perm", std::vector<int64_t>{1, 0}), "f32[3,2]"},
-      {OpKind::kExpand, {Shape(kF32, {3, 1})}, Attributes().Set("sizes", std::vector<int64_t>{2, 3, 4}),
+      {OpKind::kExpand,
+       {Shape(kF32, {3, 1})},
+       Attributes().Set("sizes", std::vector<int64_t>{2, 3, 4}),
        "f32[2,3,4]"},
       {OpKind::kSlice, {x}, SliceAttrs(1, 0, 3, 2), "f32[2,2]"},
       {OpKind::kConcat, {x, Shape(kF32, {4, 3})}, Dim(0), "f32[6,3]"},
-      {OpKind::kPad, {x},
-       Attributes().Set("pads", std::vector<int64_t>{1, 2, 0, -1}).Set("value", 0.0), "f32[5,2]"},
+      {OpKind::kPad,
+       {x},
+       Attributes().Set("pads", std::vector<int64_t>{1, 2, 0, -1}).Set("value", 0.0),
+       "f32[5,2]"},
       {OpKind::kGather, {x, Shape(kI64, {2, 5})}, Dim(1), "f32[2,5]"},
       {OpKind::kIndexSelect, {x, Shape(kI32, {4})}, Dim(0), "f32[4,3]"},
       {OpKind::kScatterAdd, {x, Shape(kI64, {1, 2}), Shape(kF32, {1, 3})}, Dim(1), "f32[2,3]"},
@@ -167,7 +173,8 @@ TEST(ShapeInferenceTest, BroadcastError) {
   EXPECT_EQ(ErrorOf(OpKind::kAdd, {Shape(kF32, {3, 4}), Shape(kF32, {5})}),
             "add: cannot broadcast f32[3,4] with f32[5]: dimension sizes 4 and 5 differ and "
             "neither is 1");
-  absl::StatusOr<Sizes> direct = BroadcastSizes(OpKind::kSub, Shape(kI32, {2, 3}), Shape(kI32, {3, 3}));
+  absl::StatusOr<Sizes> direct =
+      BroadcastSizes(OpKind::kSub, Shape(kI32, {2, 3}), Shape(kI32, {3, 3}));
   ASSERT_FALSE(direct.ok());
   EXPECT_THAT(std::string(direct.status().message()),
               HasSubstr("sub: cannot broadcast i32[2,3] with i32[3,3]: dimension sizes 2 and 3"));
@@ -197,8 +204,10 @@ TEST(ShapeInferenceTest, UnaryNumericRejectsBool) {
 }
 
 TEST(ShapeInferenceTest, UnaryFloatRejectsIntegers) {
-  EXPECT_EQ(ErrorOf(OpKind::kExp, {Shape(kI32, {3})}), "exp: expected a floating dtype, got i32[3]");
-  EXPECT_EQ(ErrorOf(OpKind::kSqrt, {Shape(kB, {1})}), "sqrt: expected a floating dtype, got bool[1]");
+  EXPECT_EQ(ErrorOf(OpKind::kExp, {Shape(kI32, {3})}),
+            "exp: expected a floating dtype, got i32[3]");
+  EXPECT_EQ(ErrorOf(OpKind::kSqrt, {Shape(kB, {1})}),
+            "sqrt: expected a floating dtype, got bool[1]");
 }
 
 TEST(ShapeInferenceTest, UnaryBoolRequiresBool) {
@@ -222,8 +231,9 @@ TEST(ShapeInferenceTest, BinaryBoolRequiresBool) {
 }
 
 TEST(ShapeInferenceTest, WhereBroadcastsAllThree) {
-  EXPECT_EQ(InferString(OpKind::kWhere, {Shape(kB, {3, 1, 1}), Shape(kI32, {4, 1}), Shape(kI32, {5})}),
-            "i32[3,4,5]");
+  EXPECT_EQ(
+      InferString(OpKind::kWhere, {Shape(kB, {3, 1, 1}), Shape(kI32, {4, 1}), Shape(kI32, {5})}),
+      "i32[3,4,5]");
   EXPECT_EQ(ErrorOf(OpKind::kWhere, {Shape(kF32, {2}), Shape(kF32, {2}), Shape(kF32, {2})}),
             "where: expected a bool operand, got f32[2]");
   EXPECT_THAT(ErrorOf(OpKind::kWhere, {Shape(kB, {3}), Shape(kF32, {4}), Shape(kF32, {1})}),
@@ -246,8 +256,9 @@ TEST(ShapeInferenceTest, ReservedDTypesAreRejected) {
               HasSubstr("cast: dtype bf16 is reserved"));
   EXPECT_THAT(ErrorOf(OpKind::kReshape, {h}, Attributes().Set("sizes", std::vector<int64_t>{2})),
               HasSubstr("reshape: dtype f16 is reserved"));
-  EXPECT_THAT(ErrorOf(OpKind::kConstant, {}, Attributes().Set("value", 1.0).Set("dtype", DType::kF16)),
-              HasSubstr("constant: dtype f16 is reserved"));
+  EXPECT_THAT(
+      ErrorOf(OpKind::kConstant, {}, Attributes().Set("value", 1.0).Set("dtype", DType::kF16)),
+      HasSubstr("constant: dtype f16 is reserved"));
   EXPECT_THAT(ErrorOf(OpKind::kEq, {h, h}), HasSubstr("eq: dtype f16 is reserved"));
 }
 
@@ -256,17 +267,22 @@ TEST(ShapeInferenceTest, ReservedDTypesAreRejected) {
 TEST(ShapeInferenceTest, MissingAttribute) {
   EXPECT_EQ(ErrorOf(OpKind::kSum, {Shape(kF32, {2})}, Attributes().Set("keepdim", true)),
             "sum: missing attribute 'dims' (an integer list)");
-  EXPECT_EQ(ErrorOf(OpKind::kCast, {Shape(kF32, {2})}), "cast: missing attribute 'dtype' (a dtype)");
+  EXPECT_EQ(ErrorOf(OpKind::kCast, {Shape(kF32, {2})}),
+            "cast: missing attribute 'dtype' (a dtype)");
 }
 
 TEST(ShapeInferenceTest, WronglyTypedAttribute) {
   EXPECT_EQ(ErrorOf(OpKind::kSum, {Shape(kF32, {2})},
                     Attributes().Set("dims", int64_t{0}).Set("keepdim", true)),
             "sum: attribute 'dims' must be an integer list, got 0");
-  EXPECT_EQ(ErrorOf(OpKind::kConstant, {}, Attributes().Set("value", int64_t{1}).Set("dtype", kF32)),
-            "constant: attribute 'value' must be a float, got 1");
+  EXPECT_EQ(
+      ErrorOf(OpKind::kConstant, {}, Attributes().Set("value", int64_t{1}).Set("dtype", kF32)),
+      "constant: attribute 'value' must be a float, got 1");
   EXPECT_EQ(ErrorOf(OpKind::kSlice, {Shape(kF32, {4})},
-                    Attributes().Set("dim", 0.0).Set("start", int64_t{0}).Set("end", int64_t{1})
+                    Attributes()
+                        .Set("dim", 0.0)
+                        .Set("start", int64_t{0})
+                        .Set("end", int64_t{1})
                         .Set("step", int64_t{1})),
             "slice: attribute 'dim' must be an integer, got 0.0");
   EXPECT_EQ(ErrorOf(OpKind::kArgmax, {Shape(kF32, {4})},
@@ -275,9 +291,9 @@ TEST(ShapeInferenceTest, WronglyTypedAttribute) {
 }
 
 TEST(ShapeInferenceTest, UnexpectedAttribute) {
-  EXPECT_EQ(ErrorOf(OpKind::kAdd, {Shape(kF32, {2}), Shape(kF32, {2})},
-                    Attributes().Set("alpha", 2.0)),
-            "add: unexpected attribute 'alpha'");
+  EXPECT_EQ(
+      ErrorOf(OpKind::kAdd, {Shape(kF32, {2}), Shape(kF32, {2})}, Attributes().Set("alpha", 2.0)),
+      "add: unexpected attribute 'alpha'");
 }
 
 // --- Leaves with inferred shapes -----------------------------------------------------
@@ -288,7 +304,8 @@ TEST(ShapeInferenceTest, ConstantIsZeroDimensional) {
 }
 
 TEST(ShapeInferenceTest, Arange) {
-  Attributes a = Attributes().Set("start", 1.0).Set("step", 0.5).Set("size", int64_t{0}).Set("dtype", kF32);
+  Attributes a =
+      Attributes().Set("start", 1.0).Set("step", 0.5).Set("size", int64_t{0}).Set("dtype", kF32);
   EXPECT_EQ(InferString(OpKind::kArange, {}, a), "f32[0]");
   a.Set("size", int64_t{-1});
   EXPECT_EQ(ErrorOf(OpKind::kArange, {}, a), "arange: size must be >= 0, got -1");
@@ -311,7 +328,8 @@ TEST(ShapeInferenceTest, ReduceDimsValidated) {
   const Shape x(kF32, {2, 3});
   EXPECT_EQ(ErrorOf(OpKind::kSum, {x}, Dims({2}, false)),
             "sum: dims=[2] out of range for f32[2,3] (expected 0 <= dim < 2)");
-  EXPECT_THAT(ErrorOf(OpKind::kSum, {x}, Dims({-1}, false)), HasSubstr("sum: dims=[-1] out of range"));
+  EXPECT_THAT(ErrorOf(OpKind::kSum, {x}, Dims({-1}, false)),
+              HasSubstr("sum: dims=[-1] out of range"));
   EXPECT_EQ(ErrorOf(OpKind::kMax, {x}, Dims({1, 1}, false)), "max: dims=[1,1] repeats dimension 1");
 }
 
@@ -375,7 +393,9 @@ TEST(ShapeInferenceTest, MatmulErrors) {
 
 // --- Views and data movement ------------------------------------------------------------
 
-Attributes Sizes_(std::vector<int64_t> sizes) { return Attributes().Set("sizes", std::move(sizes)); }
+Attributes Sizes_(std::vector<int64_t> sizes) {
+  return Attributes().Set("sizes", std::move(sizes));
+}
 
 TEST(ShapeInferenceTest, Reshape) {
   EXPECT_EQ(InferString(OpKind::kReshape, {Shape(kI32, {2, 3, 4})}, Sizes_({6, 4})), "i32[6,4]");
@@ -418,8 +438,9 @@ TEST(ShapeInferenceTest, Slice) {
   EXPECT_EQ(InferString(OpKind::kSlice, {x}, SliceAttrs(0, 2, 9, 3)), "f32[3,4]");  // 2,5,8
   EXPECT_EQ(InferString(OpKind::kSlice, {x}, SliceAttrs(0, 2, 8, 3)), "f32[2,4]");  // 2,5
   EXPECT_EQ(InferString(OpKind::kSlice, {x}, SliceAttrs(1, 4, 4, 1)), "f32[10,0]");
-  EXPECT_EQ(InferString(OpKind::kSlice, {x}, SliceAttrs(0, 0, 10, std::numeric_limits<int64_t>::max())),
-            "f32[1,4]");
+  EXPECT_EQ(
+      InferString(OpKind::kSlice, {x}, SliceAttrs(0, 0, 10, std::numeric_limits<int64_t>::max())),
+      "f32[1,4]");
   EXPECT_EQ(ErrorOf(OpKind::kSlice, {x}, SliceAttrs(0, 0, 1, 0)), "slice: step must be > 0, got 0");
   EXPECT_EQ(ErrorOf(OpKind::kSlice, {x}, SliceAttrs(1, 0, 5, 1)),
             "slice: bounds start=0 end=5 out of range for dimension 1 of f32[10,4] (expected 0 <= "
@@ -430,12 +451,13 @@ TEST(ShapeInferenceTest, Slice) {
 }
 
 TEST(ShapeInferenceTest, Concat) {
-  EXPECT_EQ(InferString(OpKind::kConcat, {Shape(kI32, {2, 3}), Shape(kI32, {2, 0}), Shape(kI32, {2, 5})},
-                        Dim(1)),
+  EXPECT_EQ(InferString(OpKind::kConcat,
+                        {Shape(kI32, {2, 3}), Shape(kI32, {2, 0}), Shape(kI32, {2, 5})}, Dim(1)),
             "i32[2,8]");
   EXPECT_EQ(InferString(OpKind::kConcat, {Shape(kF32, {4})}, Dim(0)), "f32[4]");
-  EXPECT_EQ(ErrorOf(OpKind::kConcat, {Shape(kF32, {2, 3}), Shape(kF32, {3, 3})}, Dim(1)),
-            "concat: operand sizes differ in dimension 0 (only dim=1 may differ): f32[2,3], f32[3,3]");
+  EXPECT_EQ(
+      ErrorOf(OpKind::kConcat, {Shape(kF32, {2, 3}), Shape(kF32, {3, 3})}, Dim(1)),
+      "concat: operand sizes differ in dimension 0 (only dim=1 may differ): f32[2,3], f32[3,3]");
   EXPECT_EQ(ErrorOf(OpKind::kConcat, {Shape(kF32, {2}), Shape(kF64, {2})}, Dim(0)),
             "concat: operand dtypes differ: f32[2], f64[2] (cast first)");
   EXPECT_EQ(ErrorOf(OpKind::kConcat, {Shape(kF32, {2}), Shape(kF32, {2, 1})}, Dim(0)),
@@ -454,9 +476,9 @@ TEST(ShapeInferenceTest, Pad) {
             "pad: pads=[-3,-2] give dimension 0 of f32[4] an invalid size (expected >= 0)");
   EXPECT_EQ(ErrorOf(OpKind::kPad, {Shape(kF32, {2, 3})}, pad({1, 1})),
             "pad: pads=[1,1] must have 2 entries per dimension of f32[2,3] (4), got 2");
-  EXPECT_THAT(ErrorOf(OpKind::kPad, {Shape(kF32, {4})},
-                      pad({std::numeric_limits<int64_t>::max(), 1})),
-              HasSubstr("invalid size"));
+  EXPECT_THAT(
+      ErrorOf(OpKind::kPad, {Shape(kF32, {4})}, pad({std::numeric_limits<int64_t>::max(), 1})),
+      HasSubstr("invalid size"));
 }
 
 // --- Indexing -----------------------------------------------------------------------
@@ -464,7 +486,8 @@ TEST(ShapeInferenceTest, Pad) {
 TEST(ShapeInferenceTest, Gather) {
   const Shape x(kF32, {3, 4});
   EXPECT_EQ(InferString(OpKind::kGather, {x, Shape(kI32, {2, 9})}, Dim(1)), "f32[2,9]");
-  EXPECT_EQ(InferString(OpKind::kGather, {Shape(kB, {3, 4}), Shape(kI64, {5, 4})}, Dim(0)), "bool[5,4]");
+  EXPECT_EQ(InferString(OpKind::kGather, {Shape(kB, {3, 4}), Shape(kI64, {5, 4})}, Dim(0)),
+            "bool[5,4]");
   EXPECT_EQ(ErrorOf(OpKind::kGather, {x, Shape(kI64, {4, 1})}, Dim(1)),
             "gather: index i64[4,1] is larger than the input f32[3,4] in dimension 0 (4 > 3)");
   EXPECT_EQ(ErrorOf(OpKind::kGather, {x, Shape(kF32, {3, 4})}, Dim(1)),
@@ -486,8 +509,9 @@ TEST(ShapeInferenceTest, IndexSelect) {
 
 TEST(ShapeInferenceTest, ScatterAdd) {
   const Shape self(kF32, {3, 4});
-  EXPECT_EQ(InferString(OpKind::kScatterAdd, {self, Shape(kI64, {5, 2}), Shape(kF32, {6, 2})}, Dim(0)),
-            "f32[3,4]");
+  EXPECT_EQ(
+      InferString(OpKind::kScatterAdd, {self, Shape(kI64, {5, 2}), Shape(kF32, {6, 2})}, Dim(0)),
+      "f32[3,4]");
   EXPECT_EQ(ErrorOf(OpKind::kScatterAdd, {self, Shape(kI64, {2, 5}), Shape(kF32, {2, 5})}, Dim(0)),
             "scatter_add: index i64[2,5] is larger than self f32[3,4] in dimension 1 (5 > 4)");
   EXPECT_EQ(ErrorOf(OpKind::kScatterAdd, {self, Shape(kI64, {3, 2}), Shape(kF32, {2, 2})}, Dim(1)),
@@ -496,16 +520,18 @@ TEST(ShapeInferenceTest, ScatterAdd) {
             "scatter_add: operand dtypes differ: f32[3,4] vs f64[1,1] (cast first)");
   EXPECT_EQ(ErrorOf(OpKind::kScatterAdd, {self, Shape(kI64, {1}), Shape(kF32, {1, 1})}, Dim(0)),
             "scatter_add: self, index and src must have one rank, got f32[3,4], i64[1], f32[1,1]");
-  EXPECT_THAT(ErrorOf(OpKind::kScatterAdd, {Shape(kB, {2}), Shape(kI64, {1}), Shape(kB, {1})}, Dim(0)),
-              HasSubstr("scatter_add: expected a numeric dtype"));
+  EXPECT_THAT(
+      ErrorOf(OpKind::kScatterAdd, {Shape(kB, {2}), Shape(kI64, {1}), Shape(kB, {1})}, Dim(0)),
+      HasSubstr("scatter_add: expected a numeric dtype"));
 }
 
 // --- Sizes that cannot be counted -------------------------------------------------------
 
 TEST(ShapeInferenceTest, OutputElementCountMustFitInt64) {
   const int64_t big = int64_t{1} << 40;
-  EXPECT_EQ(ErrorOf(OpKind::kAdd, {Shape(kF32, {big, 1}), Shape(kF32, {1, big})}),
-            "add: output shape f32[1099511627776,1099511627776] has more bytes than int64 can count");
+  EXPECT_EQ(
+      ErrorOf(OpKind::kAdd, {Shape(kF32, {big, 1}), Shape(kF32, {1, big})}),
+      "add: output shape f32[1099511627776,1099511627776] has more bytes than int64 can count");
   EXPECT_THAT(ErrorOf(OpKind::kExpand, {Shape(kF64, {1})}, Sizes_({big, big})),
               HasSubstr("expand: output shape f64[1099511627776,1099511627776] has more bytes"));
   // An empty dimension makes the element count 0 whatever the others are.

@@ -166,6 +166,8 @@ TEST(ElementwiseOpsTest, TensorScalarPromotion) {
   Tensor f = F32({1.5f}, {1});
   EXPECT_EQ((f + 2).dtype(), DType::kF32);
   EXPECT_THAT((f + 2).to_vector<float>(), ElementsAre(3.5f));
+  EXPECT_THAT((f - 1).to_vector<float>(), ElementsAre(0.5f));
+  EXPECT_THAT((i - 1).to_vector<int32_t>(), ElementsAre(2, -5));
   Tensor d = Tensor::from_vector<double>({1.0}, {1});
   EXPECT_EQ((d * 0.5f).dtype(), DType::kF64);  // a scalar never widens within a category
   Tensor b = Bool({true, false}, {2});
@@ -271,10 +273,12 @@ TEST(ElementwiseOpsTest, ScalarValueIsARuntimeParameter) {
 TEST(ElementwiseOpsTest, NoCastWhenDtypesAlreadyMatch) {
   Tensor a = F32({1}, {1});
   Tensor b = F32({2}, {1});
-  const Node& add_node = *(a + b).value().node;
+  Tensor same = a + b;
+  const Node& add_node = *same.value().node;
   EXPECT_EQ(add_node.operand(0).node->op(), OpKind::kDeviceData);
   EXPECT_EQ(add_node.operand(1).node->op(), OpKind::kDeviceData);
-  const Node& mixed = *(a + I32({2}, {1})).value().node;
+  Tensor promoted = a + I32({2}, {1});
+  const Node& mixed = *promoted.value().node;
   EXPECT_EQ(mixed.operand(0).node->op(), OpKind::kDeviceData);
   EXPECT_EQ(mixed.operand(1).node->op(), OpKind::kCast);
 }

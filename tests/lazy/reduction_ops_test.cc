@@ -1,0 +1,135 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "lazy/ops.h"
+#include "lazy/tensor.h"
+#include "tests/lazy/op_test_util.h"
+
+namespace kiln {
+namespace {
+
+using ::kiln::testing::ErrorOf;
+using ::kiln::testing::Near;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// [[1, 2, 3], [4, 5, 6]]
+Tensor Matrix() { return Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3}); }
+
+TEST(ReductionOpsTest, SumOverAxes) {
+  Tensor x = Matrix();
+  EXPECT_THAT(sum(x, {0}).to_vector<float>(), ElementsAre(5, 7, 9));
+  EXPECT_THAT(sum(x, {1}).to_vector<float>(), ElementsAre(6, 15));
+  EXPECT_THAT(sum(x, {-1}).to_vector<float>(), ElementsAre(6, 15));
+  EXPECT_DOUBLE_EQ(sum(x).item(), 21);
+  EXPECT_EQ(sum(x).shape().ToString(), "f32[]");
+  EXPECT_DOUBLE_EQ(sum(x, {1, 0}).item(), 21);
+  EXPECT_DOUBLE_EQ(x.sum({-2, -1}).item(), 21);
+}
+
+TEST(ReductionOpsTest, KeepDim) {
+  Tensor x = Matrix();
+  Tensor s = sum(x, {1}, /*keepdim=*/true);
+  EXPECT_EQ(s.shape().ToString(), "f32[2,1]");
+  EXPECT_THAT(s.to_vector<float>(), ElementsAre(6, 15));
+  EXPECT_EQ(sum(x, {}, true).shape().ToString(), "f32[1,1]");
+  EXPECT_EQ(x.max({0}, true).shape().ToString(), "f32[1,3]");
+}
+
+TEST(ReductionOpsTest, SumOfBoolAndIntegersIsI64) {
+  Tensor b = Tensor::from_vector<bool>({true, false, true, true}, {4});
+  Tensor count = sum(b);
+  EXPECT_EQ(count.dtype(), DType::kI64);
+  EXPECT_EQ(count.item(), 3);
+  Tensor i = Tensor::from_vector<int32_t>({2000000000, 2000000000}, {2});
+  EXPECT_EQ(sum(i).dtype(), DType::kI64);
+  // Would overflow in i32.
+  EXPECT_THAT(sum(i).to_vector<int64_t>(), ElementsAre(int64_t{4000000000}));
+  Tensor d = Tensor::from_vector<double>({0.5, 0.25}, {2});
+  EXPECT_EQ(sum(d).dtype(), DType::kF64);
+}
+
+TEST(ReductionOpsTest, Mean) {
+  Tensor x = Matrix();
+  EXPECT_THAT(mean(x, {0}).to_vector<float>(), Near({2.5f, 3.5f, 4.5f}));
+  EXPECT_THAT(x.mean({1}).to_vector<float>(), Near({2, 5}));
+  EXPECT_NEAR(mean(x).item(), 3.5, 1e-6);
+  EXPECT_THAT(ErrorOf([] { mean(Tensor::from_vector<int64_t>({1, 2, 3}, {3})); }),
+              HasSubstr("mean: expected a floating dtype, got i64[3]; cast first"));
+}
+
+TEST(ReductionOpsTest, MaxAndMin) {
+  Tensor x = Tensor::from_vector<float>({3, -1, 7, 2, 9, -5}, {2, 3});
+  EXPECT_THAT(max(x, {1}).to_vector<float>(), ElementsAre(7, 9));
+  EXPECT_THAT(min(x, {1}).to_vector<float>(), ElementsAre(-1, -5));
+  EXPECT_THAT(x.max({0}).to_vector<float>(), ElementsAre(3, 9, 7));
+  EXPECT_THAT(x.min({-2}).to_vector<float>(), ElementsAre(2, -1, -5));
+  EXPECT_DOUBLE_EQ(x.max().item(), 9);
+  EXPECT_DOUBLE_EQ(x.min().item(), -5);
+  Tensor i = Tensor::from_vector<int32_t>({4, -2}, {2});
+  EXPECT_EQ(max(i).dtype(), DType::kI32);
+  EXPECT_EQ(max(i).item(), 4);
+  // bool max is "any", min is "all"; the result stays bool.
+  Tensor b = Tensor::from_vector<bool>({false, true, false, false}, {2, 2});
+  EXPECT_EQ(max(b, {1}).dtype(), DType::kBool);
+  EXPECT_THAT(max(b, {1}).to_vector<bool>(), ElementsAre(true, false));
+  EXPECT_THAT(min(b, {0}).to_vector<bool>(), ElementsAre(false, false));
+}
+
+TEST(ReductionOpsTest, Argmax) {
+  Tensor x = Tensor::from_vector<float>({3, 9, 9, 2, 1, 8}, {2, 3});
+  Tensor by_row = argmax(x, 1);
+  EXPECT_EQ(by_row.dtype(), DType::kI64);
+  // The first maximum wins.
+  EXPECT_THAT(by_row.to_vector<int64_t>(), ElementsAre(1, 2));
+  EXPECT_THAT(argmax(x, 0).to_vector<int64_t>(), ElementsAre(0, 0, 0));
+  EXPECT_THAT(x.argmax(-1, true).to_vector<int64_t>(), ElementsAre(1, 2));
+  EXPECT_EQ(x.argmax(-1, true).shape().ToString(), "i64[2,1]");
+  // No dim: index into the flattened tensor.
+  Tensor flat = argmax(x);
+  EXPECT_EQ(flat.shape().ToString(), "i64[]");
+  EXPECT_EQ(flat.item(), 1);
+  Tensor y = Tensor::from_vector<int32_t>({1, 2, 3, 10, 4, 5}, {3, 2});
+  EXPECT_EQ(argmax(y).item(), 3);
+  Tensor kept = argmax(y, std::nullopt, /*keepdim=*/true);
+  EXPECT_EQ(kept.shape().ToString(), "i64[1,1]");
+  EXPECT_THAT(kept.to_vector<int64_t>(), ElementsAre(3));
+  EXPECT_EQ(argmax(Tensor::from_vector<bool>({false, true}, {2})).item(), 1);
+}
+
+TEST(ReductionOpsTest, EmptyDimensions) {
+  Tensor empty = Tensor::from_vector<float>({}, {2, 0});
+  Tensor s = sum(empty, {1});
+  EXPECT_EQ(s.shape().ToString(), "f32[2]");
+  EXPECT_THAT(s.to_vector<float>(), ElementsAre(0, 0));
+  Tensor rows = sum(empty, {0});
+  EXPECT_EQ(rows.shape().ToString(), "f32[0]");
+  EXPECT_TRUE(rows.to_vector<float>().empty());
+  EXPECT_THAT(ErrorOf([&] { max(empty, {1}); }),
+              HasSubstr("max: cannot reduce over dimension 1 of f32[2,0], which has size 0"));
+  EXPECT_THAT(ErrorOf([&] { argmax(empty); }), HasSubstr("argmax: cannot take the argmax of f32[2,0]"));
+}
+
+TEST(ReductionOpsTest, ZeroDimInput) {
+  Tensor s = Tensor::from_vector<float>({2.5f}, {});
+  EXPECT_DOUBLE_EQ(sum(s).item(), 2.5);
+  EXPECT_DOUBLE_EQ(max(s).item(), 2.5);
+  EXPECT_EQ(argmax(s).item(), 0);
+}
+
+TEST(ReductionOpsTest, AxisErrors) {
+  Tensor x = Matrix();
+  EXPECT_THAT(ErrorOf([&] { sum(x, {3}); }),
+              HasSubstr("sum: dimension 3 is out of range for f32[2,3] (expected -2..1)"));
+  EXPECT_THAT(ErrorOf([&] { max(x, {-3}); }),
+              HasSubstr("max: dimension -3 is out of range for f32[2,3] (expected -2..1)"));
+  EXPECT_THAT(ErrorOf([&] { sum(x, {1, -1}); }),
+              HasSubstr("sum: dimension 1 appears more than once in [1,-1] for f32[2,3]"));
+  EXPECT_THAT(ErrorOf([&] { argmax(x, 2); }),
+              HasSubstr("argmax: dimension 2 is out of range for f32[2,3]"));
+}
+
+}  // namespace
+}  // namespace kiln

@@ -1,0 +1,175 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "lazy/ops.h"
+#include "lazy/tensor.h"
+#include "tests/lazy/op_test_util.h"
+
+namespace kiln {
+namespace {
+
+using ::kiln::testing::ErrorOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// [[1, 2, 3], [4, 5, 6]]
+Tensor Matrix() { return Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3}); }
+
+TEST(ShapeOpsTest, ReshapeInfersOneSize) {
+  Tensor x = Matrix();
+  Tensor r = reshape(x, {3, -1});
+  EXPECT_EQ(r.shape().ToString(), "f32[3,2]");
+  EXPECT_THAT(r.to_vector<float>(), ElementsAre(1, 2, 3, 4, 5, 6));
+  EXPECT_EQ(x.view({-1}).shape().ToString(), "f32[6]");
+  EXPECT_EQ(x.reshape({1, 6, 1}).shape().ToString(), "f32[1,6,1]");
+  EXPECT_EQ(reshape(Tensor::from_vector<float>({7}, {1, 1}), {}).shape().ToString(), "f32[]");
+  EXPECT_EQ(reshape(Tensor::from_vector<float>({}, {0, 3}), {3, -1, 2}).shape().ToString(),
+            "f32[3,0,2]");
+}
+
+TEST(ShapeOpsTest, ReshapeErrors) {
+  Tensor x = Matrix();
+  EXPECT_THAT(ErrorOf([&] { reshape(x, {4, -1}); }),
+              HasSubstr("reshape: cannot reshape f32[2,3] (6 elements) to [4,-1]"));
+  EXPECT_THAT(ErrorOf([&] { reshape(x, {-1, -1}); }), HasSubstr("only one size may be -1"));
+  EXPECT_THAT(ErrorOf([&] { reshape(x, {5}); }), HasSubstr("cannot reshape f32[2,3] (6 elements) to [5]"));
+  EXPECT_THAT(ErrorOf([&] { reshape(x, {-2, -3}); }), HasSubstr("sizes must be >= 0 or -1"));
+  EXPECT_THAT(ErrorOf([] { reshape(Tensor::from_vector<float>({}, {0}), {0, -1}); }),
+              HasSubstr("the -1 is ambiguous"));
+}
+
+TEST(ShapeOpsTest, PermuteAndTranspose) {
+  Tensor x = Matrix();
+  Tensor t = transpose(x, 0, 1);
+  EXPECT_EQ(t.shape().ToString(), "f32[3,2]");
+  EXPECT_THAT(t.to_vector<float>(), ElementsAre(1, 4, 2, 5, 3, 6));
+  EXPECT_THAT(x.transpose(-1, -2).to_vector<float>(), ElementsAre(1, 4, 2, 5, 3, 6));
+  // [2,3,2] -> permute (2,0,1) -> [2,2,3]
+  Tensor c = Tensor::from_vector<int32_t>({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {2, 3, 2});
+  Tensor p = permute(c, {2, 0, 1});
+  EXPECT_EQ(p.shape().ToString(), "i32[2,2,3]");
+  // p[k][i][j] = c[i][j][k] = 6i + 2j + k
+  EXPECT_THAT(p.to_vector<int32_t>(), ElementsAre(0, 2, 4, 6, 8, 10, 1, 3, 5, 7, 9, 11));
+  EXPECT_THAT(c.permute({-1, 0, 1}).to_vector<int32_t>(),
+              ElementsAre(0, 2, 4, 6, 8, 10, 1, 3, 5, 7, 9, 11));
+  EXPECT_THAT(ErrorOf([&] { permute(x, {0, 0}); }),
+              HasSubstr("permute: [0,0] is not a permutation of the 2 dimensions of f32[2,3]"));
+  EXPECT_THAT(ErrorOf([&] { permute(x, {0}); }), HasSubstr("is not a permutation"));
+  EXPECT_THAT(ErrorOf([&] { transpose(x, 0, 2); }),
+              HasSubstr("transpose: dimension 2 is out of range for f32[2,3]"));
+}
+
+TEST(ShapeOpsTest, ExpandAndBroadcastTo) {
+  Tensor col = Tensor::from_vector<float>({1, 2}, {2, 1});
+  Tensor e = expand(col, {2, 3});
+  EXPECT_EQ(e.shape().ToString(), "f32[2,3]");
+  EXPECT_THAT(e.to_vector<float>(), ElementsAre(1, 1, 1, 2, 2, 2));
+  // -1 keeps a size; a new leading dimension is added.
+  Tensor lead = col.expand({2, -1, 2});
+  EXPECT_EQ(lead.shape().ToString(), "f32[2,2,2]");
+  EXPECT_THAT(lead.to_vector<float>(), ElementsAre(1, 1, 2, 2, 1, 1, 2, 2));
+  EXPECT_EQ(broadcast_to(Tensor::from_vector<float>({4}, {}), {2, 2}).shape().ToString(),
+            "f32[2,2]");
+  EXPECT_THAT(ErrorOf([&] { expand(col, {3, 3}); }),
+              HasSubstr("expand: cannot expand f32[2,1] to [3,3]: dimension 0 has size 2 "
+                        "(expected 1 or 3)"));
+  EXPECT_THAT(ErrorOf([&] { expand(col, {2}); }), HasSubstr("which has fewer dimensions"));
+  EXPECT_THAT(ErrorOf([&] { expand(col, {-1, 2, 3}); }),
+              HasSubstr("a new leading dimension needs an explicit size"));
+}
+
+TEST(ShapeOpsTest, UnsqueezeSqueezeFlatten) {
+  Tensor x = Matrix();
+  EXPECT_EQ(unsqueeze(x, 0).shape().ToString(), "f32[1,2,3]");
+  EXPECT_EQ(unsqueeze(x, 2).shape().ToString(), "f32[2,3,1]");
+  EXPECT_EQ(x.unsqueeze(-1).shape().ToString(), "f32[2,3,1]");
+  EXPECT_EQ(x.unsqueeze(-3).shape().ToString(), "f32[1,2,3]");
+  EXPECT_THAT(ErrorOf([&] { unsqueeze(x, 3); }),
+              HasSubstr("unsqueeze: dimension 3 is out of range for f32[2,3] (expected -3..2)"));
+  Tensor u = x.unsqueeze(1);
+  EXPECT_EQ(squeeze(u, 1).shape().ToString(), "f32[2,3]");
+  EXPECT_THAT(u.squeeze(-2).to_vector<float>(), ElementsAre(1, 2, 3, 4, 5, 6));
+  EXPECT_THAT(ErrorOf([&] { squeeze(x, 0); }),
+              HasSubstr("squeeze: dimension 0 of f32[2,3] has size 2 (expected 1)"));
+  Tensor c = Tensor::from_vector<float>(std::vector<float>(24, 1.0f), {2, 3, 4});
+  EXPECT_EQ(flatten(c).shape().ToString(), "f32[24]");
+  EXPECT_EQ(c.flatten(1).shape().ToString(), "f32[2,12]");
+  EXPECT_EQ(c.flatten(0, 1).shape().ToString(), "f32[6,4]");
+  EXPECT_EQ(c.flatten(-2, -1).shape().ToString(), "f32[2,12]");
+  EXPECT_EQ(c.flatten(1, 1).shape().ToString(), "f32[2,3,4]");
+  EXPECT_EQ(flatten(Tensor::from_vector<float>({3}, {})).shape().ToString(), "f32[1]");
+  EXPECT_THAT(ErrorOf([&] { flatten(c, 2, 1); }), HasSubstr("flatten: start_dim 2 comes after end_dim 1"));
+}
+
+TEST(ShapeOpsTest, SliceClampsLikePython) {
+  Tensor v = Tensor::from_vector<int32_t>({0, 1, 2, 3, 4, 5}, {6});
+  EXPECT_THAT(slice(v, 0, 1, 4).to_vector<int32_t>(), ElementsAre(1, 2, 3));
+  EXPECT_THAT(slice(v, 0, 0, 6, 2).to_vector<int32_t>(), ElementsAre(0, 2, 4));
+  EXPECT_THAT(slice(v, 0, 1, 6, 4).to_vector<int32_t>(), ElementsAre(1, 5));
+  EXPECT_THAT(slice(v, 0, -2, 100).to_vector<int32_t>(), ElementsAre(4, 5));
+  EXPECT_THAT(slice(v, 0, -100, 2).to_vector<int32_t>(), ElementsAre(0, 1));
+  EXPECT_THAT(slice(v, 0, 0, -1).to_vector<int32_t>(), ElementsAre(0, 1, 2, 3, 4));
+  // start past end gives an empty slice.
+  Tensor empty = slice(v, 0, 4, 2);
+  EXPECT_EQ(empty.shape().ToString(), "i32[0]");
+  EXPECT_TRUE(empty.to_vector<int32_t>().empty());
+  Tensor x = Matrix();
+  EXPECT_THAT(x.slice(1, 1, 3).to_vector<float>(), ElementsAre(2, 3, 5, 6));
+  EXPECT_THAT(x.slice(-2, 1, 2).to_vector<float>(), ElementsAre(4, 5, 6));
+  EXPECT_THAT(ErrorOf([&] { slice(v, 0, 0, 3, 0); }), HasSubstr("slice: step must be > 0, got 0"));
+  EXPECT_THAT(ErrorOf([&] { slice(x, 2, 0, 1); }),
+              HasSubstr("slice: dimension 2 is out of range for f32[2,3]"));
+}
+
+TEST(ShapeOpsTest, Concat) {
+  Tensor a = Matrix();
+  Tensor b = Tensor::from_vector<float>({7, 8, 9}, {1, 3});
+  Tensor rows = concat({a, b}, 0);
+  EXPECT_EQ(rows.shape().ToString(), "f32[3,3]");
+  EXPECT_THAT(rows.to_vector<float>(), ElementsAre(1, 2, 3, 4, 5, 6, 7, 8, 9));
+  Tensor c = Tensor::from_vector<float>({10, 20}, {2, 1});
+  Tensor cols = concat({a, c}, -1);
+  EXPECT_EQ(cols.shape().ToString(), "f32[2,4]");
+  EXPECT_THAT(cols.to_vector<float>(), ElementsAre(1, 2, 3, 10, 4, 5, 6, 20));
+  // Dtypes promote.
+  Tensor i = Tensor::from_vector<int32_t>({1, 2}, {2});
+  Tensor f = Tensor::from_vector<float>({0.5f}, {1});
+  Tensor mixed = concat({i, f});
+  EXPECT_EQ(mixed.dtype(), DType::kF32);
+  EXPECT_THAT(mixed.to_vector<float>(), ElementsAre(1, 2, 0.5f));
+  // One tensor and empty pieces.
+  EXPECT_THAT(concat({i}).to_vector<int32_t>(), ElementsAre(1, 2));
+  EXPECT_THAT(concat({Tensor::from_vector<int32_t>({}, {0}), i}).to_vector<int32_t>(),
+              ElementsAre(1, 2));
+  EXPECT_THAT(ErrorOf([] { concat({}); }), HasSubstr("concat: expected at least one tensor"));
+  EXPECT_THAT(ErrorOf([&] { concat({a, c}, 0); }),
+              HasSubstr("concat: sizes differ in dimension 1 (only dimension 0 may differ): "
+                        "f32[2,3], f32[2,1]"));
+  EXPECT_THAT(ErrorOf([&] { concat({a, i}); }),
+              HasSubstr("concat: all tensors need the same rank, got f32[2,3], i32[2]"));
+}
+
+TEST(ShapeOpsTest, PadUsesTorchOrder) {
+  Tensor x = Tensor::from_vector<float>({1, 2, 3, 4}, {2, 2});
+  // (last low, last high) = (1, 0): one column on the left.
+  Tensor left = pad(x, {1, 0});
+  EXPECT_EQ(left.shape().ToString(), "f32[2,3]");
+  EXPECT_THAT(left.to_vector<float>(), ElementsAre(0, 1, 2, 0, 3, 4));
+  // Then (first low, first high) = (0, 1): a row below, filled with 9.
+  Tensor both = pad(x, {0, 1, 0, 1}, 9.0);
+  EXPECT_EQ(both.shape().ToString(), "f32[3,3]");
+  EXPECT_THAT(both.to_vector<float>(), ElementsAre(1, 2, 9, 3, 4, 9, 9, 9, 9));
+  // Negative pads crop.
+  Tensor crop = pad(x, {-1, 0});
+  EXPECT_THAT(crop.to_vector<float>(), ElementsAre(2, 4));
+  EXPECT_THAT(ErrorOf([&] { pad(x, {1}); }), HasSubstr("pad: padding [1] must have an even length"));
+  EXPECT_THAT(ErrorOf([&] { pad(x, {1, 1, 1, 1, 1, 1}); }),
+              HasSubstr("at most 4 (2 per dimension of f32[2,2])"));
+  EXPECT_THAT(ErrorOf([&] { pad(x, {-2, -1}); }),
+              HasSubstr("pad: padding [-2,-1] makes dimension 1 of f32[2,2] negative (-1)"));
+}
+
+}  // namespace
+}  // namespace kiln
