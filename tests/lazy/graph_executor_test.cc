@@ -53,6 +53,44 @@ std::filesystem::path FreshDir(const std::string& name) {
   return dir;
 }
 
+// A second backend: the reference interpreter under another name (so another cache
+// key), optionally with executables that always fail.
+class SecondBackend : public Backend {
+ public:
+  explicit SecondBackend(bool fail_runs) : fail_runs_(fail_runs) {}
+  const char* name() const override { return "second"; }
+  absl::StatusOr<BufferPtr> Allocate(const Shape& shape) override {
+    return interp()->Allocate(shape);
+  }
+  absl::StatusOr<BufferPtr> CopyIn(const Shape& shape, const void* host) override {
+    return interp()->CopyIn(shape, host);
+  }
+  absl::Status CopyOut(const Buffer& buffer, void* host) override {
+    return interp()->CopyOut(buffer, host);
+  }
+  absl::StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph) override {
+    if (fail_runs_) return std::unique_ptr<Executable>(new FailingExecutable);
+    return interp()->Compile(graph);
+  }
+
+  // A materialised f32 tensor on this backend.
+  Tensor Upload(const std::vector<float>& data, std::vector<int64_t> sizes) {
+    absl::StatusOr<BufferPtr> buffer = CopyIn(Shape(DType::kF32, sizes), data.data());
+    EXPECT_TRUE(buffer.ok()) << buffer.status();
+    return Tensor(std::make_shared<TensorImpl>(*std::move(buffer), this));
+  }
+
+ private:
+  class FailingExecutable : public Executable {
+   public:
+    absl::StatusOr<std::vector<BufferPtr>> Run(absl::Span<const Argument>) override {
+      return absl::InvalidArgumentError("second: run failed");
+    }
+  };
+  static Backend* interp() { return *GetBackend("interp"); }
+  bool fail_runs_;
+};
+
 class GraphExecutorTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -396,6 +434,42 @@ TEST_F(GraphExecutorTest, FailedRunLeavesTensorsPending) {
   bad = Tensor();
   mark_step();
   EXPECT_THAT(good.to_vector<float>(), ElementsAre(2, 4, 6));
+}
+
+TEST_F(GraphExecutorTest, OneGraphPerBackend) {
+  SecondBackend second(/*fail_runs=*/false);
+  Tensor a = Tensor::from_vector<float>({1, 2}, {2}) * 2.0;
+  Tensor b = second.Upload({3, 4}, {2}) + 1.0;
+  mark_step();
+  EXPECT_EQ(Count("UncachedCompile"), 2);
+  EXPECT_EQ(Count("NodesTraced"), 6);
+  EXPECT_EQ(b.impl()->backend(), &second);
+  EXPECT_THAT(a.to_vector<float>(), ElementsAre(2, 4));
+  EXPECT_THAT(b.to_vector<float>(), ElementsAre(4, 5));
+}
+
+TEST_F(GraphExecutorTest, FailureOnOneBackendLeavesEveryTensorPending) {
+  SecondBackend failing(/*fail_runs=*/true);
+  Tensor a = Tensor::from_vector<float>({1, 2}, {2}) * 2.0;  // interp runs first and succeeds
+  Tensor b = failing.Upload({3, 4}, {2}) + 1.0;
+  EXPECT_THAT([] { mark_step(); },
+              ::testing::ThrowsMessage<Error>(::testing::StrEq("mark_step: second: run failed")));
+  EXPECT_TRUE(a.is_pending());
+  EXPECT_TRUE(b.is_pending());
+  b = Tensor();
+  mark_step();
+  EXPECT_THAT(a.to_vector<float>(), ElementsAre(2, 4));
+}
+
+TEST_F(GraphExecutorTest, PendingBufferLeafNeedsNoCompile) {
+  const Tensor x = Tensor::from_vector<float>({1, 2}, {2});
+  Tensor alias = MakePendingTensor(x.value(), x.impl()->backend());
+  ASSERT_TRUE(alias.is_pending());
+  mark_step();
+  EXPECT_FALSE(alias.is_pending());
+  EXPECT_EQ(alias.impl()->buffer(), x.impl()->buffer());
+  EXPECT_EQ(Count("UncachedCompile"), 0);
+  EXPECT_EQ(Count("CachedCompile"), 0);
 }
 
 TEST_F(GraphExecutorTest, ClearCompileCacheForgetsEverything) {
