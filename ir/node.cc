@@ -13,7 +13,7 @@ Hash128 Value::hash() const {
   return HashCombine(node->hash(), Hash128{static_cast<uint64_t>(index), 0});
 }
 
-Node::Node(OpKind op, Operands operands, Attributes attrs, Shape shape,
+Node::Node(Key, OpKind op, Operands&& operands, Attributes&& attrs, Shape&& shape,
            std::source_location location)
     : op_(op),
       operands_(std::move(operands)),
@@ -54,24 +54,27 @@ absl::StatusOr<NodePtr> Node::Create(OpKind op, Operands operands, Attributes at
   absl::InlinedVector<const Shape*, 3> shapes;
   for (const Value& v : operands) shapes.push_back(&v.shape());
   ASSIGN_OR_RETURN(Shape shape, InferShape(op, shapes, attrs));
-  auto* node = new Node(op, std::move(operands), std::move(attrs), std::move(shape), location);
+  auto node = std::make_shared<Node>(Key{}, op, std::move(operands), std::move(attrs),
+                                     std::move(shape), location);
   node->ComputeHash();
-  return NodePtr(node);
+  return NodePtr(std::move(node));
 }
 
 NodePtr Node::CreateDeviceData(Shape shape, std::shared_ptr<Buffer> data,
                                std::source_location location) {
-  auto* node = new Node(OpKind::kDeviceData, {}, {}, std::move(shape), location);
+  auto node = std::make_shared<Node>(Key{}, OpKind::kDeviceData, Operands{}, Attributes{},
+                                     std::move(shape), location);
   node->data_ = std::move(data);
   node->ComputeHash();
-  return NodePtr(node);
+  return NodePtr(std::move(node));
 }
 
 NodePtr Node::CreateScalar(DType dtype, double value, std::source_location location) {
-  auto* node = new Node(OpKind::kScalar, {}, {}, Shape(dtype, {}), location);
+  auto node = std::make_shared<Node>(Key{}, OpKind::kScalar, Operands{}, Attributes{},
+                                     Shape(dtype, {}), location);
   node->scalar_value_ = value;
   node->ComputeHash();
-  return NodePtr(node);
+  return NodePtr(std::move(node));
 }
 
 void Node::ComputeHash() {

@@ -42,7 +42,13 @@ struct Value {
 using Operands = absl::InlinedVector<Value, 3>;
 
 class Node {
+  struct Key {};  // only the factories below can construct a Node
+
  public:
+  // Use Create / CreateDeviceData / CreateScalar; public only for std::make_shared, which
+  // allocates the node and its reference count together.
+  Node(Key, OpKind op, Operands&& operands, Attributes&& attrs, Shape&& shape,
+       std::source_location location);
   // Builds a non-leaf node (or Constant/Arange, whose shape comes from attributes),
   // inferring its shape. Invalid operands give InvalidArgument (see shape_inference.h).
   // `location` is where the op was traced, for recompile explanations.
@@ -79,7 +85,6 @@ class Node {
 
  private:
   friend class Graph;
-  Node(OpKind op, Operands operands, Attributes attrs, Shape shape, std::source_location location);
   void ComputeHash();
 
   OpKind op_;

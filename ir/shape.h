@@ -17,6 +17,8 @@ class Shape {
   Shape() = default;
   Shape(DType dtype, absl::Span<const int64_t> sizes) : dtype_(dtype), sizes_(sizes.begin(), sizes.end()) {}
   Shape(DType dtype, std::initializer_list<int64_t> sizes) : dtype_(dtype), sizes_(sizes) {}
+  Shape(DType dtype, const Sizes& sizes) : dtype_(dtype), sizes_(sizes) {}
+  Shape(DType dtype, Sizes&& sizes) : dtype_(dtype), sizes_(std::move(sizes)) {}
 
   DType dtype() const { return dtype_; }
   const Sizes& sizes() const { return sizes_; }

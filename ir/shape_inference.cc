@@ -163,8 +163,10 @@ absl::StatusOr<Shape> BinarySameDType(OpKind op, absl::Span<const Shape* const> 
   RETURN_IF_ERROR(CheckNotReserved(op, a));
   RETURN_IF_ERROR(CheckNotReserved(op, b));
   RETURN_IF_ERROR(CheckSameDType(op, a, b));
+  // Equal sizes are the common case on the tracing hot path: no broadcast to work out.
+  if (a.sizes() == b.sizes()) return Shape(out_dtype_if_not_same, a.sizes());
   ASSIGN_OR_RETURN(Sizes sizes, BroadcastSizes(op, a, b));
-  return Shape(out_dtype_if_not_same, sizes);
+  return Shape(out_dtype_if_not_same, std::move(sizes));
 }
 
 // Rejects shapes whose element count (or byte size) does not fit in int64, so numel()

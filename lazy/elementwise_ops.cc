@@ -93,9 +93,13 @@ Tensor Binary(OpKind op, const Tensor& a, const Tensor& b, const CallSite& site)
   CheckOperand(name, a, "first operand");
   CheckOperand(name, b, "second operand");
   CheckSameBackend(name, {&a, &b});
-  BroadcastOrThrow(name, {&a.shape(), &b.shape()});
   const std::optional<BinaryPlan> plan = PlanBinary(op, PromoteTypes(a.dtype(), b.dtype()));
   if (!plan) ThrowBoolOperands(op, a.shape().ToString(), b.shape().ToString());
+  // Without casts, shape inference reports a bad broadcast itself; with them, check first
+  // so the message shows the operands' own dtypes.
+  if (a.dtype() != plan->dtype || b.dtype() != plan->dtype) {
+    BroadcastOrThrow(name, {&a.shape(), &b.shape()});
+  }
   return ApplyBinary(*plan, a, b, site);
 }
 

@@ -1,16 +1,20 @@
 #include "lazy/live_tensors.h"
 
-#include "absl/synchronization/mutex.h"
+#include <mutex>
+
 #include "lazy/tensor_impl.h"
 
 namespace kiln::live_tensors {
 namespace {
 
+// std::mutex rather than absl::Mutex: every traced op links and unlinks a tensor, and
+// Debian's abseil is built with deadlock detection, which adds tens of nanoseconds to
+// every traced op.
 struct Registry {
-  absl::Mutex mu;
-  TensorImpl* head ABSL_GUARDED_BY(mu) = nullptr;  // oldest
-  TensorImpl* tail ABSL_GUARDED_BY(mu) = nullptr;  // newest
-  size_t count ABSL_GUARDED_BY(mu) = 0;
+  std::mutex mu;
+  TensorImpl* head = nullptr;  // oldest; guarded by mu
+  TensorImpl* tail = nullptr;  // newest; guarded by mu
+  size_t count = 0;            // guarded by mu
 };
 
 Registry& registry() {
@@ -22,7 +26,7 @@ Registry& registry() {
 
 void Add(TensorImpl* impl) {
   Registry& r = registry();
-  absl::MutexLock lock(&r.mu);
+  std::lock_guard<std::mutex> lock(r.mu);
   impl->prev_live_ = r.tail;
   impl->next_live_ = nullptr;
   if (r.tail != nullptr) {
@@ -36,7 +40,7 @@ void Add(TensorImpl* impl) {
 
 void Remove(TensorImpl* impl) {
   Registry& r = registry();
-  absl::MutexLock lock(&r.mu);
+  std::lock_guard<std::mutex> lock(r.mu);
   (impl->prev_live_ != nullptr ? impl->prev_live_->next_live_ : r.head) = impl->next_live_;
   (impl->next_live_ != nullptr ? impl->next_live_->prev_live_ : r.tail) = impl->prev_live_;
   impl->prev_live_ = impl->next_live_ = nullptr;
@@ -45,7 +49,7 @@ void Remove(TensorImpl* impl) {
 
 std::vector<std::shared_ptr<TensorImpl>> Pending() {
   Registry& r = registry();
-  absl::MutexLock lock(&r.mu);
+  std::lock_guard<std::mutex> lock(r.mu);
   std::vector<std::shared_ptr<TensorImpl>> pending;
   for (TensorImpl* t = r.head; t != nullptr; t = t->next_live_) {
     if (!t->is_pending()) continue;
@@ -60,7 +64,7 @@ std::vector<std::shared_ptr<TensorImpl>> Pending() {
 
 size_t Count() {
   Registry& r = registry();
-  absl::MutexLock lock(&r.mu);
+  std::lock_guard<std::mutex> lock(r.mu);
   return r.count;
 }
 
