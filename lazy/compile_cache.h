@@ -57,8 +57,8 @@ Hash128 CompileCacheKey(const Graph& graph, const Backend& backend);
 // What a barrier over `tensors` would find in the global cache, without compiling or
 // running anything: the graph of their pending values is built and hashed exactly as
 // mark_step does (under the executor's lock; defined in graph_executor.cc). For
-// benchmarks of the cache-hit path and for tests. Tensors without pending work are ignored; all pending ones must be on one
-// backend.
+// benchmarks of the cache-hit path and for tests. Tensors without pending work are
+// ignored; all pending ones must be on one backend.
 struct CacheProbe {
   bool hit = false;
   Hash128 key;

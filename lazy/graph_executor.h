@@ -7,9 +7,10 @@
 // TransferFromDevice, NodesTraced (counters); TraceTime (step to step minus barriers),
 // CompileTime, ExecuteTime (timers).
 //
+// A recompile storm (after 10 steps, > 0.5 compiles per step) is always reported, once,
+// with its top causes: it is a performance bug users want to hear about unasked.
 // KILN_DEBUG=1 prints one line per uncached compile saying why (see
-// recompile_explainer.h), implicit barriers with their call site, a recompile-storm
-// warning (after 10 steps, > 0.5 compiles per step) and a summary at exit;
+// recompile_explainer.h), implicit barriers with their call site and a summary at exit;
 // KILN_DEBUG=2 also prints each compiled graph; KILN_DUMP_DIR writes them to files;
 // KILN_ERROR_ON_RECOMPILE=1 makes recompiling a known structure a kiln::Error (except
 // inside a WarmupScope).

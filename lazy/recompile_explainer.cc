@@ -46,8 +46,13 @@ void ExplainSameStructure(const CompileRecord& prev, const CompileRecord& now,
   const size_t num_params = std::min(prev.parameter_shapes.size(), now.parameter_shapes.size());
   for (size_t i = 0; i < num_params; ++i) {
     if (prev.parameter_shapes[i] == now.parameter_shapes[i]) continue;
-    parts.push_back(absl::StrCat("input ", i, " shape ", prev.parameter_shapes[i].ToString(), " -> ",
-                                 now.parameter_shapes[i].ToString()));
+    std::string part = absl::StrCat("input ", i, " shape ", prev.parameter_shapes[i].ToString(),
+                                    " -> ", now.parameter_shapes[i].ToString());
+    // Users know their tensors by where they use them, not by parameter number.
+    if (i < now.parameter_locations.size() && now.parameter_locations[i].line() != 0) {
+      absl::StrAppend(&part, ", first used at ", FormatLocation(now.parameter_locations[i]));
+    }
+    parts.push_back(std::move(part));
     e->causes.push_back(absl::StrCat("input ", i, " shape changed"));
   }
   const size_t num_ops = std::min(prev.ops.size(), now.ops.size());
@@ -132,7 +137,10 @@ CompileRecord MakeCompileRecord(const Graph& graph, std::string_view backend) {
   record.graph_hash = graph.hash();
   record.structure_hash = graph.StructureHash();
   record.backend = std::string(backend);
-  for (const Node* p : graph.parameters()) record.parameter_shapes.push_back(p->shape());
+  for (const Node* p : graph.parameters()) {
+    record.parameter_shapes.push_back(p->shape());
+    record.parameter_locations.push_back(p->location());
+  }
   for (const Value& out : graph.outputs()) record.output_shapes.push_back(out.shape());
 
   absl::flat_hash_map<const Node*, int> index;

@@ -49,6 +49,8 @@ struct CompileRecord {
   int64_t compile_number = 0;
   std::string backend;
   std::vector<Shape> parameter_shapes;
+  // Where each parameter was first used in an op (empty for graphs parsed from text).
+  std::vector<std::source_location> parameter_locations;
   std::vector<Op> ops;
   std::vector<Shape> output_shapes;
 };

@@ -20,8 +20,8 @@ using ::testing::StartsWith;
 
 const std::string kThisFile = std::filesystem::path(__FILE__).filename().string();
 
-Value Param(std::vector<int64_t> sizes,
-            std::source_location location = std::source_location::current()) {
+// Parameters have no location unless a test gives one (as a graph parsed from text).
+Value Param(std::vector<int64_t> sizes, std::source_location location = {}) {
   return Value{Node::CreateDeviceData(Shape(DType::kF32, sizes), nullptr, location), 0};
 }
 
@@ -62,6 +62,17 @@ TEST(RecompileExplainerTest, RecordCapturesTheGraph) {
   EXPECT_EQ(static_cast<int>(r.ops[2].location.line()), line);
   ASSERT_EQ(r.output_shapes.size(), 1u);
   EXPECT_EQ(r.output_shapes[0].ToString(), "f32[2,3]");
+}
+
+TEST(RecompileExplainerTest, InputsWithALocationSayWhereTheyWereFirstUsed) {
+  RecompileExplainer explainer;
+  Compile(explainer, Record({Op(OpKind::kExp, {Param({2, 3})})}));
+  const int line = __LINE__ + 1;
+  const Value x = Param({4, 3}, std::source_location::current());
+  EXPECT_THAT(Compile(explainer, Record({Op(OpKind::kExp, {x})})),
+              ::testing::StartsWith(absl::StrCat("same graph structure; input 0 shape f32[2,3] -> "
+                                                 "f32[4,3], first used at ",
+                                                 kThisFile, ":", line, " (in ")));
 }
 
 TEST(RecompileExplainerTest, FirstCompile) {
