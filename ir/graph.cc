@@ -76,22 +76,29 @@ bool IsSizeAttribute(OpKind op, std::string_view attr_name) {
   }
 }
 
+Hash128 NodeStructureKey(const Node& node,
+                         const absl::flat_hash_map<const Node*, int>& position_of) {
+  HashBuilder h;
+  h.Add(static_cast<uint64_t>(node.op()));
+  for (const auto& [name, value] : node.attrs().entries()) {
+    if (IsSizeAttribute(node.op(), name)) continue;
+    Attributes one;
+    one.Set(name, value);
+    one.AddToHash(h);
+  }
+  for (const Value& v : node.operands()) {
+    h.Add(static_cast<uint64_t>(position_of.at(v.node.get()))).Add(static_cast<uint64_t>(v.index));
+  }
+  h.Add(static_cast<uint64_t>(node.shape().dtype())).Add(node.shape().sizes().size());
+  return h.Finish();
+}
+
 Hash128 Graph::StructureHash() const {
   absl::flat_hash_map<const Node*, int> index;
   HashBuilder h;
   for (const Node* node : post_order_) {
     index[node] = static_cast<int>(index.size());
-    h.Add(static_cast<uint64_t>(node->op()));
-    for (const auto& [name, value] : node->attrs().entries()) {
-      if (IsSizeAttribute(node->op(), name)) continue;
-      Attributes one;
-      one.Set(name, value);
-      one.AddToHash(h);
-    }
-    for (const Value& v : node->operands()) {
-      h.Add(static_cast<uint64_t>(index.at(v.node.get()))).Add(static_cast<uint64_t>(v.index));
-    }
-    h.Add(static_cast<uint64_t>(node->shape().dtype())).Add(node->shape().sizes().size());
+    h.Add(NodeStructureKey(*node, index));
   }
   for (const Value& out : outputs_) {
     h.Add(static_cast<uint64_t>(index.at(out.node.get()))).Add(static_cast<uint64_t>(out.index));

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "ir/node.h"
 #include "util/hash.h"
 
@@ -50,5 +51,11 @@ class Graph {
 
 // Attribute names whose values only restate sizes, excluded from StructureHash.
 bool IsSizeAttribute(OpKind op, std::string_view attr_name);
+
+// The shape-free identity of `node` at its place in a post-order: its op, non-size
+// attributes, operands (by post-order position, from `position_of`), dtype and rank.
+// Graph::StructureHash combines these; recompile explanations compare them node by node.
+Hash128 NodeStructureKey(const Node& node,
+                         const absl::flat_hash_map<const Node*, int>& position_of);
 
 }  // namespace kiln

@@ -149,24 +149,12 @@ CompileRecord MakeCompileRecord(const Graph& graph, std::string_view backend) {
   for (const Node* node : graph.post_order()) {
     index[node] = static_cast<int>(index.size());
     CompileRecord::Op op{node->op(), {}, node->shape(), {}, node->location()};
-    // The same fields, in the same spirit, as Graph::StructureHash, node by node.
-    HashBuilder h;
-    h.Add(static_cast<uint64_t>(node->op()));
+    op.structure_key = NodeStructureKey(*node, index);
     for (const auto& [name, value] : node->attrs().entries()) {
-      if (IsSizeAttribute(node->op(), name)) {
-        if (!op.size_attributes.empty()) op.size_attributes += ' ';
-        absl::StrAppend(&op.size_attributes, name, "=", AttrValueToString(value));
-        continue;
-      }
-      Attributes one;
-      one.Set(name, value);
-      one.AddToHash(h);
+      if (!IsSizeAttribute(node->op(), name)) continue;
+      if (!op.size_attributes.empty()) op.size_attributes += ' ';
+      absl::StrAppend(&op.size_attributes, name, "=", AttrValueToString(value));
     }
-    for (const Value& v : node->operands()) {
-      h.Add(static_cast<uint64_t>(index.at(v.node.get()))).Add(static_cast<uint64_t>(v.index));
-    }
-    h.Add(static_cast<uint64_t>(node->shape().dtype())).Add(node->shape().sizes().size());
-    op.structure_key = h.Finish();
     record.ops.push_back(std::move(op));
   }
   return record;

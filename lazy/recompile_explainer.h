@@ -34,8 +34,7 @@ struct CompileRecord {
   // One node of the post-order.
   struct Op {
     OpKind op;
-    // Hash of everything StructureHash sees in this node (op, non-size attributes,
-    // operand positions, dtype, rank): equal keys at equal positions = same structure.
+    // NodeStructureKey (ir/graph.h): equal keys at equal positions = same structure.
     Hash128 structure_key;
     Shape shape;
     // The size-only attributes (reshape sizes, slice bounds, ...), printed; usually empty.

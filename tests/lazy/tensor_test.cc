@@ -7,6 +7,7 @@
 #include "lazy/live_tensors.h"
 #include "lazy/ops.h"
 #include "lazy/tensor_impl.h"
+#include "tests/lazy/op_test_util.h"
 #include "util/error.h"
 #include "util/metrics.h"
 
@@ -16,15 +17,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-template <typename Fn>
-std::string ErrorOf(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using ::kiln::testing::ErrorOf;
 
 TEST(TensorTest, FromVectorRoundTripsEveryDtype) {
   EXPECT_THAT(Tensor::from_vector<float>({1.5f, -2.25f}, {2}).to_vector<float>(),
