@@ -18,8 +18,10 @@ Node::Node(Key, OpKind op, Operands&& operands, Attributes&& attrs, Shape&& shap
     : op_(op),
       operands_(std::move(operands)),
       attrs_(std::move(attrs)),
-      shapes_{std::move(shape)},
-      location_(location) {}
+      location_(location) {
+  // push_back, not a braced list: an initializer_list would copy the shape.
+  shapes_.push_back(std::move(shape));
+}
 
 Node::~Node() {
   std::vector<NodePtr> pending;
@@ -51,11 +53,14 @@ absl::StatusOr<NodePtr> Node::Create(OpKind op, Operands operands, Attributes at
                                                    arity >= 0 ? absl::StrCat(arity) : "at least 1",
                                                    " operands, got ", operands.size()));
   }
+  // The shape is inferred straight into the new node: tracing creates a node per op, and
+  // a StatusOr<Shape> built and moved along the way cost about as much as the inference.
+  // A rejected op wastes the allocation, which only the error path pays.
+  auto node = std::make_shared<Node>(Key{}, op, std::move(operands), std::move(attrs), Shape(),
+                                     location);
   absl::InlinedVector<const Shape*, 3> shapes;
-  for (const Value& v : operands) shapes.push_back(&v.shape());
-  ASSIGN_OR_RETURN(Shape shape, InferShape(op, shapes, attrs));
-  auto node = std::make_shared<Node>(Key{}, op, std::move(operands), std::move(attrs),
-                                     std::move(shape), location);
+  for (const Value& v : node->operands_) shapes.push_back(&v.shape());
+  RETURN_IF_ERROR(InferShapeInto(op, shapes, node->attrs_, &node->shapes_[0]));
   node->ComputeHash();
   return NodePtr(std::move(node));
 }

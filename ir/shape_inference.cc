@@ -156,17 +156,21 @@ absl::StatusOr<Sizes> Broadcast(OpKind op, absl::Span<const int64_t> a, absl::Sp
   return out;
 }
 
-absl::StatusOr<Shape> BinarySameDType(OpKind op, absl::Span<const Shape* const> operands,
-                                      DType out_dtype_if_not_same) {
+absl::Status BinarySameDType(OpKind op, absl::Span<const Shape* const> operands,
+                             DType out_dtype_if_not_same, Shape* result) {
   const Shape& a = *operands[0];
   const Shape& b = *operands[1];
   RETURN_IF_ERROR(CheckNotReserved(op, a));
   RETURN_IF_ERROR(CheckNotReserved(op, b));
   RETURN_IF_ERROR(CheckSameDType(op, a, b));
   // Equal sizes are the common case on the tracing hot path: no broadcast to work out.
-  if (a.sizes() == b.sizes()) return Shape(out_dtype_if_not_same, a.sizes());
+  if (a.sizes() == b.sizes()) {
+    *result = Shape(out_dtype_if_not_same, a.sizes());
+    return absl::OkStatus();
+  }
   ASSIGN_OR_RETURN(Sizes sizes, BroadcastSizes(op, a, b));
-  return Shape(out_dtype_if_not_same, std::move(sizes));
+  *result = Shape(out_dtype_if_not_same, std::move(sizes));
+  return absl::OkStatus();
 }
 
 // Rejects shapes whose element count (or byte size) does not fit in int64, so numel()
@@ -191,39 +195,45 @@ absl::StatusOr<Sizes> BroadcastSizes(OpKind op, const Shape& a, const Shape& b) 
   return Broadcast(op, a.sizes(), b.sizes(), a, b);
 }
 
-absl::StatusOr<Shape> InferShape(OpKind op, absl::Span<const Shape* const> operands,
-                                 const Attributes& attrs) {
-  absl::StatusOr<Shape> result;
+absl::Status InferShapeInto(OpKind op, absl::Span<const Shape* const> operands,
+                            const Attributes& attrs, Shape* result) {
   switch (op) {
-#define KILN_INFER_CASE(name, text, arity, infer) \
-  case OpKind::k##name:                           \
-    result = infer(op, operands, attrs);          \
+#define KILN_INFER_CASE(name, text, arity, infer)         \
+  case OpKind::k##name:                                   \
+    RETURN_IF_ERROR(infer(op, operands, attrs, result)); \
     break;
     KILN_FOR_EACH_OP(KILN_INFER_CASE)
 #undef KILN_INFER_CASE
     default:
       return absl::InvalidArgumentError(absl::StrCat("unknown op kind ", static_cast<int>(op)));
   }
-  if (result.ok()) RETURN_IF_ERROR(CheckElementCount(op, *result));
-  return result;
+  return CheckElementCount(op, *result);
 }
 
-absl::StatusOr<Shape> InferLeaf(OpKind op, absl::Span<const Shape* const> operands,
-                                const Attributes& attrs) {
+absl::StatusOr<Shape> InferShape(OpKind op, absl::Span<const Shape* const> operands,
+                                 const Attributes& attrs) {
+  Shape shape;
+  RETURN_IF_ERROR(InferShapeInto(op, operands, attrs, &shape));
+  return shape;
+}
+
+absl::Status InferLeaf(OpKind op, absl::Span<const Shape* const> operands,
+                       const Attributes& attrs, Shape* result) {
   return absl::FailedPreconditionError(
       absl::StrCat(OpName(op), ": a parameter's shape is given, not inferred"));
 }
 
-absl::StatusOr<Shape> InferConstant(OpKind op, absl::Span<const Shape* const> operands,
-                                    const Attributes& attrs) {
+absl::Status InferConstant(OpKind op, absl::Span<const Shape* const> operands,
+                           const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"value", "dtype"}));
   RETURN_IF_ERROR(GetAttr<double>(op, attrs, "value").status());
   ASSIGN_OR_RETURN(DType dtype, GetDTypeAttr(op, attrs));
-  return Shape(dtype, {});
+  *result = Shape(dtype, {});
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Shape> InferArange(OpKind op, absl::Span<const Shape* const> operands,
-                                  const Attributes& attrs) {
+absl::Status InferArange(OpKind op, absl::Span<const Shape* const> operands,
+                         const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"start", "step", "size", "dtype"}));
   RETURN_IF_ERROR(GetAttr<double>(op, attrs, "start").status());
   RETURN_IF_ERROR(GetAttr<double>(op, attrs, "step").status());
@@ -233,74 +243,80 @@ absl::StatusOr<Shape> InferArange(OpKind op, absl::Span<const Shape* const> oper
   if (!IsNumeric(dtype)) {
     return Invalid(op, "expected a numeric dtype (i32, i64, f32 or f64), got ", DTypeName(dtype));
   }
-  return Shape(dtype, {size});
+  *result = Shape(dtype, {size});
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Shape> InferUnaryNumeric(OpKind op, absl::Span<const Shape* const> operands,
-                                        const Attributes& attrs) {
+absl::Status InferUnaryNumeric(OpKind op, absl::Span<const Shape* const> operands,
+                               const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {}));
   RETURN_IF_ERROR(CheckNotReserved(op, *operands[0]));
   RETURN_IF_ERROR(CheckNumeric(op, *operands[0]));
-  return *operands[0];
+  *result = *operands[0];
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Shape> InferUnaryFloat(OpKind op, absl::Span<const Shape* const> operands,
-                                      const Attributes& attrs) {
+absl::Status InferUnaryFloat(OpKind op, absl::Span<const Shape* const> operands,
+                             const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {}));
   RETURN_IF_ERROR(CheckNotReserved(op, *operands[0]));
   RETURN_IF_ERROR(CheckFloating(op, *operands[0]));
-  return *operands[0];
+  *result = *operands[0];
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Shape> InferUnaryBool(OpKind op, absl::Span<const Shape* const> operands,
-                                     const Attributes& attrs) {
+absl::Status InferUnaryBool(OpKind op, absl::Span<const Shape* const> operands,
+                            const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {}));
   RETURN_IF_ERROR(CheckBool(op, *operands[0]));
-  return *operands[0];
+  *result = *operands[0];
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Shape> InferCast(OpKind op, absl::Span<const Shape* const> operands,
-                                const Attributes& attrs) {
+absl::Status InferCast(OpKind op, absl::Span<const Shape* const> operands,
+                       const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"dtype"}));
   RETURN_IF_ERROR(CheckNotReserved(op, *operands[0]));
   ASSIGN_OR_RETURN(DType dtype, GetDTypeAttr(op, attrs));
-  return Shape(dtype, operands[0]->sizes());
+  *result = Shape(dtype, operands[0]->sizes());
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Shape> InferBinaryNumeric(OpKind op, absl::Span<const Shape* const> operands,
-                                         const Attributes& attrs) {
+absl::Status InferBinaryNumeric(OpKind op, absl::Span<const Shape* const> operands,
+                                const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {}));
-  ASSIGN_OR_RETURN(Shape out, BinarySameDType(op, operands, operands[0]->dtype()));
-  RETURN_IF_ERROR(CheckNumeric(op, *operands[0]));
-  return out;
+  RETURN_IF_ERROR(BinarySameDType(op, operands, operands[0]->dtype(), result));
+  return CheckNumeric(op, *operands[0]);
 }
 
-absl::StatusOr<Shape> InferCompare(OpKind op, absl::Span<const Shape* const> operands,
-                                   const Attributes& attrs) {
+absl::Status InferCompare(OpKind op, absl::Span<const Shape* const> operands,
+                          const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {}));
-  return BinarySameDType(op, operands, DType::kBool);
+  return BinarySameDType(op, operands, DType::kBool, result);
 }
 
-absl::StatusOr<Shape> InferBinaryBool(OpKind op, absl::Span<const Shape* const> operands,
-                                      const Attributes& attrs) {
+absl::Status InferBinaryBool(OpKind op, absl::Span<const Shape* const> operands,
+                             const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {}));
   RETURN_IF_ERROR(CheckBool(op, *operands[0]));
   RETURN_IF_ERROR(CheckBool(op, *operands[1]));
-  return BinarySameDType(op, operands, DType::kBool);
+  return BinarySameDType(op, operands, DType::kBool, result);
 }
 
-absl::StatusOr<Shape> InferWhere(OpKind op, absl::Span<const Shape* const> operands,
-                                 const Attributes& attrs) {
+absl::Status InferWhere(OpKind op, absl::Span<const Shape* const> operands,
+                        const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {}));
   const Shape& cond = *operands[0];
   RETURN_IF_ERROR(CheckBool(op, cond));
-  ASSIGN_OR_RETURN(Shape ab, BinarySameDType(op, operands.subspan(1), operands[1]->dtype()));
+  Shape ab;
+  RETURN_IF_ERROR(BinarySameDType(op, operands.subspan(1), operands[1]->dtype(), &ab));
   ASSIGN_OR_RETURN(Sizes sizes, Broadcast(op, cond.sizes(), ab.sizes(), cond, ab));
-  return Shape(ab.dtype(), sizes);
+  *result = Shape(ab.dtype(), std::move(sizes));
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Shape> InferReduce(OpKind op, absl::Span<const Shape* const> operands,
-                                  const Attributes& attrs) {
+absl::Status InferReduce(OpKind op, absl::Span<const Shape* const> operands,
+                         const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"dims", "keepdim"}));
   const Shape& in = *operands[0];
   RETURN_IF_ERROR(CheckNotReserved(op, in));
@@ -335,11 +351,12 @@ absl::StatusOr<Shape> InferReduce(OpKind op, absl::Span<const Shape* const> oper
     }
     if (keepdim) out.push_back(1);
   }
-  return Shape(in.dtype(), out);
+  *result = Shape(in.dtype(), std::move(out));
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Shape> InferArgmax(OpKind op, absl::Span<const Shape* const> operands,
-                                  const Attributes& attrs) {
+absl::Status InferArgmax(OpKind op, absl::Span<const Shape* const> operands,
+                         const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"dim", "keepdim"}));
   const Shape& in = *operands[0];
   RETURN_IF_ERROR(CheckNotReserved(op, in));
@@ -357,11 +374,12 @@ absl::StatusOr<Shape> InferArgmax(OpKind op, absl::Span<const Shape* const> oper
       out.push_back(1);
     }
   }
-  return Shape(DType::kI64, out);
+  *result = Shape(DType::kI64, std::move(out));
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Shape> InferMatmul(OpKind op, absl::Span<const Shape* const> operands,
-                                  const Attributes& attrs) {
+absl::Status InferMatmul(OpKind op, absl::Span<const Shape* const> operands,
+                         const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {}));
   const Shape& a = *operands[0];
   const Shape& b = *operands[1];
@@ -385,11 +403,12 @@ absl::StatusOr<Shape> InferMatmul(OpKind op, absl::Span<const Shape* const> oper
   ASSIGN_OR_RETURN(Sizes out, Broadcast(op, a_batch, b_batch, a, b, "the batch dimensions of "));
   out.push_back(m);
   out.push_back(n);
-  return Shape(a.dtype(), out);
+  *result = Shape(a.dtype(), std::move(out));
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Shape> InferReshape(OpKind op, absl::Span<const Shape* const> operands,
-                                   const Attributes& attrs) {
+absl::Status InferReshape(OpKind op, absl::Span<const Shape* const> operands,
+                          const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"sizes"}));
   const Shape& in = *operands[0];
   RETURN_IF_ERROR(CheckNotReserved(op, in));
@@ -411,11 +430,12 @@ absl::StatusOr<Shape> InferReshape(OpKind op, absl::Span<const Shape* const> ope
     return Invalid(op, "cannot reshape ", in.ToString(), " (", in.numel(), " elements) to ",
                    out.SizesString());
   }
-  return out;
+  *result = std::move(out);
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Shape> InferPermute(OpKind op, absl::Span<const Shape* const> operands,
-                                   const Attributes& attrs) {
+absl::Status InferPermute(OpKind op, absl::Span<const Shape* const> operands,
+                          const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"perm"}));
   const Shape& in = *operands[0];
   RETURN_IF_ERROR(CheckNotReserved(op, in));
@@ -432,11 +452,12 @@ absl::StatusOr<Shape> InferPermute(OpKind op, absl::Span<const Shape* const> ope
     seen[p] = true;
     out.push_back(in.size(p));
   }
-  return Shape(in.dtype(), out);
+  *result = Shape(in.dtype(), std::move(out));
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Shape> InferExpand(OpKind op, absl::Span<const Shape* const> operands,
-                                  const Attributes& attrs) {
+absl::Status InferExpand(OpKind op, absl::Span<const Shape* const> operands,
+                         const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"sizes"}));
   const Shape& in = *operands[0];
   RETURN_IF_ERROR(CheckNotReserved(op, in));
@@ -457,11 +478,12 @@ absl::StatusOr<Shape> InferExpand(OpKind op, absl::Span<const Shape* const> oper
                      ": dimension ", in_dim, " has size ", have, ", expected ", target, " or 1");
     }
   }
-  return Shape(in.dtype(), sizes);
+  *result = Shape(in.dtype(), sizes);
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Shape> InferSlice(OpKind op, absl::Span<const Shape* const> operands,
-                                 const Attributes& attrs) {
+absl::Status InferSlice(OpKind op, absl::Span<const Shape* const> operands,
+                        const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"dim", "start", "end", "step"}));
   const Shape& in = *operands[0];
   RETURN_IF_ERROR(CheckNotReserved(op, in));
@@ -478,11 +500,12 @@ absl::StatusOr<Shape> InferSlice(OpKind op, absl::Span<const Shape* const> opera
   const int64_t extent = end - start;
   Sizes out = in.sizes();
   out[dim] = extent / step + (extent % step != 0 ? 1 : 0);
-  return Shape(in.dtype(), out);
+  *result = Shape(in.dtype(), std::move(out));
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Shape> InferConcat(OpKind op, absl::Span<const Shape* const> operands,
-                                  const Attributes& attrs) {
+absl::Status InferConcat(OpKind op, absl::Span<const Shape* const> operands,
+                         const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"dim"}));
   const Shape& first = *operands[0];
   for (const Shape* s : operands) RETURN_IF_ERROR(CheckNotReserved(op, *s));
@@ -506,11 +529,12 @@ absl::StatusOr<Shape> InferConcat(OpKind op, absl::Span<const Shape* const> oper
       return Invalid(op, "concatenated size overflows: ", ShapesString(operands));
     }
   }
-  return Shape(first.dtype(), out);
+  *result = Shape(first.dtype(), std::move(out));
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Shape> InferPad(OpKind op, absl::Span<const Shape* const> operands,
-                               const Attributes& attrs) {
+absl::Status InferPad(OpKind op, absl::Span<const Shape* const> operands,
+                      const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"pads", "value"}));
   const Shape& in = *operands[0];
   RETURN_IF_ERROR(CheckNotReserved(op, in));
@@ -530,11 +554,12 @@ absl::StatusOr<Shape> InferPad(OpKind op, absl::Span<const Shape* const> operand
     }
     out[d] = size;
   }
-  return Shape(in.dtype(), out);
+  *result = Shape(in.dtype(), std::move(out));
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Shape> InferGather(OpKind op, absl::Span<const Shape* const> operands,
-                                  const Attributes& attrs) {
+absl::Status InferGather(OpKind op, absl::Span<const Shape* const> operands,
+                         const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"dim"}));
   const Shape& in = *operands[0];
   const Shape& index = *operands[1];
@@ -551,11 +576,12 @@ absl::StatusOr<Shape> InferGather(OpKind op, absl::Span<const Shape* const> oper
                      " in dimension ", d, " (", index.size(d), " > ", in.size(d), ")");
     }
   }
-  return Shape(in.dtype(), index.sizes());
+  *result = Shape(in.dtype(), index.sizes());
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Shape> InferIndexSelect(OpKind op, absl::Span<const Shape* const> operands,
-                                       const Attributes& attrs) {
+absl::Status InferIndexSelect(OpKind op, absl::Span<const Shape* const> operands,
+                              const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"dim"}));
   const Shape& in = *operands[0];
   const Shape& index = *operands[1];
@@ -568,11 +594,12 @@ absl::StatusOr<Shape> InferIndexSelect(OpKind op, absl::Span<const Shape* const>
   }
   Sizes out = in.sizes();
   out[dim] = index.size(0);
-  return Shape(in.dtype(), out);
+  *result = Shape(in.dtype(), std::move(out));
+  return absl::OkStatus();
 }
 
-absl::StatusOr<Shape> InferScatterAdd(OpKind op, absl::Span<const Shape* const> operands,
-                                      const Attributes& attrs) {
+absl::Status InferScatterAdd(OpKind op, absl::Span<const Shape* const> operands,
+                             const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"dim"}));
   const Shape& self = *operands[0];
   const Shape& index = *operands[1];
@@ -596,7 +623,8 @@ absl::StatusOr<Shape> InferScatterAdd(OpKind op, absl::Span<const Shape* const> 
                      " in dimension ", d, " (", index.size(d), " > ", self.size(d), ")");
     }
   }
-  return self;
+  *result = self;
+  return absl::OkStatus();
 }
 
 }  // namespace kiln

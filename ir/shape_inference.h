@@ -18,13 +18,20 @@ namespace kiln {
 absl::StatusOr<Shape> InferShape(OpKind op, absl::Span<const Shape* const> operands,
                                  const Attributes& attrs);
 
+// InferShape writing into `*result`, for Node::Create, which infers straight into the
+// node it allocates: no StatusOr<Shape> to build and move on every traced op. On error
+// `*result` is left unspecified.
+absl::Status InferShapeInto(OpKind op, absl::Span<const Shape* const> operands,
+                            const Attributes& attrs, Shape* result);
+
 // The NumPy broadcast of two size lists: aligned at the trailing dimension, size 1
 // stretches. `op` only names the op in the error.
 absl::StatusOr<Sizes> BroadcastSizes(OpKind op, const Shape& a, const Shape& b);
 
-#define KILN_DECLARE_INFER(name, text, arity, infer)                              \
-  absl::StatusOr<Shape> infer(OpKind op, absl::Span<const Shape* const> operands, \
-                              const Attributes& attrs);
+// The per-op functions behind InferShapeInto, with the same contract.
+#define KILN_DECLARE_INFER(name, text, arity, infer)                     \
+  absl::Status infer(OpKind op, absl::Span<const Shape* const> operands, \
+                     const Attributes& attrs, Shape* result);
 KILN_FOR_EACH_OP(KILN_DECLARE_INFER)
 #undef KILN_DECLARE_INFER
 
