@@ -13,6 +13,7 @@ namespace kiln {
 namespace {
 
 using internal::BroadcastOrThrow;
+using internal::CastOrSelf;
 using internal::CastTo;
 using internal::CheckOperand;
 using internal::CheckSameBackend;
@@ -83,22 +84,29 @@ std::string_view ScalarKindText(const Scalar& s) {
   return "a scalar";
 }
 
-// Records `plan` on `a` and `b`, converting both to the plan's dtype.
+// Records `plan` on `a` and `b`, converting both to the plan's dtype. Operands that need
+// no cast are passed by pointer, not copied: this is the hot path of tracing.
 Tensor ApplyBinary(const BinaryPlan& plan, const Tensor& a, const Tensor& b, const CallSite& site) {
-  return RecordOp(plan.op, {CastTo(a, plan.dtype, site), CastTo(b, plan.dtype, site)}, {}, site);
+  Tensor a_cast;  // set only when `a` needs a cast node
+  Tensor b_cast;
+  return RecordOpByPtr(plan.op,
+                       {&CastOrSelf(a, plan.dtype, site, &a_cast),
+                        &CastOrSelf(b, plan.dtype, site, &b_cast)},
+                       {}, site);
 }
 
 Tensor Binary(OpKind op, const Tensor& a, const Tensor& b, const CallSite& site) {
   const std::string_view name = OpName(op);
-  CheckOperand(name, a, "first operand");
-  CheckOperand(name, b, "second operand");
+  const Shape& a_shape = CheckOperand(name, a, "first operand");
+  const Shape& b_shape = CheckOperand(name, b, "second operand");
   CheckSameBackend(name, {&a, &b});
-  const std::optional<BinaryPlan> plan = PlanBinary(op, PromoteTypes(a.dtype(), b.dtype()));
-  if (!plan) ThrowBoolOperands(op, a.shape().ToString(), b.shape().ToString());
+  const std::optional<BinaryPlan> plan =
+      PlanBinary(op, PromoteTypes(a_shape.dtype(), b_shape.dtype()));
+  if (!plan) ThrowBoolOperands(op, a_shape.ToString(), b_shape.ToString());
   // Without casts, shape inference reports a bad broadcast itself; with them, check first
   // so the message shows the operands' own dtypes.
-  if (a.dtype() != plan->dtype || b.dtype() != plan->dtype) {
-    BroadcastOrThrow(name, {&a.shape(), &b.shape()});
+  if (a_shape.dtype() != plan->dtype || b_shape.dtype() != plan->dtype) {
+    BroadcastOrThrow(name, {&a_shape, &b_shape});
   }
   return ApplyBinary(*plan, a, b, site);
 }

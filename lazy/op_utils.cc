@@ -7,12 +7,14 @@
 
 namespace kiln::internal {
 
-void CheckOperand(std::string_view op, const Tensor& t, std::string_view what) {
+const Shape& CheckOperand(std::string_view op, const Tensor& t, std::string_view what) {
   if (!t.defined()) ThrowOpError(op, ": ", what, " is an undefined tensor");
-  if (IsReserved(t.dtype())) {
-    ThrowOpError(op, ": dtype ", DTypeName(t.dtype()), " is not supported by any op yet (", what,
-                 " is ", t.shape().ToString(), ")");
+  const Shape& shape = t.impl()->shape();
+  if (IsReserved(shape.dtype())) {
+    ThrowOpError(op, ": dtype ", DTypeName(shape.dtype()), " is not supported by any op yet (",
+                 what, " is ", shape.ToString(), ")");
   }
+  return shape;
 }
 
 void CheckSameBackend(std::string_view op, absl::Span<const Tensor* const> tensors) {
@@ -103,6 +105,12 @@ std::string SizesToString(absl::Span<const int64_t> sizes) {
 Tensor CastTo(const Tensor& x, DType dtype, const CallSite& site) {
   if (x.dtype() == dtype) return x;
   return RecordOp(OpKind::kCast, {x}, Attributes().Set("dtype", dtype), site);
+}
+
+const Tensor& CastOrSelf(const Tensor& x, DType dtype, const CallSite& site, Tensor* holder) {
+  if (x.dtype() == dtype) return x;
+  *holder = RecordOpByPtr(OpKind::kCast, {&x}, Attributes().Set("dtype", dtype), site);
+  return *holder;
 }
 
 Tensor ReshapeTo(const Tensor& x, absl::Span<const int64_t> sizes, const CallSite& site) {

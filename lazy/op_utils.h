@@ -38,8 +38,9 @@ template <typename... Args>
 }
 
 // Throws unless `t` is defined and of a dtype ops accept (f16/bf16 are reserved).
-// `what` names the operand ("input", "index", ...).
-void CheckOperand(std::string_view op, const Tensor& t, std::string_view what = "input");
+// `what` names the operand ("input", "index", ...). Returns t.shape(), so hot callers
+// need not look it up (and re-check definedness) again.
+const Shape& CheckOperand(std::string_view op, const Tensor& t, std::string_view what = "input");
 
 // Throws unless all defined tensors in `tensors` share one backend.
 void CheckSameBackend(std::string_view op, absl::Span<const Tensor* const> tensors);
@@ -64,6 +65,12 @@ std::string SizesToString(absl::Span<const int64_t> sizes);
 
 // `x` converted to `dtype`: `x` itself when it already has that dtype (no node).
 Tensor CastTo(const Tensor& x, DType dtype, const CallSite& site);
+
+// CastTo without copying `x` when no cast is needed: returns `x` itself, or the cast
+// stored in `*holder`, which must outlive the returned reference.
+//   Tensor a_cast;
+//   const Tensor& a32 = CastOrSelf(a, DType::kF32, site, &a_cast);
+const Tensor& CastOrSelf(const Tensor& x, DType dtype, const CallSite& site, Tensor* holder);
 
 // Records a reshape of `x` to `sizes` (already resolved, no -1).
 Tensor ReshapeTo(const Tensor& x, absl::Span<const int64_t> sizes, const CallSite& site);

@@ -50,10 +50,17 @@ Tensor MakePendingTensor(Value value, Backend* backend) {
 
 Tensor RecordOp(OpKind op, absl::Span<const Tensor> operands, Attributes attrs,
                 const CallSite& site) {
+  absl::InlinedVector<const Tensor*, 4> pointers;
+  for (const Tensor& t : operands) pointers.push_back(&t);
+  return RecordOpByPtr(op, pointers, std::move(attrs), site);
+}
+
+Tensor RecordOpByPtr(OpKind op, absl::Span<const Tensor* const> operands, Attributes attrs,
+                     const CallSite& site) {
   Backend* backend = nullptr;
   Operands values;
   for (size_t i = 0; i < operands.size(); ++i) {
-    const Tensor& t = operands[i];
+    const Tensor& t = *operands[i];
     if (!t.defined()) {
       throw Error(absl::StrCat(OpName(op), ": operand ", i, " is an undefined tensor"));
     }
@@ -66,7 +73,7 @@ Tensor RecordOp(OpKind op, absl::Span<const Tensor> operands, Attributes attrs,
   }
   // Leaves (constant, arange) live on the current device.
   if (backend == nullptr) backend = &current_backend();
-  for (const Tensor& t : operands) values.push_back(t.impl()->value(site));
+  for (const Tensor* t : operands) values.push_back(t->impl()->value(site));
   absl::StatusOr<NodePtr> node = Node::Create(op, std::move(values), std::move(attrs), site.location);
   ThrowIfError(node.status());
   return MakePendingTensor(Value{*std::move(node), 0}, backend);

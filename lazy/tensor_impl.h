@@ -56,5 +56,10 @@ Tensor MakePendingTensor(Value value, Backend* backend);
 // All operands must be on one backend.
 Tensor RecordOp(OpKind op, absl::Span<const Tensor> operands, Attributes attrs,
                 const CallSite& site);
+// RecordOp taking the operands by pointer, for hot callers that already hold them:
+// a Tensor copy costs an atomic reference-count increment and decrement.
+//   RecordOpByPtr(OpKind::kAdd, {&a, &b}, {}, site);
+Tensor RecordOpByPtr(OpKind op, absl::Span<const Tensor* const> operands, Attributes attrs,
+                     const CallSite& site);
 
 }  // namespace kiln
