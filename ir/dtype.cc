@@ -25,28 +25,6 @@ std::optional<DType> ParseDType(std::string_view name) {
   return std::nullopt;
 }
 
-int DTypeSize(DType dtype) {
-  switch (dtype) {
-    case DType::kBool: return 1;
-    case DType::kI32: return 4;
-    case DType::kI64: return 8;
-    case DType::kF16: return 2;
-    case DType::kBF16: return 2;
-    case DType::kF32: return 4;
-    case DType::kF64: return 8;
-  }
-  return 0;
-}
-
-bool IsFloating(DType dtype) {
-  return dtype == DType::kF16 || dtype == DType::kBF16 || dtype == DType::kF32 ||
-         dtype == DType::kF64;
-}
-
-bool IsIntegral(DType dtype) { return dtype == DType::kI32 || dtype == DType::kI64; }
-
-bool IsReserved(DType dtype) { return dtype == DType::kF16 || dtype == DType::kBF16; }
-
 DType PromoteTypes(DType a, DType b) {
   auto category = [](DType d) { return IsFloating(d) ? 2 : IsIntegral(d) ? 1 : 0; };
   if (category(a) != category(b)) return category(a) > category(b) ? a : b;

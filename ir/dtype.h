@@ -13,11 +13,26 @@ enum class DType : uint8_t { kBool, kI32, kI64, kF16, kBF16, kF32, kF64 };
 const char* DTypeName(DType dtype);
 std::optional<DType> ParseDType(std::string_view name);
 // Bytes per element.
-int DTypeSize(DType dtype);
-bool IsFloating(DType dtype);
-bool IsIntegral(DType dtype);  // i32, i64 (not bool)
+constexpr int DTypeSize(DType dtype) {
+  switch (dtype) {
+    case DType::kBool: return 1;
+    case DType::kI32: return 4;
+    case DType::kI64: return 8;
+    case DType::kF16: return 2;
+    case DType::kBF16: return 2;
+    case DType::kF32: return 4;
+    case DType::kF64: return 8;
+  }
+  return 0;
+}
+constexpr bool IsFloating(DType dtype) {
+  return dtype == DType::kF16 || dtype == DType::kBF16 || dtype == DType::kF32 ||
+         dtype == DType::kF64;
+}
+// i32, i64 (not bool).
+constexpr bool IsIntegral(DType dtype) { return dtype == DType::kI32 || dtype == DType::kI64; }
 // f16 and bf16 are not supported by any op yet.
-bool IsReserved(DType dtype);
+constexpr bool IsReserved(DType dtype) { return dtype == DType::kF16 || dtype == DType::kBF16; }
 
 // PyTorch's promotion for two tensors: bool < integers < floating, and within a
 // category the wider type, e.g. (i32, f32) -> f32, (i32, i64) -> i64, (f32, f64) -> f64.

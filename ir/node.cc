@@ -85,7 +85,7 @@ NodePtr Node::CreateScalar(DType dtype, double value, std::source_location locat
 void Node::ComputeHash() {
   HashBuilder h;
   h.Add(static_cast<uint64_t>(op_));
-  attrs_.AddToHash(h);
+  if (!attrs_.empty()) attrs_.AddToHash(h);
   for (const Value& v : operands_) h.Add(v.hash());
   for (const Shape& s : shapes_) {
     h.Add(static_cast<uint64_t>(s.dtype())).Add(s.sizes().size());

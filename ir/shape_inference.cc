@@ -15,8 +15,10 @@
 namespace kiln {
 namespace {
 
+// Out of line and cold: the checks below then inline to a compare and a branch, which
+// matters because every traced op runs several of them.
 template <typename... Args>
-absl::Status Invalid(OpKind op, const Args&... args) {
+[[gnu::noinline, gnu::cold]] absl::Status Invalid(OpKind op, const Args&... args) {
   return absl::InvalidArgumentError(absl::StrCat(OpName(op), ": ", args...));
 }
 

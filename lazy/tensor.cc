@@ -22,7 +22,7 @@ const TensorImpl& CheckedImpl(const Tensor& t, const char* what) {
 template <typename T>
 std::vector<T> FromBytes(const std::vector<std::byte>& bytes) {
   std::vector<T> out(bytes.size() / sizeof(T));
-  std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
+  if (!out.empty()) std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
   return out;
 }
 
