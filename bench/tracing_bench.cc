@@ -5,6 +5,7 @@
 //
 //   build/bench/tracing_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "benchmark/benchmark.h"
@@ -77,6 +78,38 @@ void BM_TraceLayers(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * layers * 3);
 }
 BENCHMARK(BM_TraceLayers)->Arg(333);
+
+// The baseline, run beside the others because this machine's speed drifts from minute
+// to minute: the floor of any shared-pointer IR, two allocations per op (a node-sized
+// object that owns its operand, and a tensor-handle-sized one) and nothing else. Divide
+// a tracing benchmark's ns/op by this one's to compare runs.
+void BM_BaselineTwoAllocationsPerOp(benchmark::State& state) {
+  struct FakeNode {
+    std::shared_ptr<const FakeNode> operand;
+    char payload[200];  // about sizeof(kiln::Node)
+  };
+  struct FakeHandle {
+    std::shared_ptr<const FakeNode> value;
+    char payload[64];  // about sizeof(kiln::TensorImpl)
+  };
+  const int64_t ops = state.range(0);
+  for (auto _ : state) {
+    auto t = std::make_shared<FakeHandle>();
+    for (int64_t i = 0; i < ops; ++i) {
+      auto node = std::make_shared<FakeNode>();
+      node->operand = t->value;
+      auto next = std::make_shared<FakeHandle>();
+      next->value = std::move(node);
+      t = std::move(next);
+    }
+    benchmark::DoNotOptimize(t);
+    state.PauseTiming();
+    t.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * ops);
+}
+BENCHMARK(BM_BaselineTwoAllocationsPerOp)->Arg(1000);
 
 }  // namespace
 
