@@ -13,8 +13,8 @@ absl::StatusOr<Backend*> GetBackend(std::string_view name) {
     return interp;
   }
   if (name == "cpu" || name == "cuda") {
-    return absl::UnavailableError(
-        absl::StrCat("backend '", std::string(name), "' is not built into this kiln; available: interp"));
+    return absl::UnavailableError(absl::StrCat("backend '", std::string(name),
+                                               "' is not built into this kiln; available: interp"));
   }
   return absl::NotFoundError(
       absl::StrCat("unknown backend '", std::string(name), "'; expected interp, cpu or cuda"));

@@ -15,13 +15,20 @@ std::optional<DType> ParseDType(std::string_view name);
 // Bytes per element.
 constexpr int DTypeSize(DType dtype) {
   switch (dtype) {
-    case DType::kBool: return 1;
-    case DType::kI32: return 4;
-    case DType::kI64: return 8;
-    case DType::kF16: return 2;
-    case DType::kBF16: return 2;
-    case DType::kF32: return 4;
-    case DType::kF64: return 8;
+    case DType::kBool:
+      return 1;
+    case DType::kI32:
+      return 4;
+    case DType::kI64:
+      return 8;
+    case DType::kF16:
+      return 2;
+    case DType::kBF16:
+      return 2;
+    case DType::kF32:
+      return 4;
+    case DType::kF64:
+      return 8;
   }
   return 0;
 }
@@ -39,10 +46,15 @@ constexpr bool IsReserved(DType dtype) { return dtype == DType::kF16 || dtype ==
 DType PromoteTypes(DType a, DType b);
 
 // The DType of a C++ element type: DTypeOf<float> == DType::kF32.
-template <typename T> inline constexpr DType DTypeOf = DType::kF32;
-template <> inline constexpr DType DTypeOf<double> = DType::kF64;
-template <> inline constexpr DType DTypeOf<int32_t> = DType::kI32;
-template <> inline constexpr DType DTypeOf<int64_t> = DType::kI64;
-template <> inline constexpr DType DTypeOf<bool> = DType::kBool;
+template <typename T>
+inline constexpr DType DTypeOf = DType::kF32;
+template <>
+inline constexpr DType DTypeOf<double> = DType::kF64;
+template <>
+inline constexpr DType DTypeOf<int32_t> = DType::kI32;
+template <>
+inline constexpr DType DTypeOf<int64_t> = DType::kI64;
+template <>
+inline constexpr DType DTypeOf<bool> = DType::kBool;
 
 }  // namespace kiln

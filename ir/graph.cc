@@ -22,7 +22,9 @@ Graph Graph::Build(std::vector<Value> outputs) {
 
   // Iterative DFS: (node, next operand to visit).
   std::vector<std::pair<const Node*, int>> stack;
-  auto visit_param_use = [&](const Node* leaf) { h.Add(static_cast<uint64_t>(leaf->visit_index_)); };
+  auto visit_param_use = [&](const Node* leaf) {
+    h.Add(static_cast<uint64_t>(leaf->visit_index_));
+  };
   auto push = [&](const Node* n) {
     if (n->visit_epoch_ == epoch) return false;
     n->visit_epoch_ = epoch;

@@ -15,10 +15,7 @@ Hash128 Value::hash() const {
 
 Node::Node(Key, OpKind op, Operands&& operands, Attributes&& attrs, Shape&& shape,
            std::source_location location)
-    : op_(op),
-      operands_(std::move(operands)),
-      attrs_(std::move(attrs)),
-      location_(location) {
+    : op_(op), operands_(std::move(operands)), attrs_(std::move(attrs)), location_(location) {
   // push_back, not a braced list: an initializer_list would copy the shape.
   shapes_.push_back(std::move(shape));
 }
@@ -56,8 +53,8 @@ absl::StatusOr<NodePtr> Node::Create(OpKind op, Operands operands, Attributes at
   // The shape is inferred straight into the new node: tracing creates a node per op, and
   // a StatusOr<Shape> built and moved along the way cost about as much as the inference.
   // A rejected op wastes the allocation, which only the error path pays.
-  auto node = std::make_shared<Node>(Key{}, op, std::move(operands), std::move(attrs), Shape(),
-                                     location);
+  auto node =
+      std::make_shared<Node>(Key{}, op, std::move(operands), std::move(attrs), Shape(), location);
   absl::InlinedVector<const Shape*, 3> shapes;
   for (const Value& v : node->operands_) shapes.push_back(&v.shape());
   RETURN_IF_ERROR(InferShapeInto(op, shapes, node->attrs_, &node->shapes_[0]));

@@ -13,7 +13,9 @@ int64_t Shape::numel() const {
 
 std::string Shape::ToString() const { return absl::StrCat(DTypeName(dtype_), SizesString()); }
 
-std::string Shape::SizesString() const { return absl::StrCat("[", absl::StrJoin(sizes_, ","), "]"); }
+std::string Shape::SizesString() const {
+  return absl::StrCat("[", absl::StrJoin(sizes_, ","), "]");
+}
 
 Sizes ContiguousStrides(absl::Span<const int64_t> sizes) {
   Sizes strides(sizes.size());

@@ -15,7 +15,8 @@ using Sizes = absl::InlinedVector<int64_t, 6>;
 class Shape {
  public:
   Shape() = default;
-  Shape(DType dtype, absl::Span<const int64_t> sizes) : dtype_(dtype), sizes_(sizes.begin(), sizes.end()) {}
+  Shape(DType dtype, absl::Span<const int64_t> sizes)
+      : dtype_(dtype), sizes_(sizes.begin(), sizes.end()) {}
   Shape(DType dtype, std::initializer_list<int64_t> sizes) : dtype_(dtype), sizes_(sizes) {}
   Shape(DType dtype, const Sizes& sizes) : dtype_(dtype), sizes_(sizes) {}
   Shape(DType dtype, Sizes&& sizes) : dtype_(dtype), sizes_(std::move(sizes)) {}

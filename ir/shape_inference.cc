@@ -200,8 +200,8 @@ absl::StatusOr<Sizes> BroadcastSizes(OpKind op, const Shape& a, const Shape& b) 
 absl::Status InferShapeInto(OpKind op, absl::Span<const Shape* const> operands,
                             const Attributes& attrs, Shape* result) {
   switch (op) {
-#define KILN_INFER_CASE(name, text, arity, infer)         \
-  case OpKind::k##name:                                   \
+#define KILN_INFER_CASE(name, text, arity, infer)        \
+  case OpKind::k##name:                                  \
     RETURN_IF_ERROR(infer(op, operands, attrs, result)); \
     break;
     KILN_FOR_EACH_OP(KILN_INFER_CASE)
@@ -219,8 +219,8 @@ absl::StatusOr<Shape> InferShape(OpKind op, absl::Span<const Shape* const> opera
   return shape;
 }
 
-absl::Status InferLeaf(OpKind op, absl::Span<const Shape* const> operands,
-                       const Attributes& attrs, Shape* result) {
+absl::Status InferLeaf(OpKind op, absl::Span<const Shape* const> operands, const Attributes& attrs,
+                       Shape* result) {
   return absl::FailedPreconditionError(
       absl::StrCat(OpName(op), ": a parameter's shape is given, not inferred"));
 }
@@ -275,8 +275,8 @@ absl::Status InferUnaryBool(OpKind op, absl::Span<const Shape* const> operands,
   return absl::OkStatus();
 }
 
-absl::Status InferCast(OpKind op, absl::Span<const Shape* const> operands,
-                       const Attributes& attrs, Shape* result) {
+absl::Status InferCast(OpKind op, absl::Span<const Shape* const> operands, const Attributes& attrs,
+                       Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"dtype"}));
   RETURN_IF_ERROR(CheckNotReserved(op, *operands[0]));
   ASSIGN_OR_RETURN(DType dtype, GetDTypeAttr(op, attrs));
@@ -305,8 +305,8 @@ absl::Status InferBinaryBool(OpKind op, absl::Span<const Shape* const> operands,
   return BinarySameDType(op, operands, DType::kBool, result);
 }
 
-absl::Status InferWhere(OpKind op, absl::Span<const Shape* const> operands,
-                        const Attributes& attrs, Shape* result) {
+absl::Status InferWhere(OpKind op, absl::Span<const Shape* const> operands, const Attributes& attrs,
+                        Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {}));
   const Shape& cond = *operands[0];
   RETURN_IF_ERROR(CheckBool(op, cond));
@@ -484,8 +484,8 @@ absl::Status InferExpand(OpKind op, absl::Span<const Shape* const> operands,
   return absl::OkStatus();
 }
 
-absl::Status InferSlice(OpKind op, absl::Span<const Shape* const> operands,
-                        const Attributes& attrs, Shape* result) {
+absl::Status InferSlice(OpKind op, absl::Span<const Shape* const> operands, const Attributes& attrs,
+                        Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"dim", "start", "end", "step"}));
   const Shape& in = *operands[0];
   RETURN_IF_ERROR(CheckNotReserved(op, in));
@@ -535,8 +535,8 @@ absl::Status InferConcat(OpKind op, absl::Span<const Shape* const> operands,
   return absl::OkStatus();
 }
 
-absl::Status InferPad(OpKind op, absl::Span<const Shape* const> operands,
-                      const Attributes& attrs, Shape* result) {
+absl::Status InferPad(OpKind op, absl::Span<const Shape* const> operands, const Attributes& attrs,
+                      Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"pads", "value"}));
   const Shape& in = *operands[0];
   RETURN_IF_ERROR(CheckNotReserved(op, in));

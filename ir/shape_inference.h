@@ -29,9 +29,9 @@ absl::Status InferShapeInto(OpKind op, absl::Span<const Shape* const> operands,
 absl::StatusOr<Sizes> BroadcastSizes(OpKind op, const Shape& a, const Shape& b);
 
 // The per-op functions behind InferShapeInto, with the same contract.
-#define KILN_DECLARE_INFER(name, text, arity, infer)                     \
-  absl::Status infer(OpKind op, absl::Span<const Shape* const> operands, \
-                     const Attributes& attrs, Shape* result);
+#define KILN_DECLARE_INFER(name, text, arity, infer)                                              \
+  absl::Status infer(OpKind op, absl::Span<const Shape* const> operands, const Attributes& attrs, \
+                     Shape* result);
 KILN_FOR_EACH_OP(KILN_DECLARE_INFER)
 #undef KILN_DECLARE_INFER
 

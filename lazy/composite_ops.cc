@@ -76,8 +76,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
   }
   if (bias.defined() && bias.sizes() != normalized) {
     ThrowOpError("layer_norm: bias ", bias.shape().ToString(), " must have the sizes ",
-                 Shape(shape.dtype(), normalized).SizesString(), " of the normalised dimensions of ",
-                 shape.ToString());
+                 Shape(shape.dtype(), normalized).SizesString(),
+                 " of the normalised dimensions of ", shape.ToString());
   }
   std::vector<int64_t> dims;
   for (int64_t d = shape.rank() - n; d < shape.rank(); ++d) dims.push_back(d);
@@ -132,9 +132,12 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, Reduction reduc
   Tensor picked = gather(log_probs, 1, unsqueeze(labels, 1, site), site);
   Tensor nll = neg(reshape(picked, {ls.size(0)}, site), site);
   switch (reduction) {
-    case Reduction::kNone: return nll;
-    case Reduction::kSum: return sum(nll, {}, false, site);
-    case Reduction::kMean: return mean(nll, {}, false, site);
+    case Reduction::kNone:
+      return nll;
+    case Reduction::kSum:
+      return sum(nll, {}, false, site);
+    case Reduction::kMean:
+      return mean(nll, {}, false, site);
   }
   return nll;
 }

@@ -42,9 +42,12 @@ void CheckFloating(std::string_view op, DType dtype, const std::vector<int64_t>&
 
 DType DefaultDType(const Scalar& value) {
   switch (value.kind()) {
-    case Scalar::Kind::kBool: return DType::kBool;
-    case Scalar::Kind::kInt: return DType::kI64;
-    case Scalar::Kind::kFloat: return DType::kF32;
+    case Scalar::Kind::kBool:
+      return DType::kBool;
+    case Scalar::Kind::kInt:
+      return DType::kI64;
+    case Scalar::Kind::kFloat:
+      return DType::kF32;
   }
   return DType::kF32;
 }
@@ -119,18 +122,14 @@ Tensor arange(double start, double end, double step, DType dtype, CallSite site)
                  " end=", end, " step=", step);
   }
   if (dtype == DType::kBool || IsReserved(dtype)) {
-    ThrowOpError("arange: expected a numeric dtype (i32, i64, f32 or f64), got ",
-                 DTypeName(dtype));
+    ThrowOpError("arange: expected a numeric dtype (i32, i64, f32 or f64), got ", DTypeName(dtype));
   }
   const double count = std::ceil((end - start) / step);
   const int64_t size = count > 0 ? static_cast<int64_t>(count) : 0;
-  return RecordOp(OpKind::kArange, {},
-                  Attributes()
-                      .Set("start", start)
-                      .Set("step", step)
-                      .Set("size", size)
-                      .Set("dtype", dtype),
-                  site);
+  return RecordOp(
+      OpKind::kArange, {},
+      Attributes().Set("start", start).Set("step", step).Set("size", size).Set("dtype", dtype),
+      site);
 }
 
 Tensor rand(std::vector<int64_t> sizes, Generator& gen, DType dtype, CallSite site) {
@@ -149,8 +148,8 @@ Tensor randn(std::vector<int64_t> sizes, Generator& gen, DType dtype, CallSite s
   return Upload(values, sizes, dtype, site);
 }
 
-Tensor trunc_normal(std::vector<int64_t> sizes, Generator& gen, double mean, double std,
-                    double a, double b, DType dtype, CallSite site) {
+Tensor trunc_normal(std::vector<int64_t> sizes, Generator& gen, double mean, double std, double a,
+                    double b, DType dtype, CallSite site) {
   CheckSizes("trunc_normal", sizes);
   CheckFloating("trunc_normal", dtype, sizes);
   if (!(std > 0) || !(a < b) || !std::isfinite(mean) || !std::isfinite(std)) {
@@ -160,8 +159,8 @@ Tensor trunc_normal(std::vector<int64_t> sizes, Generator& gen, double mean, dou
   // Redrawing needs about 1/mass draws per value; refuse bounds that would never finish.
   constexpr double kMinMass = 1e-4;
   if (NormalMass(mean, std, a, b) < kMinMass) {
-    ThrowOpError("trunc_normal: [", a, ", ", b, "] holds almost none of Normal(", mean, ", ",
-                 std, "); expected bounds near the mean");
+    ThrowOpError("trunc_normal: [", a, ", ", b, "] holds almost none of Normal(", mean, ", ", std,
+                 "); expected bounds near the mean");
   }
   std::vector<double> values(NumElements(sizes));
   for (double& v : values) {

@@ -23,9 +23,11 @@ Tensor arange(int64_t end, DType dtype = DType::kI64, CallSite site = {});
 Tensor arange(double start, double end, double step = 1, DType dtype = DType::kI64,
               CallSite site = {});
 // Uniform in [0, 1).
-Tensor rand(std::vector<int64_t> sizes, Generator& gen, DType dtype = DType::kF32, CallSite site = {});
+Tensor rand(std::vector<int64_t> sizes, Generator& gen, DType dtype = DType::kF32,
+            CallSite site = {});
 // Standard normal.
-Tensor randn(std::vector<int64_t> sizes, Generator& gen, DType dtype = DType::kF32, CallSite site = {});
+Tensor randn(std::vector<int64_t> sizes, Generator& gen, DType dtype = DType::kF32,
+             CallSite site = {});
 // Normal(mean, std) redrawn until within [a, b] (torch.nn.init.trunc_normal_).
 Tensor trunc_normal(std::vector<int64_t> sizes, Generator& gen, double mean = 0, double std = 1,
                     double a = -2, double b = 2, DType dtype = DType::kF32, CallSite site = {});

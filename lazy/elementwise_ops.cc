@@ -77,9 +77,12 @@ std::optional<BinaryPlan> PlanBinary(OpKind op, DType promoted) {
 
 std::string_view ScalarKindText(const Scalar& s) {
   switch (s.kind()) {
-    case Scalar::Kind::kBool: return "a bool scalar";
-    case Scalar::Kind::kInt: return "an int scalar";
-    case Scalar::Kind::kFloat: return "a float scalar";
+    case Scalar::Kind::kBool:
+      return "a bool scalar";
+    case Scalar::Kind::kInt:
+      return "an int scalar";
+    case Scalar::Kind::kFloat:
+      return "a float scalar";
   }
   return "a scalar";
 }
@@ -89,10 +92,10 @@ std::string_view ScalarKindText(const Scalar& s) {
 Tensor ApplyBinary(const BinaryPlan& plan, const Tensor& a, const Tensor& b, const CallSite& site) {
   Tensor a_cast;  // set only when `a` needs a cast node
   Tensor b_cast;
-  return RecordOpByPtr(plan.op,
-                       {&CastOrSelf(a, plan.dtype, site, &a_cast),
-                        &CastOrSelf(b, plan.dtype, site, &b_cast)},
-                       {}, site);
+  return RecordOpByPtr(
+      plan.op,
+      {&CastOrSelf(a, plan.dtype, site, &a_cast), &CastOrSelf(b, plan.dtype, site, &b_cast)}, {},
+      site);
 }
 
 Tensor Binary(OpKind op, const Tensor& a, const Tensor& b, const CallSite& site) {
@@ -113,8 +116,7 @@ Tensor Binary(OpKind op, const Tensor& a, const Tensor& b, const CallSite& site)
 
 // A tensor and a Scalar: the scalar becomes a runtime leaf of the promoted dtype, placed
 // on the side it was written on.
-Tensor BinaryScalar(OpKind op, const Tensor& t, Scalar s, bool scalar_first,
-                    const CallSite& site) {
+Tensor BinaryScalar(OpKind op, const Tensor& t, Scalar s, bool scalar_first, const CallSite& site) {
   CheckOperand(OpName(op), t, scalar_first ? "second operand" : "first operand");
   const std::optional<BinaryPlan> plan = PlanBinary(op, s.PromoteWith(t.dtype()));
   if (!plan) {
@@ -130,9 +132,9 @@ Tensor BinaryScalar(OpKind op, const Tensor& t, Scalar s, bool scalar_first,
 // cond converted to bool; a and b already promoted to `dtype` or converted here.
 Tensor ApplyWhere(const Tensor& cond, const Tensor& a, const Tensor& b, DType dtype,
                   const CallSite& site) {
-  return RecordOp(OpKind::kWhere,
-                  {CastTo(cond, DType::kBool, site), CastTo(a, dtype, site), CastTo(b, dtype, site)},
-                  {}, site);
+  return RecordOp(
+      OpKind::kWhere,
+      {CastTo(cond, DType::kBool, site), CastTo(a, dtype, site), CastTo(b, dtype, site)}, {}, site);
 }
 
 // where with one Scalar branch; `scalar_is_a` says which branch it is.
@@ -144,7 +146,8 @@ Tensor WhereScalar(const Tensor& cond, const Tensor& t, Scalar s, bool scalar_is
   BroadcastOrThrow("where", {&cond.shape(), &t.shape()});
   const DType dtype = s.PromoteWith(t.dtype());
   Tensor leaf = ScalarTensor(s.to_double(), dtype, t, site);
-  return scalar_is_a ? ApplyWhere(cond, leaf, t, dtype, site) : ApplyWhere(cond, t, leaf, dtype, site);
+  return scalar_is_a ? ApplyWhere(cond, leaf, t, dtype, site)
+                     : ApplyWhere(cond, t, leaf, dtype, site);
 }
 
 }  // namespace
@@ -178,12 +181,12 @@ Tensor cast(const Tensor& x, DType dtype, CallSite site) {
 }
 
 // --- binary ---
-#define KILN_BINARY_TENSOR_AND_SCALAR(fn, kind)                                     \
-  Tensor fn(const Tensor& a, const Tensor& b, CallSite site) {                      \
-    return Binary(OpKind::kind, a, b, site);                                        \
-  }                                                                                 \
-  Tensor fn(const Tensor& a, Scalar b, CallSite site) {                             \
-    return BinaryScalar(OpKind::kind, a, b, /*scalar_first=*/false, site);          \
+#define KILN_BINARY_TENSOR_AND_SCALAR(fn, kind)                            \
+  Tensor fn(const Tensor& a, const Tensor& b, CallSite site) {             \
+    return Binary(OpKind::kind, a, b, site);                               \
+  }                                                                        \
+  Tensor fn(const Tensor& a, Scalar b, CallSite site) {                    \
+    return BinaryScalar(OpKind::kind, a, b, /*scalar_first=*/false, site); \
   }
 KILN_BINARY_TENSOR_AND_SCALAR(add, kAdd)
 KILN_BINARY_TENSOR_AND_SCALAR(sub, kSub)

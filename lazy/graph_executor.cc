@@ -134,8 +134,8 @@ std::vector<PreparedGraph> Prepare(std::vector<std::shared_ptr<TensorImpl>> pend
       seen.emplace_back();
     }
     PreparedGraph& group = groups[g];
-    auto [it, inserted] =
-        seen[g].try_emplace({value.node.get(), value.index}, static_cast<int>(group.outputs.size()));
+    auto [it, inserted] = seen[g].try_emplace({value.node.get(), value.index},
+                                              static_cast<int>(group.outputs.size()));
     if (inserted) group.outputs.push_back(value);
     group.output_of.push_back(it->second);
     group.tensors.push_back(std::move(tensor));
@@ -153,7 +153,8 @@ void DumpGraph(const std::string& dir, const Graph& graph, const std::string& te
   fs::create_directories(dir, ec);
   const fs::path path = fs::path(dir) / (graph.hash().ToString() + ".kir");
   if (ec) {
-    std::fprintf(stderr, "kiln: warning: cannot write %s: %s\n", path.c_str(), ec.message().c_str());
+    std::fprintf(stderr, "kiln: warning: cannot write %s: %s\n", path.c_str(),
+                 ec.message().c_str());
     return;
   }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -166,7 +167,7 @@ void DumpGraph(const std::string& dir, const Graph& graph, const std::string& te
 std::shared_ptr<Executable> Compile(const PreparedGraph& p, const std::string& prefix) {
   const ExecutorMetrics& m = executor_metrics();
   RecompileExplainer& explainer = recompile_explainer();
-  CompileRecord record = MakeCompileRecord(p.graph, std::string(p.backend->name()));
+  CompileRecord record = MakeCompileRecord(p.graph, p.backend->name());
   const CompileExplanation explanation = explainer.Explain(record);
   if (config().error_on_recompile && explanation.known_structure &&
       warmup_scopes.load(std::memory_order_acquire) == 0) {
@@ -209,8 +210,8 @@ std::vector<BufferPtr> Run(const PreparedGraph& p, Executable& executable,
       args.push_back(Argument{nullptr, param->scalar_value()});
     } else {
       if (param->data() == nullptr) {
-        throw Error(absl::StrCat(prefix, "device_data ", param->shape().ToString(),
-                                 " has no buffer"));
+        throw Error(
+            absl::StrCat(prefix, "device_data ", param->shape().ToString(), " has no buffer"));
       }
       args.push_back(Argument{param->data().get(), 0});
     }
@@ -223,13 +224,13 @@ std::vector<BufferPtr> Run(const PreparedGraph& p, Executable& executable,
   if (!outputs.ok()) throw Error(absl::StrCat(prefix, outputs.status().message()));
   const std::vector<Value>& expected = p.graph.outputs();
   if (outputs->size() != expected.size()) {
-    throw Error(absl::StrCat(prefix, "backend ", std::string(p.backend->name()), " returned ", outputs->size(),
+    throw Error(absl::StrCat(prefix, "backend ", p.backend->name(), " returned ", outputs->size(),
                              " buffers for ", expected.size(), " outputs"));
   }
   for (size_t i = 0; i < expected.size(); ++i) {
     const BufferPtr& buffer = (*outputs)[i];
     if (buffer == nullptr || !(buffer->shape() == expected[i].shape())) {
-      throw Error(absl::StrCat(prefix, "backend ", std::string(p.backend->name()), " returned ",
+      throw Error(absl::StrCat(prefix, "backend ", p.backend->name(), " returned ",
                                buffer == nullptr ? "no buffer" : buffer->shape().ToString(),
                                " for output ", i, ", expected ", expected[i].shape().ToString()));
     }

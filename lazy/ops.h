@@ -74,10 +74,14 @@ Tensor where(const Tensor& cond, const Tensor& a, Scalar b, CallSite site = {});
 Tensor where(const Tensor& cond, Scalar a, const Tensor& b, CallSite site = {});
 
 // --- reductions: over `dims` (empty = all dimensions), duplicates are an error ---
-Tensor sum(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false, CallSite site = {});
-Tensor mean(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false, CallSite site = {});
-Tensor max(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false, CallSite site = {});
-Tensor min(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false, CallSite site = {});
+Tensor sum(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,
+           CallSite site = {});
+Tensor mean(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,
+            CallSite site = {});
+Tensor max(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,
+           CallSite site = {});
+Tensor min(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,
+           CallSite site = {});
 // Index of the first maximum along `dim`, or into the flattened tensor when dim is absent.
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false,
               CallSite site = {});

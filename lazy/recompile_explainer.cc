@@ -32,8 +32,8 @@ void ExplainSameStructure(const CompileRecord& prev, const CompileRecord& now,
   std::vector<std::string> parts;
   if (prev.graph_hash == now.graph_hash) {
     if (prev.backend != now.backend) {
-      e->text = absl::StrCat("same graph compiled for backend ", now.backend, " (before: ",
-                             prev.backend, ")");
+      e->text = absl::StrCat("same graph compiled for backend ", now.backend,
+                             " (before: ", prev.backend, ")");
       e->causes.push_back("new backend");
     } else {
       e->text = absl::StrCat(

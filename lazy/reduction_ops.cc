@@ -78,8 +78,8 @@ Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim, CallSit
     const int64_t axis = NormalizeDim("argmax", *dim, shape);
     CheckNonEmpty("argmax", x, {axis});
     Tensor input = x.dtype() == DType::kBool ? CastTo(x, DType::kI32, site) : x;
-    return RecordOp(OpKind::kArgmax, {input},
-                    Attributes().Set("dim", axis).Set("keepdim", keepdim), site);
+    return RecordOp(OpKind::kArgmax, {input}, Attributes().Set("dim", axis).Set("keepdim", keepdim),
+                    site);
   }
   // No dim: the index into the flattened tensor.
   if (shape.numel() == 0) {

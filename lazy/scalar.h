@@ -18,7 +18,8 @@ class Scalar {
   enum class Kind { kBool, kInt, kFloat };
 
   Scalar(bool v) : value_(v ? 1.0 : 0.0), kind_(Kind::kBool) {}
-  template <typename T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
+  template <typename T,
+            std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
   Scalar(T v) : value_(static_cast<double>(v)), kind_(Kind::kInt) {}
   template <typename T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
   Scalar(T v) : value_(static_cast<double>(v)), kind_(Kind::kFloat) {}

@@ -15,9 +15,8 @@ Tensor ScalarTensor(double value, DType dtype, const Tensor& like, const CallSit
 }
 
 Tensor ConstantTensor(double value, DType dtype, Backend* backend, const CallSite& site) {
-  absl::StatusOr<NodePtr> node =
-      Node::Create(OpKind::kConstant, {}, Attributes().Set("value", value).Set("dtype", dtype),
-                   site.location);
+  absl::StatusOr<NodePtr> node = Node::Create(
+      OpKind::kConstant, {}, Attributes().Set("value", value).Set("dtype", dtype), site.location);
   ThrowIfError(node.status());
   return MakePendingTensor(Value{*std::move(node), 0}, backend);
 }

@@ -204,7 +204,8 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t dim, CallSite site) {
     });
   };
   const Shape& first = tensors[0].shape();
-  if (first.rank() == 0) ThrowOpError("concat: 0-d tensors cannot be concatenated: ", shapes_text());
+  if (first.rank() == 0)
+    ThrowOpError("concat: 0-d tensors cannot be concatenated: ", shapes_text());
   const int64_t axis = NormalizeDim("concat", dim, first);
   DType dtype = first.dtype();
   for (const Tensor& t : tensors) {

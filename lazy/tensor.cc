@@ -29,12 +29,12 @@ std::vector<T> FromBytes(const std::vector<std::byte>& bytes) {
 }  // namespace
 
 template <typename T>
-Tensor Tensor::from_vector(const std::vector<T>& data, std::vector<int64_t> shape,
-                           CallSite site) {
+Tensor Tensor::from_vector(const std::vector<T>& data, std::vector<int64_t> shape, CallSite site) {
   int64_t numel = 1;
   for (int64_t s : shape) {
     if (s < 0) {
-      throw Error(absl::StrCat("from_vector: negative size in shape [", absl::StrJoin(shape, ","), "]"));
+      throw Error(
+          absl::StrCat("from_vector: negative size in shape [", absl::StrJoin(shape, ","), "]"));
     }
     numel *= s;
   }
@@ -61,8 +61,8 @@ template <typename T>
 std::vector<T> Tensor::to_vector(CallSite site) const {
   const TensorImpl& impl = CheckedImpl(*this, "to_vector");
   if (impl.shape().dtype() != DTypeOf<T>) {
-    throw Error(absl::StrCat("to_vector: the tensor is ", impl.shape().ToString(), " but was read as ",
-                             DTypeName(DTypeOf<T>)));
+    throw Error(absl::StrCat("to_vector: the tensor is ", impl.shape().ToString(),
+                             " but was read as ", DTypeName(DTypeOf<T>)));
   }
   if (impl.is_pending()) SyncTensors({*this}, /*implicit=*/true, site);
   const Buffer& buffer = *impl.buffer();
@@ -82,14 +82,20 @@ std::vector<T> Tensor::to_vector(CallSite site) const {
 double Tensor::item(CallSite site) const {
   const TensorImpl& impl = CheckedImpl(*this, "item");
   if (impl.shape().numel() != 1) {
-    throw Error(absl::StrCat("item: expected a tensor with one element, got ", impl.shape().ToString()));
+    throw Error(
+        absl::StrCat("item: expected a tensor with one element, got ", impl.shape().ToString()));
   }
   switch (dtype()) {
-    case DType::kF32: return to_vector<float>(site)[0];
-    case DType::kF64: return to_vector<double>(site)[0];
-    case DType::kI32: return to_vector<int32_t>(site)[0];
-    case DType::kI64: return static_cast<double>(to_vector<int64_t>(site)[0]);
-    case DType::kBool: return to_vector<bool>(site)[0] ? 1.0 : 0.0;
+    case DType::kF32:
+      return to_vector<float>(site)[0];
+    case DType::kF64:
+      return to_vector<double>(site)[0];
+    case DType::kI32:
+      return to_vector<int32_t>(site)[0];
+    case DType::kI64:
+      return static_cast<double>(to_vector<int64_t>(site)[0]);
+    case DType::kBool:
+      return to_vector<bool>(site)[0] ? 1.0 : 0.0;
     default:
       throw Error(absl::StrCat("item: dtype ", DTypeName(dtype()), " is not supported"));
   }
@@ -139,7 +145,7 @@ Value Tensor::value() const {
   return impl_->value(CallSite{});
 }
 
-#define KILN_INSTANTIATE_TENSOR_IO(T)                                                     \
+#define KILN_INSTANTIATE_TENSOR_IO(T)                                                            \
   template Tensor Tensor::from_vector<T>(const std::vector<T>&, std::vector<int64_t>, CallSite); \
   template std::vector<T> Tensor::to_vector<T>(CallSite) const;
 KILN_INSTANTIATE_TENSOR_IO(float)

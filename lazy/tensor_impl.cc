@@ -74,7 +74,8 @@ Tensor RecordOpByPtr(OpKind op, absl::Span<const Tensor* const> operands, Attrib
   // Leaves (constant, arange) live on the current device.
   if (backend == nullptr) backend = &current_backend();
   for (const Tensor* t : operands) values.push_back(t->impl()->value(site));
-  absl::StatusOr<NodePtr> node = Node::Create(op, std::move(values), std::move(attrs), site.location);
+  absl::StatusOr<NodePtr> node =
+      Node::Create(op, std::move(values), std::move(attrs), site.location);
   ThrowIfError(node.status());
   return MakePendingTensor(Value{*std::move(node), 0}, backend);
 }

@@ -25,7 +25,7 @@ struct Voidify {
 
 }  // namespace kiln::internal
 
-#define KILN_CHECK(condition)                   \
-  (condition) ? (void)0                         \
-              : ::kiln::internal::Voidify() &   \
+#define KILN_CHECK(condition)                 \
+  (condition) ? (void)0                       \
+              : ::kiln::internal::Voidify() & \
                     ::kiln::internal::CheckFailure(#condition, __FILE__, __LINE__).stream()

@@ -37,7 +37,8 @@ Config& MutableConfig() {
 Config ParseConfig(const std::vector<std::string>& env, std::vector<std::string>* warnings) {
   Config config;
   auto bad_value = [&](const std::string& name, const std::string& value, const char* expected) {
-    warnings->push_back(absl::StrCat(name, "=", value, " is not ", expected, "; using the default"));
+    warnings->push_back(
+        absl::StrCat(name, "=", value, " is not ", expected, "; using the default"));
   };
   for (const std::string& entry : env) {
     if (!absl::StartsWith(entry, "KILN_")) continue;

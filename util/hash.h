@@ -49,7 +49,8 @@ class HashBuilder {
   HashBuilder& operator=(const HashBuilder&) = delete;
 
   HashBuilder& Add(uint64_t word) {
-    if (size_ == capacity_) [[unlikely]] Grow();
+    if (size_ == capacity_) [[unlikely]]
+      Grow();
     data_[size_++] = word;
     return *this;
   }

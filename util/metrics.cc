@@ -72,8 +72,7 @@ void Timer::Reset() {
 }
 
 ScopedTimer::~ScopedTimer() {
-  timer_->Record(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+  timer_->Record(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
 }
 
 Counter* GetCounter(std::string_view name) {
@@ -119,10 +118,9 @@ std::string report() {
     if (n == 0) continue;
     absl::StrAppendFormat(&out, "Metric: %s\n  TotalSamples: %d\n  Accumulator: %s\n", name, n,
                           FormatSeconds(timer->total_seconds()));
-    absl::StrAppendFormat(&out, "  Percentiles: 50%%=%s; 90%%=%s; 99%%=%s\n",
-                          FormatSeconds(timer->Percentile(0.5)),
-                          FormatSeconds(timer->Percentile(0.9)),
-                          FormatSeconds(timer->Percentile(0.99)));
+    absl::StrAppendFormat(
+        &out, "  Percentiles: 50%%=%s; 90%%=%s; 99%%=%s\n", FormatSeconds(timer->Percentile(0.5)),
+        FormatSeconds(timer->Percentile(0.9)), FormatSeconds(timer->Percentile(0.99)));
   }
   for (const auto& [name, c] : r.counters) {
     if (c->value() == 0) continue;

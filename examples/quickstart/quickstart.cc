@@ -25,7 +25,7 @@ int main() {
   for (int64_t step = 0; step < kSteps; ++step) {
     // Cosine-decayed learning rate: a new value every step, never a recompile.
     const double lr = 0.05 + 0.05 * std::cos(M_PI * static_cast<double>(step) / kSteps);
-    kiln::Tensor err = kiln::matmul(x, w) + b - y;                  // [N, 1]
+    kiln::Tensor err = kiln::matmul(x, w) + b - y;  // [N, 1]
     kiln::Tensor loss = (err * err).mean();
     kiln::Tensor grad_w = kiln::matmul(x.transpose(0, 1), err) * (2.0 / kSamples);
     kiln::Tensor grad_b = err.sum({0}) * (2.0 / kSamples);

@@ -69,8 +69,9 @@ TEST(CompositeOpsTest, LayerNormOverTheLastDimension) {
   EXPECT_THAT(std::vector<float>(affine.begin(), affine.begin() + 4),
               Near({-1.3416354f, 0.1055764f, 0.2236059f, -0.8416354f}));
   // Bias alone, with a large eps: (x - 2.5) / sqrt(1.25 + 0.75) + 1.
-  std::vector<float> with_eps = layer_norm(x, Tensor(), Tensor::from_vector<float>({1, 1, 1, 1}, {4}), 0.75)
-                                    .to_vector<float>();
+  std::vector<float> with_eps =
+      layer_norm(x, Tensor(), Tensor::from_vector<float>({1, 1, 1, 1}, {4}), 0.75)
+          .to_vector<float>();
   EXPECT_THAT(std::vector<float>(with_eps.begin(), with_eps.begin() + 4),
               Near({1 - 1.5f / std::sqrt(2.0f), 1 - 0.5f / std::sqrt(2.0f),
                     1 + 0.5f / std::sqrt(2.0f), 1 + 1.5f / std::sqrt(2.0f)}));
@@ -114,21 +115,36 @@ TEST(CompositeOpsTest, CrossEntropy) {
 
 TEST(CompositeOpsTest, Errors) {
   Tensor logits = Tensor::from_vector<float>({1, 2, 3, 1, 1, 1}, {2, 3});
-  EXPECT_THAT(ErrorOf([&] { cross_entropy(logits, Tensor::from_vector<float>({0, 1}, {2})); }),
+  EXPECT_THAT(ErrorOf([&] {
+                cross_entropy(logits, Tensor::from_vector<float>({0, 1}, {2}));
+              }),
               HasSubstr("cross_entropy: expected i32 or i64 labels [N], got f32[2]"));
-  EXPECT_THAT(ErrorOf([&] { cross_entropy(logits, Tensor::from_vector<int64_t>({0, 1, 2}, {3})); }),
+  EXPECT_THAT(ErrorOf([&] {
+                cross_entropy(logits, Tensor::from_vector<int64_t>({0, 1, 2}, {3}));
+              }),
               HasSubstr("cross_entropy: logits f32[2,3] and labels i64[3] disagree on N (2 vs 3)"));
-  EXPECT_THAT(ErrorOf([&] { cross_entropy(reshape(logits, {6}), Tensor::from_vector<int64_t>({0}, {1})); }),
-              HasSubstr("cross_entropy: expected floating logits [N, C], got f32[6]"));
-  EXPECT_THAT(ErrorOf([&] { cross_entropy(logits, Tensor::from_vector<int64_t>({0, 1}, {2, 1})); }),
+  EXPECT_THAT(
+      ErrorOf([&] { cross_entropy(reshape(logits, {6}), Tensor::from_vector<int64_t>({0}, {1})); }),
+      HasSubstr("cross_entropy: expected floating logits [N, C], got f32[6]"));
+  EXPECT_THAT(ErrorOf([&] {
+                cross_entropy(logits, Tensor::from_vector<int64_t>({0, 1}, {2, 1}));
+              }),
               HasSubstr("expected i32 or i64 labels [N], got i64[2,1]"));
   EXPECT_THAT(ErrorOf([&] { softmax(logits, 2); }),
               HasSubstr("softmax: dimension 2 is out of range for f32[2,3] (expected -2..1)"));
-  EXPECT_THAT(ErrorOf([&] { layer_norm(logits, Tensor::from_vector<float>({1, 1}, {2}), Tensor()); }),
-              HasSubstr("layer_norm: weight f32[2] must match the trailing dimensions of the input f32[2,3]"));
-  EXPECT_THAT(ErrorOf([&] { layer_norm(logits, Tensor(), Tensor::from_vector<float>({1, 1}, {2})); }),
+  EXPECT_THAT(
+      ErrorOf([&] {
+        layer_norm(logits, Tensor::from_vector<float>({1, 1}, {2}), Tensor());
+      }),
+      HasSubstr(
+          "layer_norm: weight f32[2] must match the trailing dimensions of the input f32[2,3]"));
+  EXPECT_THAT(ErrorOf([&] {
+                layer_norm(logits, Tensor(), Tensor::from_vector<float>({1, 1}, {2}));
+              }),
               HasSubstr("layer_norm: bias f32[2] must have the sizes [3]"));
-  EXPECT_THAT(ErrorOf([] { layer_norm(Tensor::from_vector<int32_t>({1, 2}, {2}), Tensor(), Tensor()); }),
+  EXPECT_THAT(ErrorOf([] {
+                layer_norm(Tensor::from_vector<int32_t>({1, 2}, {2}), Tensor(), Tensor());
+              }),
               HasSubstr("layer_norm: expected a floating input, got i32[2]"));
   EXPECT_THAT(ErrorOf([] { gelu(Tensor()); }), HasSubstr("gelu: input is an undefined tensor"));
 }

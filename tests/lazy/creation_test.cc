@@ -75,8 +75,10 @@ TEST(CreationTest, Arange) {
   EXPECT_THAT(arange(5, 0, -2).to_vector<int64_t>(), ElementsAre(5, 3, 1));
   EXPECT_THAT(arange(-3, DType::kI32).shape().ToString(), "i32[0]");
   EXPECT_EQ(arange(3, 1).shape().ToString(), "i64[0]");
-  EXPECT_THAT(ErrorOf([] { arange(0, 5, 0); }), HasSubstr("arange: expected finite bounds and a non-zero step"));
-  EXPECT_THAT(ErrorOf([] { arange(3, DType::kBool); }), HasSubstr("arange: expected a numeric dtype"));
+  EXPECT_THAT(ErrorOf([] { arange(0, 5, 0); }),
+              HasSubstr("arange: expected finite bounds and a non-zero step"));
+  EXPECT_THAT(ErrorOf([] { arange(3, DType::kBool); }),
+              HasSubstr("arange: expected a numeric dtype"));
 }
 
 TEST(CreationTest, RandIsReproducibleAndInRange) {
@@ -119,7 +121,8 @@ TEST(CreationTest, RandnMoments) {
 
 TEST(CreationTest, TruncNormalStaysInBounds) {
   Generator gen(8);
-  std::vector<double> v = trunc_normal({5000}, gen, 1.0, 2.0, -0.5, 1.5, DType::kF64).to_vector<double>();
+  std::vector<double> v =
+      trunc_normal({5000}, gen, 1.0, 2.0, -0.5, 1.5, DType::kF64).to_vector<double>();
   double sum = 0;
   for (double x : v) {
     ASSERT_GE(x, -0.5);

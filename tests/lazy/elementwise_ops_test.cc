@@ -102,8 +102,7 @@ TEST(ElementwiseOpsTest, BinaryBroadcasting) {
   Tensor outer = col * F32({1, 2, 3}, {1, 3});
   EXPECT_EQ(outer.shape().ToString(), "f32[2,3]");
   EXPECT_THAT(outer.to_vector<float>(), ElementsAre(100, 200, 300, 200, 400, 600));
-  EXPECT_THAT((m / row).to_vector<float>(),
-              Near({0.1f, 0.1f, 0.1f, 0.4f, 0.25f, 0.2f}));
+  EXPECT_THAT((m / row).to_vector<float>(), Near({0.1f, 0.1f, 0.1f, 0.4f, 0.25f, 0.2f}));
   // A 0-d tensor broadcasts against anything.
   Tensor two = F32({2}, {});
   EXPECT_THAT(pow(m, two).to_vector<float>(), Near({1, 4, 9, 16, 25, 36}));
@@ -233,8 +232,7 @@ TEST(ElementwiseOpsTest, Where) {
   Tensor b = F32({-1, -2, -3}, {3});
   EXPECT_THAT(where(cond, a, b).to_vector<float>(), ElementsAre(1, -2, 3));
   // A non-bool condition means "non-zero".
-  EXPECT_THAT(where(F32({0.0f, 0.5f, 0.0f}, {3}), a, b).to_vector<float>(),
-              ElementsAre(-1, 2, -3));
+  EXPECT_THAT(where(F32({0.0f, 0.5f, 0.0f}, {3}), a, b).to_vector<float>(), ElementsAre(-1, 2, -3));
   // Broadcast: cond [2,1], a [3], b 0-d.
   Tensor wide = where(Bool({true, false}, {2, 1}), a, F32({9}, {}));
   EXPECT_EQ(wide.shape().ToString(), "f32[2,3]");
@@ -285,9 +283,11 @@ TEST(ElementwiseOpsTest, NoCastWhenDtypesAlreadyMatch) {
 
 TEST(ElementwiseOpsTest, OperatorsRecordTheirCallSite) {
   Tensor x = F32({1, 2}, {2});
-  Tensor y = x * 2.0; const int line = __LINE__;
+  const int line = __LINE__ + 1;
+  Tensor y = x * 2.0;
   EXPECT_EQ(y.value().node->location().line(), static_cast<uint32_t>(line));
-  Tensor z = exp(x); const int exp_line = __LINE__;
+  const int exp_line = __LINE__ + 1;
+  Tensor z = exp(x);
   EXPECT_EQ(z.value().node->location().line(), static_cast<uint32_t>(exp_line));
 }
 

@@ -65,7 +65,8 @@ TEST(GeneratorTest, MatchesReferenceOverALongStream) {
   for (uint64_t seed : {uint64_t{0}, uint64_t{1}, uint64_t{123456789}, ~uint64_t{0}}) {
     Generator gen(seed);
     ReferenceXoshiro ref(seed);
-    for (int i = 0; i < 1000; ++i) ASSERT_EQ(gen.NextU64(), ref.next()) << "seed " << seed << " i " << i;
+    for (int i = 0; i < 1000; ++i)
+      ASSERT_EQ(gen.NextU64(), ref.next()) << "seed " << seed << " i " << i;
   }
 }
 

@@ -69,19 +69,27 @@ TEST(IndexOpsTest, Errors) {
               HasSubstr("gather: expected an i32 or i64 index, got f32[1,2]"));
   EXPECT_THAT(ErrorOf([&] { gather(x, 1, Tensor::from_vector<int64_t>({0}, {1})); }),
               HasSubstr("gather: index i64[1] must have the rank of the input f32[2,3]"));
-  EXPECT_THAT(ErrorOf([&] { gather(x, 1, Tensor::from_vector<int64_t>({0, 0, 0}, {3, 1})); }),
+  EXPECT_THAT(ErrorOf([&] {
+                gather(x, 1, Tensor::from_vector<int64_t>({0, 0, 0}, {3, 1}));
+              }),
               HasSubstr("gather: index i64[3,1] is larger than the input f32[2,3] in dimension 0"));
-  EXPECT_THAT(ErrorOf([&] { gather(x, 2, Tensor::from_vector<int64_t>({0}, {1, 1})); }),
+  EXPECT_THAT(ErrorOf([&] {
+                gather(x, 2, Tensor::from_vector<int64_t>({0}, {1, 1}));
+              }),
               HasSubstr("gather: dimension 2 is out of range for f32[2,3]"));
   EXPECT_THAT(ErrorOf([&] { index_select(x, 0, Tensor::from_vector<bool>({true}, {1})); }),
               HasSubstr("index_select: expected an i32 or i64 index, got bool[1]"));
-  EXPECT_THAT(ErrorOf([&] { index_select(x, 0, Tensor::from_vector<int64_t>({0}, {1, 1})); }),
+  EXPECT_THAT(ErrorOf([&] {
+                index_select(x, 0, Tensor::from_vector<int64_t>({0}, {1, 1}));
+              }),
               HasSubstr("index_select: expected a 1-d index, got i64[1,1]"));
   Tensor self = Tensor::from_vector<float>({0, 0}, {2});
   Tensor idx = Tensor::from_vector<int64_t>({0}, {1});
   EXPECT_THAT(ErrorOf([&] { scatter_add(self, 0, idx, Tensor::from_vector<double>({1}, {1})); }),
               HasSubstr("scatter_add: src f64[1] must have the dtype of self f32[2]"));
-  EXPECT_THAT(ErrorOf([&] { scatter_add(self, 0, idx, Tensor::from_vector<float>({1}, {1, 1})); }),
+  EXPECT_THAT(ErrorOf([&] {
+                scatter_add(self, 0, idx, Tensor::from_vector<float>({1}, {1, 1}));
+              }),
               HasSubstr("scatter_add: self, index and src must have one rank"));
   EXPECT_THAT(ErrorOf([&] {
                 scatter_add(self, 0, Tensor::from_vector<int64_t>({0, 1}, {2}),

@@ -86,7 +86,9 @@ TEST(LinalgOpsTest, EmptyInnerDimensionGivesZeros) {
 TEST(LinalgOpsTest, Errors) {
   EXPECT_THAT(ErrorOf([] { matmul(A(), A()); }),
               HasSubstr("matmul: inner sizes differ: f32[2,3] x f32[2,3] (3 vs 2)"));
-  EXPECT_THAT(ErrorOf([] { matmul(A(), Tensor::from_vector<float>({1, 2}, {2})); }),
+  EXPECT_THAT(ErrorOf([] {
+                matmul(A(), Tensor::from_vector<float>({1, 2}, {2}));
+              }),
               HasSubstr("matmul: inner sizes differ: f32[2,3] x f32[2] (3 vs 2)"));
   EXPECT_THAT(ErrorOf([] { matmul(Tensor::from_vector<float>({1}, {}), A()); }),
               HasSubstr("matmul: both operands need at least 1 dimension, got f32[] x f32[2,3]"));

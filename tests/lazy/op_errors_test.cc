@@ -68,7 +68,7 @@ TEST_F(OpErrorsTest, MismatchedBroadcast) {
                  "neither is 1",
                  {f34_, f5_});
   // The i32 operand would need a cast: nothing is recorded for it either.
-  ExpectRejected([&] { f34_ * i5_; }, "mul: cannot broadcast f32[3,4] with i32[5]", {f34_, i5_});
+  ExpectRejected([&] { f34_* i5_; }, "mul: cannot broadcast f32[3,4] with i32[5]", {f34_, i5_});
   ExpectRejected([&] { pending_ < f5_; }, "lt: cannot broadcast f32[2,3] with f32[5]",
                  {pending_, f5_});
   ExpectRejected([&] { where(flags_, f34_, f5_); },
@@ -83,12 +83,18 @@ TEST_F(OpErrorsTest, BadAxis) {
                  "sum: dimension 3 is out of range for f32[2,3] (expected -2..1)", {pending_});
   ExpectRejected([&] { softmax(pending_, -3); },
                  "softmax: dimension -3 is out of range for f32[2,3] (expected -2..1)", {pending_});
-  ExpectRejected([&] { mean(pending_, {0, -2}); },
-                 "mean: dimension 0 appears more than once in [0,-2] for f32[2,3]", {pending_});
+  ExpectRejected(
+      [&] {
+        mean(pending_, {0, -2});
+      },
+      "mean: dimension 0 appears more than once in [0,-2] for f32[2,3]", {pending_});
   ExpectRejected([&] { slice(f5_, 1, 0, 1); }, "slice: dimension 1 is out of range for f32[5]",
                  {f5_});
-  ExpectRejected([&] { concat({f5_, i5_}, 1); },
-                 "concat: dimension 1 is out of range for f32[5] (expected -1..0)", {f5_, i5_});
+  ExpectRejected(
+      [&] {
+        concat({f5_, i5_}, 1);
+      },
+      "concat: dimension 1 is out of range for f32[5] (expected -1..0)", {f5_, i5_});
   ExpectRejected([&] { squeeze(pending_, 0); },
                  "squeeze: dimension 0 of f32[2,3] has size 2 (expected 1)", {pending_});
 }
@@ -104,8 +110,8 @@ TEST_F(OpErrorsTest, DtypeNotAllowed) {
                  {i5_});
   ExpectRejected([&] { matmul(flags_, flags_); }, "matmul: bool operands are not supported",
                  {flags_});
-  ExpectRejected([&] { cast(f5_, DType::kBF16); }, "cast: dtype bf16 is not supported by any op yet",
-                 {f5_});
+  ExpectRejected([&] { cast(f5_, DType::kBF16); },
+                 "cast: dtype bf16 is not supported by any op yet", {f5_});
   ExpectRejected([&] { scatter_add(flags_, 0, i5_, flags_); },
                  "scatter_add: expected a numeric dtype (i32, i64, f32 or f64), got bool[2]",
                  {flags_, i5_});
@@ -114,24 +120,33 @@ TEST_F(OpErrorsTest, DtypeNotAllowed) {
 TEST_F(OpErrorsTest, MatmulInnerSizes) {
   ExpectRejected([&] { matmul(f34_, pending_); },
                  "matmul: inner sizes differ: f32[3,4] x f32[2,3] (4 vs 2)", {f34_, pending_});
-  ExpectRejected([&] { f5_.matmul(f34_); }, "matmul: inner sizes differ: f32[5] x f32[3,4] (5 vs 3)",
-                 {f5_, f34_});
+  ExpectRejected([&] { f5_.matmul(f34_); },
+                 "matmul: inner sizes differ: f32[5] x f32[3,4] (5 vs 3)", {f5_, f34_});
 }
 
 TEST_F(OpErrorsTest, ReshapeMismatch) {
-  ExpectRejected([&] { reshape(pending_, {4, -1}); },
-                 "reshape: cannot reshape f32[2,3] (6 elements) to [4,-1]", {pending_});
+  ExpectRejected(
+      [&] {
+        reshape(pending_, {4, -1});
+      },
+      "reshape: cannot reshape f32[2,3] (6 elements) to [4,-1]", {pending_});
   ExpectRejected([&] { pending_.view({7}); },
                  "reshape: cannot reshape f32[2,3] (6 elements) to [7]", {pending_});
-  ExpectRejected([&] { flatten(f34_, 1, 0); }, "flatten: start_dim 1 comes after end_dim 0", {f34_});
+  ExpectRejected([&] { flatten(f34_, 1, 0); }, "flatten: start_dim 1 comes after end_dim 0",
+                 {f34_});
 }
 
 TEST_F(OpErrorsTest, BadPermutation) {
-  ExpectRejected([&] { permute(pending_, {1, 1}); },
-                 "permute: [1,1] is not a permutation of the 2 dimensions of f32[2,3]", {pending_});
-  ExpectRejected([&] { pending_.permute({0, 1, 2}); },
-                 "permute: [0,1,2] is not a permutation of the 2 dimensions of f32[2,3]",
-                 {pending_});
+  ExpectRejected(
+      [&] {
+        permute(pending_, {1, 1});
+      },
+      "permute: [1,1] is not a permutation of the 2 dimensions of f32[2,3]", {pending_});
+  ExpectRejected(
+      [&] {
+        pending_.permute({0, 1, 2});
+      },
+      "permute: [0,1,2] is not a permutation of the 2 dimensions of f32[2,3]", {pending_});
   ExpectRejected([&] { permute(pending_, {0, 5}); }, "is not a permutation", {pending_});
 }
 
@@ -149,15 +164,18 @@ TEST_F(OpErrorsTest, IndexDtype) {
 TEST_F(OpErrorsTest, UndefinedTensor) {
   const Tensor undefined;
   ExpectRejected([&] { add(undefined, f5_); }, "add: first operand is an undefined tensor", {f5_});
-  ExpectRejected([&] { f5_ * undefined; }, "mul: second operand is an undefined tensor", {f5_});
+  ExpectRejected([&] { f5_* undefined; }, "mul: second operand is an undefined tensor", {f5_});
   ExpectRejected([&] { undefined + 1; }, "add: first operand is an undefined tensor", {});
   ExpectRejected([&] { sum(undefined); }, "sum: input is an undefined tensor", {});
   ExpectRejected([&] { exp(undefined); }, "exp: input is an undefined tensor", {});
   ExpectRejected([&] { reshape(undefined, {1}); }, "reshape: input is an undefined tensor", {});
   ExpectRejected([&] { matmul(pending_, undefined); },
                  "matmul: second operand is an undefined tensor", {pending_});
-  ExpectRejected([&] { concat({f5_, undefined}); }, "concat: tensor 1 is an undefined tensor",
-                 {f5_});
+  ExpectRejected(
+      [&] {
+        concat({f5_, undefined});
+      },
+      "concat: tensor 1 is an undefined tensor", {f5_});
   ExpectRejected([&] { where(undefined, f5_, f5_); }, "where: condition is an undefined tensor",
                  {f5_});
   ExpectRejected([&] { gather(f5_, 0, undefined); }, "gather: index is an undefined tensor", {f5_});
@@ -166,8 +184,11 @@ TEST_F(OpErrorsTest, UndefinedTensor) {
 
 TEST_F(OpErrorsTest, BadArguments) {
   ExpectRejected([&] { slice(f5_, 0, 0, 5, -1); }, "slice: step must be > 0, got -1", {f5_});
-  ExpectRejected([&] { pad(f5_, {1, 2, 3}); }, "pad: padding [1,2,3] must have an even length",
-                 {f5_});
+  ExpectRejected(
+      [&] {
+        pad(f5_, {1, 2, 3});
+      },
+      "pad: padding [1,2,3] must have an even length", {f5_});
   ExpectRejected([] { concat({}); }, "concat: expected at least one tensor", {});
   ExpectRejected([&] { matmul(f5_, Tensor::from_vector<float>({1}, {})); },
                  "matmul: both operands need at least 1 dimension, got f32[5] x f32[]", {f5_});

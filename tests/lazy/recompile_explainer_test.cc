@@ -104,17 +104,20 @@ TEST(RecompileExplainerTest, EveryChangedInputIsListed) {
   // Compared with the most recent compile of the structure, not the first.
   EXPECT_EQ(Compile(explainer, Record({Op(OpKind::kAdd, {Param({5, 3}), Param({5, 1})})})),
             "same graph structure; input 1 shape f32[5,3] -> f32[5,1]");
-  EXPECT_EQ(explainer.last_explanation(), "same graph structure; input 1 shape f32[5,3] -> f32[5,1]");
+  EXPECT_EQ(explainer.last_explanation(),
+            "same graph structure; input 1 shape f32[5,3] -> f32[5,1]");
 }
 
 TEST(RecompileExplainerTest, NodeShapeChangeWithEqualInputs) {
   RecompileExplainer explainer;
   const Value x = Param({4, 8});
-  Compile(explainer,
-          Record({Op(OpKind::kReshape, {x}, Attributes().Set("sizes", std::vector<int64_t>{8, 4}))}));
-  EXPECT_EQ(Compile(explainer, Record({Op(OpKind::kReshape, {x},
-                                          Attributes().Set("sizes", std::vector<int64_t>{2, 16}))})),
-            "same graph structure; node 1 (reshape) shape f32[8,4] -> f32[2,16]");
+  Compile(
+      explainer,
+      Record({Op(OpKind::kReshape, {x}, Attributes().Set("sizes", std::vector<int64_t>{8, 4}))}));
+  EXPECT_EQ(
+      Compile(explainer, Record({Op(OpKind::kReshape, {x},
+                                    Attributes().Set("sizes", std::vector<int64_t>{2, 16}))})),
+      "same graph structure; node 1 (reshape) shape f32[8,4] -> f32[2,16]");
 }
 
 TEST(RecompileExplainerTest, SizeAttributeChangeWithEqualShapes) {
@@ -122,7 +125,11 @@ TEST(RecompileExplainerTest, SizeAttributeChangeWithEqualShapes) {
   const Value x = Param({10});
   auto slice = [&](int64_t start, int64_t end) {
     return Op(OpKind::kSlice, {x},
-              Attributes().Set("dim", int64_t{0}).Set("start", start).Set("end", end).Set("step", int64_t{1}));
+              Attributes()
+                  .Set("dim", int64_t{0})
+                  .Set("start", start)
+                  .Set("end", end)
+                  .Set("step", int64_t{1}));
   };
   Compile(explainer, Record({slice(0, 4)}));
   EXPECT_EQ(Compile(explainer, Record({slice(2, 6)})),
@@ -136,7 +143,8 @@ TEST(RecompileExplainerTest, SameGraphAgainIsAnEviction) {
   const Value out = Op(OpKind::kExp, {Param({3})});
   Compile(explainer, Record({out}));
   const CompileExplanation e = explainer.Explain(Record({out}));
-  EXPECT_EQ(e.text, "same graph compiled again: it was evicted from the compile cache (KILN_CACHE_SIZE=2)");
+  EXPECT_EQ(e.text,
+            "same graph compiled again: it was evicted from the compile cache (KILN_CACHE_SIZE=2)");
   EXPECT_TRUE(e.known_structure);
   EXPECT_EQ(explainer.Explain(Record({out}, "cpu")).text,
             "same graph compiled for backend cpu (before: interp)");
@@ -158,7 +166,8 @@ TEST(RecompileExplainerTest, NewStructureNamesTheDivergingOpAndItsLocation) {
   EXPECT_THAT(e.text, HasSubstr("NewStructureNamesTheDivergingOpAndItsLocation"));
   EXPECT_THAT(e.text, HasSubstr("; the closest graph has add there"));
   ASSERT_EQ(e.causes.size(), 1u);
-  EXPECT_THAT(e.causes[0], StartsWith(absl::StrCat("new graph structure at ", kThisFile, ":", line)));
+  EXPECT_THAT(e.causes[0],
+              StartsWith(absl::StrCat("new graph structure at ", kThisFile, ":", line)));
 }
 
 TEST(RecompileExplainerTest, ClosestGraphHasTheLongestCommonPrefix) {

@@ -56,7 +56,9 @@ TEST(ReductionOpsTest, Mean) {
   EXPECT_THAT(mean(x, {0}).to_vector<float>(), Near({2.5f, 3.5f, 4.5f}));
   EXPECT_THAT(x.mean({1}).to_vector<float>(), Near({2, 5}));
   EXPECT_NEAR(mean(x).item(), 3.5, 1e-6);
-  EXPECT_THAT(ErrorOf([] { mean(Tensor::from_vector<int64_t>({1, 2, 3}, {3})); }),
+  EXPECT_THAT(ErrorOf([] {
+                mean(Tensor::from_vector<int64_t>({1, 2, 3}, {3}));
+              }),
               HasSubstr("mean: expected a floating dtype, got i64[3]; cast first"));
 }
 
@@ -109,7 +111,8 @@ TEST(ReductionOpsTest, EmptyDimensions) {
   EXPECT_TRUE(rows.to_vector<float>().empty());
   EXPECT_THAT(ErrorOf([&] { max(empty, {1}); }),
               HasSubstr("max: cannot reduce over dimension 1 of f32[2,0], which has size 0"));
-  EXPECT_THAT(ErrorOf([&] { argmax(empty); }), HasSubstr("argmax: cannot take the argmax of f32[2,0]"));
+  EXPECT_THAT(ErrorOf([&] { argmax(empty); }),
+              HasSubstr("argmax: cannot take the argmax of f32[2,0]"));
 }
 
 TEST(ReductionOpsTest, ZeroDimInput) {
@@ -125,7 +128,9 @@ TEST(ReductionOpsTest, AxisErrors) {
               HasSubstr("sum: dimension 3 is out of range for f32[2,3] (expected -2..1)"));
   EXPECT_THAT(ErrorOf([&] { max(x, {-3}); }),
               HasSubstr("max: dimension -3 is out of range for f32[2,3] (expected -2..1)"));
-  EXPECT_THAT(ErrorOf([&] { sum(x, {1, -1}); }),
+  EXPECT_THAT(ErrorOf([&] {
+                sum(x, {1, -1});
+              }),
               HasSubstr("sum: dimension 1 appears more than once in [1,-1] for f32[2,3]"));
   EXPECT_THAT(ErrorOf([&] { argmax(x, 2); }),
               HasSubstr("argmax: dimension 2 is out of range for f32[2,3]"));

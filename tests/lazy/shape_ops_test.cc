@@ -31,12 +31,17 @@ TEST(ShapeOpsTest, ReshapeInfersOneSize) {
 
 TEST(ShapeOpsTest, ReshapeErrors) {
   Tensor x = Matrix();
-  EXPECT_THAT(ErrorOf([&] { reshape(x, {4, -1}); }),
+  EXPECT_THAT(ErrorOf([&] {
+                reshape(x, {4, -1});
+              }),
               HasSubstr("reshape: cannot reshape f32[2,3] (6 elements) to [4,-1]"));
   EXPECT_THAT(ErrorOf([&] { reshape(x, {-1, -1}); }), HasSubstr("only one size may be -1"));
-  EXPECT_THAT(ErrorOf([&] { reshape(x, {5}); }), HasSubstr("cannot reshape f32[2,3] (6 elements) to [5]"));
+  EXPECT_THAT(ErrorOf([&] { reshape(x, {5}); }),
+              HasSubstr("cannot reshape f32[2,3] (6 elements) to [5]"));
   EXPECT_THAT(ErrorOf([&] { reshape(x, {-2, -3}); }), HasSubstr("sizes must be >= 0 or -1"));
-  EXPECT_THAT(ErrorOf([] { reshape(Tensor::from_vector<float>({}, {0}), {0, -1}); }),
+  EXPECT_THAT(ErrorOf([] {
+                reshape(Tensor::from_vector<float>({}, {0}), {0, -1});
+              }),
               HasSubstr("the -1 is ambiguous"));
 }
 
@@ -54,7 +59,9 @@ TEST(ShapeOpsTest, PermuteAndTranspose) {
   EXPECT_THAT(p.to_vector<int32_t>(), ElementsAre(0, 2, 4, 6, 8, 10, 1, 3, 5, 7, 9, 11));
   EXPECT_THAT(c.permute({-1, 0, 1}).to_vector<int32_t>(),
               ElementsAre(0, 2, 4, 6, 8, 10, 1, 3, 5, 7, 9, 11));
-  EXPECT_THAT(ErrorOf([&] { permute(x, {0, 0}); }),
+  EXPECT_THAT(ErrorOf([&] {
+                permute(x, {0, 0});
+              }),
               HasSubstr("permute: [0,0] is not a permutation of the 2 dimensions of f32[2,3]"));
   EXPECT_THAT(ErrorOf([&] { permute(x, {0}); }), HasSubstr("is not a permutation"));
   EXPECT_THAT(ErrorOf([&] { transpose(x, 0, 2); }),
@@ -72,11 +79,15 @@ TEST(ShapeOpsTest, ExpandAndBroadcastTo) {
   EXPECT_THAT(lead.to_vector<float>(), ElementsAre(1, 1, 2, 2, 1, 1, 2, 2));
   EXPECT_EQ(broadcast_to(Tensor::from_vector<float>({4}, {}), {2, 2}).shape().ToString(),
             "f32[2,2]");
-  EXPECT_THAT(ErrorOf([&] { expand(col, {3, 3}); }),
+  EXPECT_THAT(ErrorOf([&] {
+                expand(col, {3, 3});
+              }),
               HasSubstr("expand: cannot expand f32[2,1] to [3,3]: dimension 0 has size 2 "
                         "(expected 1 or 3)"));
   EXPECT_THAT(ErrorOf([&] { expand(col, {2}); }), HasSubstr("which has fewer dimensions"));
-  EXPECT_THAT(ErrorOf([&] { expand(col, {-1, 2, 3}); }),
+  EXPECT_THAT(ErrorOf([&] {
+                expand(col, {-1, 2, 3});
+              }),
               HasSubstr("a new leading dimension needs an explicit size"));
 }
 
@@ -100,7 +111,8 @@ TEST(ShapeOpsTest, UnsqueezeSqueezeFlatten) {
   EXPECT_EQ(c.flatten(-2, -1).shape().ToString(), "f32[2,12]");
   EXPECT_EQ(c.flatten(1, 1).shape().ToString(), "f32[2,3,4]");
   EXPECT_EQ(flatten(Tensor::from_vector<float>({3}, {})).shape().ToString(), "f32[1]");
-  EXPECT_THAT(ErrorOf([&] { flatten(c, 2, 1); }), HasSubstr("flatten: start_dim 2 comes after end_dim 1"));
+  EXPECT_THAT(ErrorOf([&] { flatten(c, 2, 1); }),
+              HasSubstr("flatten: start_dim 2 comes after end_dim 1"));
 }
 
 TEST(ShapeOpsTest, SliceClampsLikePython) {
@@ -144,10 +156,14 @@ TEST(ShapeOpsTest, Concat) {
   EXPECT_THAT(concat({Tensor::from_vector<int32_t>({}, {0}), i}).to_vector<int32_t>(),
               ElementsAre(1, 2));
   EXPECT_THAT(ErrorOf([] { concat({}); }), HasSubstr("concat: expected at least one tensor"));
-  EXPECT_THAT(ErrorOf([&] { concat({a, c}, 0); }),
+  EXPECT_THAT(ErrorOf([&] {
+                concat({a, c}, 0);
+              }),
               HasSubstr("concat: sizes differ in dimension 1 (only dimension 0 may differ): "
                         "f32[2,3], f32[2,1]"));
-  EXPECT_THAT(ErrorOf([&] { concat({a, i}); }),
+  EXPECT_THAT(ErrorOf([&] {
+                concat({a, i});
+              }),
               HasSubstr("concat: all tensors need the same rank, got f32[2,3], i32[2]"));
 }
 
@@ -164,10 +180,15 @@ TEST(ShapeOpsTest, PadUsesTorchOrder) {
   // Negative pads crop.
   Tensor crop = pad(x, {-1, 0});
   EXPECT_THAT(crop.to_vector<float>(), ElementsAre(2, 4));
-  EXPECT_THAT(ErrorOf([&] { pad(x, {1}); }), HasSubstr("pad: padding [1] must have an even length"));
-  EXPECT_THAT(ErrorOf([&] { pad(x, {1, 1, 1, 1, 1, 1}); }),
+  EXPECT_THAT(ErrorOf([&] { pad(x, {1}); }),
+              HasSubstr("pad: padding [1] must have an even length"));
+  EXPECT_THAT(ErrorOf([&] {
+                pad(x, {1, 1, 1, 1, 1, 1});
+              }),
               HasSubstr("at most 4 (2 per dimension of f32[2,2])"));
-  EXPECT_THAT(ErrorOf([&] { pad(x, {-2, -1}); }),
+  EXPECT_THAT(ErrorOf([&] {
+                pad(x, {-2, -1});
+              }),
               HasSubstr("pad: padding [-2,-1] makes dimension 1 of f32[2,2] negative (-1)"));
 }
 

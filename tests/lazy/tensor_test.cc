@@ -55,7 +55,9 @@ TEST(TensorTest, ZeroDimAndEmptyTensors) {
 }
 
 TEST(TensorTest, FromVectorErrors) {
-  EXPECT_THAT(ErrorOf([] { Tensor::from_vector<float>({1, 2, 3}, {2, 2}); }),
+  EXPECT_THAT(ErrorOf([] {
+                Tensor::from_vector<float>({1, 2, 3}, {2, 2});
+              }),
               HasSubstr("from_vector: 3 values do not fill shape [2,2] (4 elements)"));
   EXPECT_THAT(ErrorOf([] { Tensor::from_vector<float>({}, {-1}); }),
               HasSubstr("from_vector: negative size in shape [-1]"));

@@ -53,9 +53,9 @@ TEST(ConfigTest, LaterEntriesWin) {
 
 TEST(ConfigTest, BadValuesWarnAndKeepTheDefault) {
   std::vector<std::string> warnings;
-  const Config c = ParseConfig({"KILN_DEVICE=tpu", "KILN_CACHE_SIZE=0", "KILN_DEBUG=loud",
-                                "KILN_ERROR_ON_RECOMPILE=maybe"},
-                               &warnings);
+  const Config c = ParseConfig(
+      {"KILN_DEVICE=tpu", "KILN_CACHE_SIZE=0", "KILN_DEBUG=loud", "KILN_ERROR_ON_RECOMPILE=maybe"},
+      &warnings);
   EXPECT_EQ(c.device, "interp");
   EXPECT_EQ(c.cache_size, 1024);
   EXPECT_EQ(c.debug, 0);

@@ -103,7 +103,8 @@ TEST(MetricsTest, ReportFormat) {
   GetTimer("CompileTime")->Record(0.5);
   const std::string text = report();
   EXPECT_THAT(text, HasSubstr("Counter: CachedCompile\n  Value: 3\n"));
-  EXPECT_THAT(text, HasSubstr("Metric: CompileTime\n  TotalSamples: 2\n  Accumulator: 750.000ms\n"));
+  EXPECT_THAT(text,
+              HasSubstr("Metric: CompileTime\n  TotalSamples: 2\n  Accumulator: 750.000ms\n"));
   EXPECT_THAT(text, HasSubstr("  Percentiles: 50%=500.000ms; 90%=500.000ms; 99%=500.000ms\n"));
   // Zero counters and timers without samples are left out.
   GetCounter("MetricsTestZero");
