@@ -55,13 +55,6 @@ Graph Graph::Build(std::vector<Value> outputs) {
   return g;
 }
 
-int Graph::IndexOf(const Node* node) const {
-  for (size_t i = 0; i < post_order_.size(); ++i) {
-    if (post_order_[i] == node) return static_cast<int>(i);
-  }
-  return -1;
-}
-
 bool IsSizeAttribute(OpKind op, std::string_view attr_name) {
   switch (op) {
     case OpKind::kReshape:

@@ -26,8 +26,6 @@ class Graph {
   const std::vector<const Node*>& post_order() const { return post_order_; }
   // DeviceData and Scalar leaves in first-visit order.
   const std::vector<const Node*>& parameters() const { return parameters_; }
-  // Position of `node` in post_order(), or -1.
-  int IndexOf(const Node* node) const;
 
   // Combines the output hashes with the parameter-use sequence (which parameter each
   // leaf operand refers to), so `a + a` and `a + b` with equal shapes differ.

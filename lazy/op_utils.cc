@@ -103,8 +103,8 @@ std::string SizesToString(absl::Span<const int64_t> sizes) {
 }
 
 Tensor CastTo(const Tensor& x, DType dtype, const CallSite& site) {
-  if (x.dtype() == dtype) return x;
-  return RecordOp(OpKind::kCast, {x}, Attributes().Set("dtype", dtype), site);
+  Tensor cast;
+  return CastOrSelf(x, dtype, site, &cast);
 }
 
 const Tensor& CastOrSelf(const Tensor& x, DType dtype, const CallSite& site, Tensor* holder) {

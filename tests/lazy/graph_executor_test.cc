@@ -389,16 +389,18 @@ TEST_F(GraphExecutorTest, StormWarningAfterManyShapes) {
 TEST_F(GraphExecutorTest, SmallCacheEvictsAndRecompiles) {
   cfg_->cache_size = 2;
   const Tensor x = Tensor::from_vector<float>({1, 2}, {2});
-  std::vector<std::vector<float>> results;
-  for (int round = 0; round < 2; ++round) {
+  // Three different graphs, one step each; returns the last one's result.
+  auto three_graphs = [&x] {
     Tensor a = x + 1.0;
     mark_step();
     Tensor b = x * 2.0;
     mark_step();
     Tensor c = x - 3.0;
     mark_step();
-    results.push_back(c.to_vector<float>());
-  }
+    return c.to_vector<float>();
+  };
+  std::vector<std::vector<float>> results;
+  for (int round = 0; round < 2; ++round) results.push_back(three_graphs());
   // A, B, C, A, B, C with room for two: every step misses.
   EXPECT_EQ(Count("UncachedCompile"), 6);
   EXPECT_EQ(Count("CachedCompile"), 0);
@@ -411,14 +413,7 @@ TEST_F(GraphExecutorTest, SmallCacheEvictsAndRecompiles) {
   clear_compile_cache();
   metrics::reset();
   cfg_->cache_size = 3;
-  for (int round = 0; round < 2; ++round) {
-    Tensor a = x + 1.0;
-    mark_step();
-    Tensor b = x * 2.0;
-    mark_step();
-    Tensor c = x - 3.0;
-    mark_step();
-  }
+  for (int round = 0; round < 2; ++round) three_graphs();
   EXPECT_EQ(Count("UncachedCompile"), 3);
   EXPECT_EQ(Count("CachedCompile"), 3);
 }

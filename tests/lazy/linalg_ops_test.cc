@@ -16,7 +16,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // [[1, 2, 3], [4, 5, 6]]
-Tensor A() { return Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3}); }
+Tensor A() { return ::kiln::testing::Matrix(); }
 // [[1, 0], [0, 1], [2, -1]]
 Tensor B() { return Tensor::from_vector<float>({1, 0, 0, 1, 2, -1}, {3, 2}); }
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "lazy/tensor.h"
 #include "util/error.h"
 
 namespace kiln::testing {
@@ -19,6 +20,9 @@ std::string ErrorOf(Fn fn) {
   }
   return "no error";
 }
+
+// [[1, 2, 3], [4, 5, 6]] as f32[2,3]: the matrix most op tests start from.
+inline Tensor Matrix() { return Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3}); }
 
 // Element-wise float comparison with an absolute tolerance.
 inline ::testing::Matcher<std::vector<float>> Near(std::vector<float> expected,

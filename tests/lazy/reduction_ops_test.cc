@@ -15,8 +15,7 @@ using ::kiln::testing::Near;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// [[1, 2, 3], [4, 5, 6]]
-Tensor Matrix() { return Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3}); }
+using ::kiln::testing::Matrix;
 
 TEST(ReductionOpsTest, SumOverAxes) {
   Tensor x = Matrix();

@@ -14,8 +14,7 @@ using ::kiln::testing::ErrorOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// [[1, 2, 3], [4, 5, 6]]
-Tensor Matrix() { return Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3}); }
+using ::kiln::testing::Matrix;
 
 TEST(ShapeOpsTest, ReshapeInfersOneSize) {
   Tensor x = Matrix();
