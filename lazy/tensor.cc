@@ -4,7 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "lazy/autograd.h"
 #include "lazy/device.h"
+#include "lazy/grad_mode.h"
 #include "lazy/graph_executor.h"
 #include "lazy/tensor_impl.h"
 #include "util/error.h"
@@ -132,6 +134,18 @@ Tensor& Tensor::assign_(const Tensor& other, CallSite site) {
                              " and ", src.backend()->name(), ")"));
   }
   if (&self == &src) return *this;
+  const std::shared_ptr<autograd::AutogradMeta>& self_grad = self.autograd();
+  const bool is_grad_leaf = self_grad != nullptr && self_grad->grad_fn == nullptr;
+  if (GradMode::enabled() && src.autograd() != nullptr) {
+    if (is_grad_leaf) {
+      throw Error(absl::StrCat("assign_: ", self.shape().ToString(),
+                               " is a leaf that requires grad and the new value requires grad; "
+                               "update parameters under kiln::NoGradGuard"));
+    }
+    self.set_autograd(src.autograd());  // the gradient path comes along with the value
+  } else if (!is_grad_leaf) {
+    self.set_autograd(nullptr);  // the op that produced the old value no longer applies
+  }
   if (src.is_pending()) {
     self.SetPending(src.pending());
   } else {

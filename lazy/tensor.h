@@ -65,8 +65,31 @@ class Tensor {
   bool is_pending() const;
   // Makes this tensor hold `other`'s value (buffer or pending IR) while keeping its
   // identity: the way optimizers update parameters and state in place. Shapes and
-  // dtypes must match.
+  // dtypes must match. A leaf that requires grad can be assigned a value that requires
+  // grad only under NoGradGuard, so an update is never differentiated by accident.
   Tensor& assign_(const Tensor& other, CallSite site = {});
+
+  // Autograd (lazy/autograd.h). Only floating tensors can require grad; results of ops
+  // on tensors that require grad do too, unless recorded under NoGradGuard.
+  bool requires_grad() const;
+  // Marks a leaf as requiring grad or not (libtorch's requires_grad_).
+  Tensor& requires_grad_(bool requires_grad = true);
+  // True for tensors not produced by a differentiable op: only leaves accumulate .grad().
+  bool is_leaf() const;
+  // The gradient accumulated by backward(); undefined until the first backward reaches
+  // this leaf. Throws for a tensor that does not require grad, or a non-leaf.
+  Tensor grad() const;
+  // Replaces the accumulated gradient (e.g. after clipping); `grad` must match the shape.
+  void set_grad(const Tensor& grad) const;
+  // Drops the accumulated gradient, so the next backward starts from none (PyTorch's
+  // set_to_none): the traced step stays the same graph whatever the step number.
+  void zero_grad() const;
+  // Records the gradients of this tensor with respect to every leaf that requires grad,
+  // as lazy ops, and accumulates them into the leaves' grad(). `gradient` may be omitted
+  // for a one-element tensor (it is then 1).
+  void backward(const Tensor& gradient = Tensor(), CallSite site = {}) const;
+  // The same value, cut off from the gradient graph.
+  Tensor detach() const;
 
   // Method forms of the ops in lazy/ops.h.
   Tensor sum(std::vector<int64_t> dims = {}, bool keepdim = false, CallSite site = {}) const;

@@ -1,6 +1,7 @@
 #include "lazy/tensor_impl.h"
 
 #include "absl/strings/str_cat.h"
+#include "lazy/autograd.h"
 #include "lazy/device.h"
 #include "lazy/live_tensors.h"
 #include "util/check.h"
@@ -73,11 +74,17 @@ Tensor RecordOpByPtr(OpKind op, absl::Span<const Tensor* const> operands, Attrib
   }
   // Leaves (constant, arange) live on the current device.
   if (backend == nullptr) backend = &current_backend();
-  for (const Tensor* t : operands) values.push_back(t->impl()->value(site));
+  bool requires_grad = false;
+  for (const Tensor* t : operands) {
+    values.push_back(t->impl()->value(site));
+    requires_grad |= t->impl()->autograd() != nullptr;
+  }
   absl::StatusOr<NodePtr> node =
       Node::Create(op, std::move(values), std::move(attrs), site.location);
   ThrowIfError(node.status());
-  return MakePendingTensor(Value{*std::move(node), 0}, backend);
+  Tensor result = MakePendingTensor(Value{*std::move(node), 0}, backend);
+  if (requires_grad) autograd::RecordGradient(operands, result);
+  return result;
 }
 
 }  // namespace kiln

@@ -14,6 +14,10 @@
 
 namespace kiln {
 
+namespace autograd {
+struct AutogradMeta;  // lazy/autograd.h
+}  // namespace autograd
+
 class TensorImpl : public std::enable_shared_from_this<TensorImpl> {
  public:
   // A pending tensor computing `value` on `backend`.
@@ -37,6 +41,10 @@ class TensorImpl : public std::enable_shared_from_this<TensorImpl> {
   void SetPending(Value value);
   void SetBuffer(BufferPtr buffer);
 
+  // Autograd state: null unless the tensor requires grad.
+  const std::shared_ptr<autograd::AutogradMeta>& autograd() const { return autograd_; }
+  void set_autograd(std::shared_ptr<autograd::AutogradMeta> meta) { autograd_ = std::move(meta); }
+
   // Live-registry links (lazy/live_tensors.cc).
   TensorImpl* prev_live_ = nullptr;
   TensorImpl* next_live_ = nullptr;
@@ -46,6 +54,7 @@ class TensorImpl : public std::enable_shared_from_this<TensorImpl> {
   BufferPtr buffer_;
   NodePtr data_node_;
   Backend* backend_;
+  std::shared_ptr<autograd::AutogradMeta> autograd_;
 };
 
 // Wraps a new pending tensor on `backend`.

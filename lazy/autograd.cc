@@ -1,0 +1,162 @@
+#include "lazy/autograd.h"
+
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "lazy/autograd_formulas.h"
+#include "lazy/creation.h"
+#include "lazy/grad_mode.h"
+#include "lazy/ops.h"
+#include "lazy/tensor_impl.h"
+#include "util/error.h"
+
+namespace kiln::autograd {
+namespace {
+
+GradEdge EdgeOf(const Tensor& t) {
+  const std::shared_ptr<AutogradMeta>& meta = t.impl()->autograd();
+  if (meta == nullptr) return {};
+  if (meta->grad_fn != nullptr) return {meta->grad_fn, nullptr};
+  return {nullptr, meta};
+}
+
+void Accumulate(AutogradMeta& leaf, const Tensor& grad, const CallSite& site) {
+  leaf.grad = leaf.grad.defined() ? add(leaf.grad, grad, site) : grad;
+}
+
+// A formula bug would otherwise surface far away, as a shape error in a later op.
+void CheckGradient(const ForwardOp& op, int operand, const Tensor& grad) {
+  const Shape& expected = op.node().operand(operand).shape();
+  if (!(grad.shape() == expected)) {
+    throw Error(absl::StrCat("backward of ", OpName(op.kind()), ": the gradient of operand ",
+                             operand, " is ", grad.shape().ToString(), ", expected ",
+                             expected.ToString()));
+  }
+}
+
+}  // namespace
+
+bool IsDifferentiable(OpKind op) {
+  switch (op) {
+    case OpKind::kDeviceData:
+    case OpKind::kScalar:
+    case OpKind::kConstant:
+    case OpKind::kArange:
+    case OpKind::kLogicalNot:
+    case OpKind::kEq:
+    case OpKind::kNe:
+    case OpKind::kLt:
+    case OpKind::kLe:
+    case OpKind::kGt:
+    case OpKind::kGe:
+    case OpKind::kLogicalAnd:
+    case OpKind::kLogicalOr:
+    case OpKind::kArgmax:
+      return false;
+    default:
+      return true;
+  }
+}
+
+void RecordGradient(absl::Span<const Tensor* const> operands, const Tensor& result) {
+  if (!GradMode::enabled()) return;
+  const Value& value = result.impl()->pending();
+  if (!IsFloating(value.shape().dtype()) || !IsDifferentiable(value.node->op())) return;
+  auto node = std::make_shared<GradNode>();
+  node->node = value.node;
+  node->backend = result.impl()->backend();
+  for (const Tensor* operand : operands) node->inputs.push_back(EdgeOf(*operand));
+  auto meta = std::make_shared<AutogradMeta>();
+  meta->grad_fn = std::move(node);
+  result.impl()->set_autograd(std::move(meta));
+}
+
+Tensor ForwardOp::operand(int i) const { return MakePendingTensor(node_->operand(i), backend_); }
+
+Tensor ForwardOp::output() const { return MakePendingTensor(Value{node_, 0}, backend_); }
+
+void RunBackward(const Tensor& root, const Tensor& gradient, const CallSite& site) {
+  if (!root.defined()) throw Error("backward: the tensor is undefined");
+  const std::shared_ptr<AutogradMeta>& root_meta = root.impl()->autograd();
+  if (root_meta == nullptr) {
+    throw Error(absl::StrCat("backward: the tensor ", root.shape().ToString(),
+                             " does not require grad (no input of the ops that produced it "
+                             "requires grad, or they ran under NoGradGuard)"));
+  }
+  Tensor seed = gradient;
+  if (!seed.defined()) {
+    if (root.numel() != 1) {
+      throw Error(
+          absl::StrCat("backward: a gradient can be implied only for a one-element "
+                       "output; pass one for ",
+                       root.shape().ToString()));
+    }
+    seed = full(std::vector<int64_t>(root.sizes().begin(), root.sizes().end()), Scalar(1.0),
+                root.dtype(), site);
+  } else if (!(seed.shape() == root.shape())) {
+    throw Error(absl::StrCat("backward: the gradient ", seed.shape().ToString(),
+                             " does not match the output ", root.shape().ToString()));
+  }
+  NoGradGuard no_grad;  // gradients of gradients are not recorded
+  if (root_meta->grad_fn == nullptr) {
+    Accumulate(*root_meta, seed, site);
+    return;
+  }
+
+  // How many edges point at each GradNode: a node runs once all of its consumers have
+  // passed it their gradient contributions (Kahn's order over the gradient graph).
+  absl::flat_hash_map<const GradNode*, int> pending_consumers;
+  std::vector<const GradNode*> stack = {root_meta->grad_fn.get()};
+  pending_consumers[root_meta->grad_fn.get()] = 0;
+  while (!stack.empty()) {
+    const GradNode* node = stack.back();
+    stack.pop_back();
+    for (const GradEdge& edge : node->inputs) {
+      if (edge.node == nullptr) continue;
+      auto [it, inserted] = pending_consumers.try_emplace(edge.node.get(), 0);
+      ++it->second;
+      if (inserted) stack.push_back(edge.node.get());
+    }
+  }
+
+  absl::flat_hash_map<const GradNode*, Tensor> grads;
+  grads[root_meta->grad_fn.get()] = seed;
+  std::vector<const GradNode*> ready = {root_meta->grad_fn.get()};
+  absl::InlinedVector<bool, 3> needs;
+  absl::InlinedVector<Tensor, 3> input_grads;
+  while (!ready.empty()) {
+    const GradNode* node = ready.back();
+    ready.pop_back();
+    Tensor grad;
+    if (auto it = grads.find(node); it != grads.end()) {
+      grad = std::move(it->second);
+      grads.erase(it);
+    }
+    const size_t n = node->inputs.size();
+    needs.assign(n, false);
+    input_grads.assign(n, Tensor());
+    const ForwardOp op(node->node, node->backend);
+    if (grad.defined()) {
+      for (size_t i = 0; i < n; ++i) needs[i] = static_cast<bool>(node->inputs[i]);
+      OpGradients(op, grad, needs, absl::MakeSpan(input_grads));
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const GradEdge& edge = node->inputs[i];
+      if (!edge) continue;
+      const Tensor& g = input_grads[i];
+      if (g.defined()) CheckGradient(op, static_cast<int>(i), g);
+      if (edge.leaf != nullptr) {
+        if (g.defined()) Accumulate(*edge.leaf, g, op.site());
+        continue;
+      }
+      if (g.defined()) {
+        Tensor& sum = grads[edge.node.get()];
+        sum = sum.defined() ? add(sum, g, op.site()) : g;
+      }
+      if (--pending_consumers[edge.node.get()] == 0) ready.push_back(edge.node.get());
+    }
+  }
+}
+
+}  // namespace kiln::autograd

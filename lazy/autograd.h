@@ -1,0 +1,67 @@
+#pragma once
+// Reverse-mode autograd over lazy tensors. Every differentiable op recorded while
+// GradMode is on and some operand requires grad also records a GradNode: the forward IR
+// node plus, per operand, where that operand's gradient goes. backward() walks these
+// GradNodes from the loss and records each op's backward formula as ordinary lazy ops,
+// so forward, backward and the optimizer update all land in one pending graph and
+// nothing runs before the barrier.
+//
+//   y = x * w   (w requires grad)       IR:        mul(x, w)
+//                                       GradNode:  {node = mul, inputs = [-, w's leaf]}
+//   y.sum().backward()  records         w.grad = sum_to(w.shape, expand(1) * x)
+//
+// The gradient graph is kept apart from the IR because the IR cannot tell a detached use
+// of a value from a differentiable one, and ops traced under NoGradGuard must not get
+// gradients even though their IR is identical.
+#include <memory>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/types/span.h"
+#include "ir/node.h"
+#include "lazy/tensor.h"
+
+namespace kiln {
+
+class Backend;
+
+namespace autograd {
+
+struct GradNode;
+
+// Autograd state of a tensor that requires grad (a TensorImpl holds none otherwise).
+struct AutogradMeta {
+  // The op that produced the tensor; null for a leaf, whose gradients accumulate below.
+  std::shared_ptr<GradNode> grad_fn;
+  // Leaves only: the sum of the gradients of every backward() so far (undefined if none).
+  Tensor grad;
+};
+
+// Where the gradient of one operand goes: into the GradNode that produced it, into a
+// leaf's accumulated gradient, or nowhere (both null) when the operand needs none.
+struct GradEdge {
+  std::shared_ptr<GradNode> node;
+  std::shared_ptr<AutogradMeta> leaf;
+  explicit operator bool() const { return node != nullptr || leaf != nullptr; }
+};
+
+// One recorded differentiable op. Holds the IR node (not the operand tensors), so saved
+// forward values are recomputed from IR after a barrier rather than kept as live outputs.
+struct GradNode {
+  NodePtr node;
+  Backend* backend;
+  absl::InlinedVector<GradEdge, 3> inputs;  // one per operand of `node`
+};
+
+// Whether the op has a backward formula (comparisons, argmax and leaves have none).
+bool IsDifferentiable(OpKind op);
+
+// Called for a recorded op when some operand requires grad: attaches a GradNode to
+// `result` if gradients are being recorded and the op is differentiable.
+void RecordGradient(absl::Span<const Tensor* const> operands, const Tensor& result);
+
+// The work behind Tensor::backward: accumulates d(root)/d(leaf) * gradient into every
+// leaf that requires grad and that root depends on.
+void RunBackward(const Tensor& root, const Tensor& gradient, const CallSite& site);
+
+}  // namespace autograd
+}  // namespace kiln

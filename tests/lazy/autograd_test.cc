@@ -1,0 +1,169 @@
+// The autograd engine: which tensors get gradients, accumulation, detach and NoGradGuard,
+// laziness, and the errors. Per-op formulas are checked in autograd_gradcheck_test.cc.
+#include "lazy/autograd.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "lazy/creation.h"
+#include "lazy/grad_mode.h"
+#include "lazy/graph_executor.h"
+#include "lazy/ops.h"
+#include "tests/lazy/op_test_util.h"
+#include "util/metrics.h"
+
+namespace kiln {
+namespace {
+
+using ::kiln::testing::ErrorOf;
+using ::kiln::testing::Near;
+using ::testing::HasSubstr;
+
+Tensor Param(std::vector<float> values, std::vector<int64_t> sizes) {
+  Tensor t = Tensor::from_vector<float>(values, sizes);
+  t.requires_grad_();
+  return t;
+}
+
+TEST(AutogradTest, ProductRuleThroughBroadcasting) {
+  Tensor x = Param({1, 2, 3, 4, 5, 6}, {2, 3});
+  Tensor w = Param({0.5f, -1, 2}, {3});
+  Tensor loss = sum(add(mul(x, w), x));
+  EXPECT_TRUE(loss.requires_grad());
+  EXPECT_FALSE(loss.is_leaf());
+  loss.backward();
+  // d/dx = w + 1 in every row; d/dw = column sums of x.
+  EXPECT_THAT(x.grad().to_vector<float>(), Near({1.5f, 0, 3, 1.5f, 0, 3}));
+  EXPECT_THAT(w.grad().to_vector<float>(), Near({5, 7, 9}));
+}
+
+TEST(AutogradTest, SharedSubexpressionsSumTheirContributions) {
+  Tensor x = Param({1, -2, 3}, {3});
+  Tensor y = mul(x, x);                  // both operands are the same leaf
+  Tensor loss = sum(add(y, mul(y, x)));  // x^2 + x^3
+  loss.backward();
+  EXPECT_THAT(x.grad().to_vector<float>(), Near({2 + 3, -4 + 12, 6 + 27}));
+}
+
+TEST(AutogradTest, GradientsAccumulateUntilZeroGrad) {
+  Tensor x = Param({1, 2}, {2});
+  sum(mul(x, 3.0)).backward();
+  sum(mul(x, 2.0)).backward();
+  EXPECT_THAT(x.grad().to_vector<float>(), Near({5, 5}));
+  x.zero_grad();
+  EXPECT_FALSE(x.grad().defined());
+  sum(x).backward();
+  EXPECT_THAT(x.grad().to_vector<float>(), Near({1, 1}));
+}
+
+TEST(AutogradTest, BackwardRecordsLazyOpsAndRunsNothing) {
+  Tensor x = Param({1, 2, 3}, {3});
+  mark_step();
+  const int64_t steps = metrics::counter("MarkStep") + metrics::counter("ImplicitBarrier");
+  Tensor loss = sum(exp(x));
+  loss.backward();
+  EXPECT_TRUE(x.grad().is_pending());
+  EXPECT_EQ(metrics::counter("MarkStep") + metrics::counter("ImplicitBarrier"), steps);
+  mark_step();
+  EXPECT_FALSE(x.grad().is_pending());
+  EXPECT_THAT(x.grad().to_vector<float>(), Near({2.7182817f, 7.3890561f, 20.085537f}, 1e-4f));
+}
+
+TEST(AutogradTest, NonScalarBackwardTakesAGradient) {
+  Tensor x = Param({1, 2, 3}, {3});
+  Tensor y = mul(x, x);
+  EXPECT_THAT(ErrorOf([&] { y.backward(); }), HasSubstr("pass one for f32[3]"));
+  EXPECT_THAT(ErrorOf([&] {
+                y.backward(Tensor::from_vector<float>({1, 1}, {2}));
+              }),
+              HasSubstr("gradient f32[2] does not match the output f32[3]"));
+  y.backward(Tensor::from_vector<float>({1, 0, -1}, {3}));
+  EXPECT_THAT(x.grad().to_vector<float>(), Near({2, 0, -6}));
+}
+
+TEST(AutogradTest, BackwardOfALeafIsItsGradient) {
+  Tensor x = Param({4}, {});
+  x.backward();
+  EXPECT_THAT(x.grad().to_vector<float>(), Near({1}));
+}
+
+TEST(AutogradTest, DetachCutsTheGradientPath) {
+  Tensor x = Param({1, 2}, {2});
+  Tensor y = mul(x, x);
+  Tensor frozen = y.detach();
+  EXPECT_FALSE(frozen.requires_grad());
+  sum(add(mul(frozen, x), y)).backward();  // d/dx = y + 2x, not 3x^2
+  EXPECT_THAT(x.grad().to_vector<float>(), Near({1 + 2, 4 + 4}));
+  EXPECT_THAT(frozen.to_vector<float>(), Near({1, 4}));
+}
+
+TEST(AutogradTest, NoGradGuardRecordsNoGradient) {
+  Tensor x = Param({1, 2}, {2});
+  Tensor y;
+  {
+    NoGradGuard no_grad;
+    EXPECT_FALSE(GradMode::enabled());
+    y = mul(x, 2.0);
+  }
+  EXPECT_TRUE(GradMode::enabled());
+  EXPECT_FALSE(y.requires_grad());
+  EXPECT_THAT(ErrorOf([&] { sum(y).backward(); }), HasSubstr("does not require grad"));
+}
+
+TEST(AutogradTest, NonDifferentiableResultsNeedNoGradient) {
+  Tensor x = Param({1, 2, 3}, {3});
+  EXPECT_FALSE(gt(x, 1.5).requires_grad());
+  EXPECT_FALSE(argmax(x).requires_grad());
+  EXPECT_FALSE(cast(x, DType::kI32).requires_grad());
+  EXPECT_TRUE(cast(x, DType::kF64).requires_grad());
+  // A mask from a comparison routes gradient only through the selected branch.
+  sum(where(gt(x, 1.5), x, mul(x, 0.0))).backward();
+  EXPECT_THAT(x.grad().to_vector<float>(), Near({0, 1, 1}));
+}
+
+TEST(AutogradTest, ErrorsNameTheTensorAndTheRule) {
+  Tensor ints = Tensor::from_vector<int32_t>({1, 2}, {2});
+  EXPECT_THAT(ErrorOf([&] { ints.requires_grad_(); }),
+              HasSubstr("requires_grad_: only floating tensors can require grad, got i32[2]"));
+  EXPECT_FALSE(ints.requires_grad());
+  EXPECT_THAT(ErrorOf([&] { ints.grad(); }),
+              HasSubstr("grad: the tensor i32[2] does not require grad"));
+  Tensor x = Param({1, 2}, {2});
+  Tensor y = mul(x, x);
+  EXPECT_THAT(ErrorOf([&] { y.grad(); }), HasSubstr("is the result of mul, not a leaf"));
+  EXPECT_THAT(ErrorOf([&] { y.requires_grad_(false); }), HasSubstr("only leaves can change"));
+  EXPECT_THAT(ErrorOf([&] { x.set_grad(Tensor::from_vector<float>({1}, {1})); }),
+              HasSubstr("set_grad: the gradient f32[1] does not match the tensor f32[2]"));
+  EXPECT_THAT(ErrorOf([] { Tensor().backward(); }), HasSubstr("undefined"));
+}
+
+TEST(AutogradTest, ParametersAreUpdatedInPlaceOnlyWithoutGrad) {
+  Tensor w = Param({1, 2}, {2});
+  sum(mul(w, w)).backward();
+  EXPECT_THAT(ErrorOf([&] { w.assign_(sub(w, w.grad())); }),
+              HasSubstr("update parameters under kiln::NoGradGuard"));
+  {
+    NoGradGuard no_grad;
+    w.assign_(sub(w, mul(w.grad(), 0.25)));
+  }
+  EXPECT_TRUE(w.is_leaf());
+  EXPECT_TRUE(w.requires_grad());
+  EXPECT_THAT(w.to_vector<float>(), Near({0.5f, 1}));
+}
+
+TEST(AutogradTest, AssigningADifferentiableValueCarriesItsGradient) {
+  Tensor x = Param({1, 2}, {2});
+  Tensor y = Tensor::from_vector<float>({0, 0}, {2});
+  y.assign_(mul(x, 3.0));
+  EXPECT_TRUE(y.requires_grad());
+  sum(y).backward();
+  EXPECT_THAT(x.grad().to_vector<float>(), Near({3, 3}));
+  // A later assignment without gradient replaces the value and drops the old path.
+  y.assign_(Tensor::from_vector<float>({5, 5}, {2}));
+  EXPECT_FALSE(y.requires_grad());
+}
+
+}  // namespace
+}  // namespace kiln
