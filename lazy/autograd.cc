@@ -72,6 +72,22 @@ void RecordGradient(absl::Span<const Tensor* const> operands, const Tensor& resu
   result.impl()->set_autograd(std::move(meta));
 }
 
+GradNode::~GradNode() {
+  std::vector<std::shared_ptr<GradNode>> pending;
+  const auto take_sole_owned = [&](absl::InlinedVector<GradEdge, 3>& inputs) {
+    for (GradEdge& edge : inputs) {
+      if (edge.node != nullptr && edge.node.use_count() == 1)
+        pending.push_back(std::move(edge.node));
+    }
+  };
+  take_sole_owned(inputs);
+  while (!pending.empty()) {
+    std::shared_ptr<GradNode> node = std::move(pending.back());
+    pending.pop_back();
+    take_sole_owned(node->inputs);
+  }
+}
+
 Tensor ForwardOp::operand(int i) const { return MakePendingTensor(node_->operand(i), backend_); }
 
 Tensor ForwardOp::output() const { return MakePendingTensor(Value{node_, 0}, backend_); }

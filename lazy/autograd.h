@@ -47,8 +47,12 @@ struct GradEdge {
 // One recorded differentiable op. Holds the IR node (not the operand tensors), so saved
 // forward values are recomputed from IR after a barrier rather than kept as live outputs.
 struct GradNode {
+  // Releases sole-owned input chains iteratively: a long trace would otherwise be
+  // destroyed recursively and overflow the stack.
+  ~GradNode();
+
   NodePtr node;
-  Backend* backend;
+  Backend* backend = nullptr;
   absl::InlinedVector<GradEdge, 3> inputs;  // one per operand of `node`
 };
 

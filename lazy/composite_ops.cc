@@ -33,7 +33,9 @@ Tensor softmax(const Tensor& x, int64_t dim, CallSite site) {
   Tensor in = AsFloating(x, site);
   // An empty row has no max to subtract; its softmax is empty too.
   if (in.numel() == 0) return exp(in, site);
-  Tensor shifted = sub(in, max(in, {axis}, /*keepdim=*/true, site), site);
+  // The shift only keeps exp in range; it cancels mathematically, so it is detached
+  // rather than differentiated (its gradient would be exactly zero).
+  Tensor shifted = sub(in, max(in, {axis}, /*keepdim=*/true, site).detach(), site);
   Tensor e = exp(shifted, site);
   return div(e, sum(e, {axis}, /*keepdim=*/true, site), site);
 }
@@ -43,7 +45,8 @@ Tensor log_softmax(const Tensor& x, int64_t dim, CallSite site) {
   const int64_t axis = NormalizeDim("log_softmax", dim, x.shape());
   Tensor in = AsFloating(x, site);
   if (in.numel() == 0) return exp(in, site);
-  Tensor shifted = sub(in, max(in, {axis}, /*keepdim=*/true, site), site);
+  // Detached as in softmax: the shift cancels out of the result.
+  Tensor shifted = sub(in, max(in, {axis}, /*keepdim=*/true, site).detach(), site);
   Tensor log_sum = log(sum(exp(shifted, site), {axis}, /*keepdim=*/true, site), site);
   return sub(shifted, log_sum, site);
 }

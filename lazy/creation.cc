@@ -107,6 +107,26 @@ Tensor ones(std::vector<int64_t> sizes, DType dtype, CallSite site) {
   return ExpandLeaf(ConstantTensor(1.0, dtype, &current_backend(), site), sizes, site);
 }
 
+Tensor full_data(std::vector<int64_t> sizes, double value, DType dtype, CallSite site) {
+  CheckSizes("full_data", sizes);
+  CheckSupported("full_data", dtype);
+  const size_t n = NumElements(sizes);
+  switch (dtype) {
+    case DType::kF32:
+      return Tensor::from_vector(std::vector<float>(n, static_cast<float>(value)), sizes, site);
+    case DType::kF64:
+      return Tensor::from_vector(std::vector<double>(n, value), sizes, site);
+    case DType::kI32:
+      return Tensor::from_vector(std::vector<int32_t>(n, static_cast<int32_t>(value)), sizes, site);
+    case DType::kI64:
+      return Tensor::from_vector(std::vector<int64_t>(n, static_cast<int64_t>(value)), sizes, site);
+    case DType::kBool:
+      return Tensor::from_vector(std::vector<bool>(n, value != 0), sizes, site);
+    default:
+      ThrowOpError("full_data: dtype ", DTypeName(dtype), " is not supported");
+  }
+}
+
 Tensor constant(double value, DType dtype, CallSite site) {
   CheckSupported("constant", dtype);
   return ConstantTensor(value, dtype, &current_backend(), site);
@@ -145,6 +165,18 @@ Tensor randn(std::vector<int64_t> sizes, Generator& gen, DType dtype, CallSite s
   CheckFloating("randn", dtype, sizes);
   std::vector<double> values(NumElements(sizes));
   for (double& v : values) v = gen.NextNormal();
+  return Upload(values, sizes, dtype, site);
+}
+
+Tensor normal(std::vector<int64_t> sizes, Generator& gen, double mean, double std, DType dtype,
+              CallSite site) {
+  CheckSizes("normal", sizes);
+  CheckFloating("normal", dtype, sizes);
+  if (!(std >= 0) || !std::isfinite(mean) || !std::isfinite(std)) {
+    ThrowOpError("normal: expected a finite mean and std >= 0, got mean=", mean, " std=", std);
+  }
+  std::vector<double> values(NumElements(sizes));
+  for (double& v : values) v = mean + std * gen.NextNormal();
   return Upload(values, sizes, dtype, site);
 }
 

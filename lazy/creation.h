@@ -16,6 +16,11 @@ Tensor full(std::vector<int64_t> sizes, Scalar value, CallSite site = {});
 Tensor full(std::vector<int64_t> sizes, Scalar value, DType dtype, CallSite site = {});
 Tensor zeros(std::vector<int64_t> sizes, DType dtype = DType::kF32, CallSite site = {});
 Tensor ones(std::vector<int64_t> sizes, DType dtype = DType::kF32, CallSite site = {});
+// Like full(), but uploaded now rather than recorded: the result is device data from the
+// start. Parameters and optimizer state are made this way, so the first training step
+// traces the same graph as every later one.
+Tensor full_data(std::vector<int64_t> sizes, double value, DType dtype = DType::kF32,
+                 CallSite site = {});
 // A 0-d tensor whose value is baked into the generated code (changing it recompiles).
 Tensor constant(double value, DType dtype = DType::kF32, CallSite site = {});
 // [start, end) in steps of `step` (non-zero), like torch.arange; dtype i64 by default.
@@ -28,6 +33,9 @@ Tensor rand(std::vector<int64_t> sizes, Generator& gen, DType dtype = DType::kF3
 // Standard normal.
 Tensor randn(std::vector<int64_t> sizes, Generator& gen, DType dtype = DType::kF32,
              CallSite site = {});
+// Normal(mean, std).
+Tensor normal(std::vector<int64_t> sizes, Generator& gen, double mean, double std,
+              DType dtype = DType::kF32, CallSite site = {});
 // Normal(mean, std) redrawn until within [a, b] (torch.nn.init.trunc_normal_).
 Tensor trunc_normal(std::vector<int64_t> sizes, Generator& gen, double mean = 0, double std = 1,
                     double a = -2, double b = 2, DType dtype = DType::kF32, CallSite site = {});

@@ -165,5 +165,14 @@ TEST(AutogradTest, AssigningADifferentiableValueCarriesItsGradient) {
   EXPECT_FALSE(y.requires_grad());
 }
 
+TEST(AutogradTest, LongChainsBackwardAndFreeWithoutDeepRecursion) {
+  Tensor x = Param({1.0f}, {1});
+  Tensor y = x;
+  for (int i = 0; i < 200000; ++i) y = add(y, 1.0);
+  sum(y).backward();
+  y = Tensor();  // frees 200k GradNodes and IR nodes
+  EXPECT_THAT(x.grad().to_vector<float>(), Near({1}));
+}
+
 }  // namespace
 }  // namespace kiln

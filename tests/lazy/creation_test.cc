@@ -138,6 +138,24 @@ TEST(CreationTest, TruncNormalStaysInBounds) {
   }
 }
 
+TEST(CreationTest, NormalIsAShiftedScaledRandn) {
+  Generator a(11), b(11);
+  std::vector<double> shifted = normal({64}, a, 3.0, 0.5, DType::kF64).to_vector<double>();
+  std::vector<double> standard = randn({64}, b, DType::kF64).to_vector<double>();
+  for (size_t i = 0; i < shifted.size(); ++i)
+    EXPECT_NEAR(shifted[i], 3.0 + 0.5 * standard[i], 1e-12);
+}
+
+TEST(CreationTest, FullDataIsUploadedNotRecorded) {
+  Tensor lazy = full({2, 3}, 1.5);
+  Tensor data = full_data({2, 3}, 1.5);
+  EXPECT_TRUE(lazy.is_pending());
+  EXPECT_FALSE(data.is_pending());
+  EXPECT_EQ(data.to_vector<float>(), lazy.to_vector<float>());
+  EXPECT_EQ(full_data({2}, 7, DType::kI64).to_vector<int64_t>(), (std::vector<int64_t>{7, 7}));
+  EXPECT_EQ(full_data({0}, 1).numel(), 0);
+}
+
 TEST(CreationTest, Errors) {
   Generator gen(1);
   EXPECT_THAT(ErrorOf([] { zeros({2, -1}); }), HasSubstr("zeros: sizes [2,-1] must be >= 0"));
@@ -150,6 +168,9 @@ TEST(CreationTest, Errors) {
               HasSubstr("trunc_normal: expected std > 0 and a < b"));
   EXPECT_THAT(ErrorOf([&] { trunc_normal({2}, gen, 0, 1, 50, 60); }),
               HasSubstr("trunc_normal: [50, 60] holds almost none of Normal(0, 1)"));
+  EXPECT_THAT(ErrorOf([&] { normal({2}, gen, 0, -1); }),
+              HasSubstr("normal: expected a finite mean and std >= 0, got mean=0 std=-1"));
+  EXPECT_THAT(ErrorOf([] { full_data({-1}, 0); }), HasSubstr("full_data: sizes [-1] must be >= 0"));
   EXPECT_THAT(ErrorOf([] { ones({2}, DType::kF16); }),
               HasSubstr("ones: dtype f16 is not supported by any op yet"));
 }

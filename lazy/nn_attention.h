@@ -1,0 +1,48 @@
+#pragma once
+// nn::MultiheadSelfAttention: multi-head scaled dot-product self-attention with a fused
+// query/key/value projection, named as timm's Attention ("qkv", "proj"), so state dict
+// keys and weight layouts match timm checkpoints:
+//
+//   qkv = x Wqkv^T + b        [B, L, 3D]; features [0, D) are q, [D, 2D) k, [2D, 3D) v,
+//                             each split into heads of D / heads features
+//   attn = masked_softmax(q k^T / sqrt(D / heads), key mask)      [B, heads, L, L]
+//   out = proj(attn v, heads merged back)                         [B, L, D]
+//
+// The optional key padding mask [B, L] is bool with true for a valid token. Padded keys
+// get no attention weight, so the valid tokens' outputs equal those of the unpadded
+// sequence. A sample whose tokens are all padding attends to nothing: its attention
+// weights are zeros (never NaN) and its output is proj's bias, with finite gradients.
+#include <cstdint>
+#include <memory>
+
+#include "lazy/generator.h"
+#include "lazy/nn_linear.h"
+#include "lazy/nn_module.h"
+
+namespace kiln::nn {
+
+class MultiheadSelfAttention : public Module {
+ public:
+  // qkv = Linear(dim, 3 dim, qkv_bias), proj = Linear(dim, dim), initialised as Linear
+  // (trunc normal std 0.02 weights, zero biases) from `gen` in that order. dim must be
+  // divisible by num_heads.
+  MultiheadSelfAttention(int64_t dim, int64_t num_heads, Generator& gen, bool qkv_bias = true);
+
+  // x [B, L, dim] -> [B, L, dim]; `key_padding_mask` is undefined or bool [B, L]. Throws
+  // kiln::Error naming the module and the shapes on any other input.
+  Tensor forward(const Tensor& x, const Tensor& key_padding_mask = Tensor(),
+                 CallSite site = {}) const;
+
+  int64_t dim() const { return dim_; }
+  int64_t num_heads() const { return num_heads_; }
+  const std::shared_ptr<Linear>& qkv() const { return qkv_; }
+  const std::shared_ptr<Linear>& proj() const { return proj_; }
+
+ private:
+  int64_t dim_;
+  int64_t num_heads_;
+  std::shared_ptr<Linear> qkv_;
+  std::shared_ptr<Linear> proj_;
+};
+
+}  // namespace kiln::nn

@@ -1,0 +1,83 @@
+// nn::linear and nn::masked_softmax in terms of the primitive ops.
+#include "lazy/nn_functional.h"
+
+#include <limits>
+#include <vector>
+
+#include "lazy/composite_ops.h"
+#include "lazy/op_utils.h"
+#include "lazy/ops.h"
+
+namespace kiln::nn {
+
+using internal::NormalizeDim;
+using internal::ThrowOpError;
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, CallSite site) {
+  internal::CheckOperand("linear", x);
+  internal::CheckOperand("linear", weight, "weight");
+  const Shape& xs = x.shape();
+  const Shape& ws = weight.shape();
+  if (ws.rank() != 2) {
+    ThrowOpError("linear: expected a weight [out, in], got ", ws.ToString());
+  }
+  const int64_t in = ws.size(1);
+  const int64_t out = ws.size(0);
+  if (xs.rank() == 0 || xs.size(xs.rank() - 1) != in) {
+    ThrowOpError("linear: expected an input [..., ", in, "] for weight ", ws.ToString(), ", got ",
+                 xs.ToString());
+  }
+  if (bias.defined()) {
+    internal::CheckOperand("linear", bias, "bias");
+    if (bias.dim() != 1 || bias.size(0) != out) {
+      ThrowOpError("linear: expected a bias [", out, "] for weight ", ws.ToString(), ", got ",
+                   bias.shape().ToString());
+    }
+  }
+  Tensor wt = transpose(weight, 0, 1, site);
+  Tensor y;
+  if (xs.rank() <= 2) {
+    y = matmul(x, wt, site);
+  } else {
+    // One [rows, in] x [in, out] product rather than a batched one.
+    std::vector<int64_t> sizes(xs.sizes().begin(), xs.sizes().end());
+    int64_t rows = 1;
+    for (size_t i = 0; i + 1 < sizes.size(); ++i) rows *= sizes[i];
+    Tensor flat = reshape(x, {rows, in}, site);
+    sizes.back() = out;
+    y = reshape(matmul(flat, wt, site), sizes, site);
+  }
+  if (bias.defined()) y = add(y, bias, site);
+  return y;
+}
+
+Tensor masked_softmax(const Tensor& x, const Tensor& mask, int64_t dim, CallSite site) {
+  if (!mask.defined()) return softmax(x, dim, site);
+  internal::CheckOperand("masked_softmax", x);
+  internal::CheckOperand("masked_softmax", mask, "mask");
+  const Shape& xs = x.shape();
+  if (!IsFloating(xs.dtype())) {
+    ThrowOpError("masked_softmax: expected a floating input, got ", xs.ToString());
+  }
+  if (mask.dtype() != DType::kBool) {
+    ThrowOpError("masked_softmax: expected a bool mask, got ", mask.shape().ToString(),
+                 " for input ", xs.ToString());
+  }
+  const Shape* shapes[] = {&xs, &mask.shape()};
+  if (internal::BroadcastOrThrow("masked_softmax", shapes) != xs.sizes()) {
+    ThrowOpError("masked_softmax: mask ", mask.shape().ToString(), " must broadcast to the input ",
+                 xs.ToString());
+  }
+  const int64_t axis = NormalizeDim("masked_softmax", dim, xs);
+  const double inf = std::numeric_limits<double>::infinity();
+  // The row max over unmasked entries; -inf (no entry) becomes 0.
+  Tensor row_max = max(where(mask, x, Scalar(-inf), site), {axis}, /*keepdim=*/true, site).detach();
+  Tensor shift = where(eq(row_max, Scalar(-inf), site), Scalar(0.0), row_max, site);
+  Tensor shifted = where(mask, sub(x, shift, site), Scalar(0.0), site);
+  Tensor e = where(mask, exp(shifted, site), Scalar(0.0), site);
+  Tensor denom = sum(e, {axis}, /*keepdim=*/true, site);
+  Tensor safe_denom = where(gt(denom, Scalar(0.0), site), denom, Scalar(1.0), site);
+  return div(e, safe_denom, site);
+}
+
+}  // namespace kiln::nn

@@ -1,0 +1,30 @@
+#pragma once
+// Stateless building blocks of the nn modules (torch.nn.functional): the affine map of
+// Linear and a softmax that ignores masked entries. Built from the primitive ops, so
+// autograd and every backend handle them without special cases.
+#include <cstdint>
+
+#include "lazy/tensor.h"
+
+namespace kiln::nn {
+
+// y = x W^T + b for x [..., in], weight [out, in] (PyTorch's layout), bias [out] or
+// undefined. Leading dimensions of x are kept: they are flattened into one matrix
+// product. Throws kiln::Error naming "linear" and the shapes on a mismatch.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+              CallSite site = {});
+
+// softmax(x) along `dim` over the entries where `mask` (bool, broadcastable to x) is
+// true; masked entries get probability 0. A row with no unmasked entry is all zeros
+// (plain softmax of an all -inf row gives NaN), and its gradient is zero as well:
+//
+//   x = [1, 2, 3], mask = [1, 1, 0]  ->  [0.269, 0.731, 0]
+//   x = [1, 2, 3], mask = [0, 0, 0]  ->  [0, 0, 0]
+//
+// Computed as e = where(mask, exp(where(mask, x - m, 0)), 0) / where(s > 0, s, 1), with m
+// the row max over unmasked entries (0 for an empty row, and detached: softmax does not
+// depend on it) and s = sum(e), so nothing masked ever reaches an exp or a division that
+// could overflow and turn a zero gradient into NaN. An undefined mask is plain softmax.
+Tensor masked_softmax(const Tensor& x, const Tensor& mask, int64_t dim, CallSite site = {});
+
+}  // namespace kiln::nn

@@ -1,0 +1,28 @@
+#pragma once
+// Loss functions of the nn layer (torch.nn.functional losses). The unweighted
+// cross entropy is kiln::cross_entropy (lazy/composite_ops.h); nn::cross_entropy adds
+// per-sample weights, which is how padded samples of a fixed-size batch are left out:
+//
+//   // logits [N, C], labels [N], weights [N] with 0 for padding
+//   Tensor loss = nn::cross_entropy(logits, labels, weights);   // sum(w nll) / sum(w)
+#include "lazy/composite_ops.h"
+#include "lazy/tensor.h"
+
+namespace kiln::nn {
+
+// Cross entropy of logits [N, C] (floating) against labels [N] (i32/i64 in [0, C)),
+// each sample's loss multiplied by weights[i] (a [N] tensor of any dtype, converted to
+// the logits' dtype; undefined = unweighted, exactly kiln::cross_entropy):
+//   kNone: w * nll [N];  kSum: sum(w * nll);  kMean: sum(w * nll) / sum(w).
+// kMean with all weights 0 (a fully padded batch) gives 0, not NaN, and zero gradients.
+// A sample of weight 0 still needs a label in range and finite logits: it is computed,
+// then multiplied by 0.
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& weights,
+                     Reduction reduction = Reduction::kMean, CallSite site = {});
+
+// Squared error (input - target)^2 of two tensors of the same shape (floating input),
+// reduced by `reduction` (kMean averages over every element).
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::kMean,
+                CallSite site = {});
+
+}  // namespace kiln::nn

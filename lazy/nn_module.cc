@@ -1,0 +1,217 @@
+// Registration, hierarchical naming, modes and state_dict loading for nn::Module.
+#include "lazy/nn_module.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "lazy/grad_mode.h"
+#include "lazy/tensor_impl.h"
+#include "util/error.h"
+
+namespace kiln::nn {
+namespace {
+
+std::string Join(const std::string& prefix, const std::string& name) {
+  return prefix.empty() ? name : absl::StrCat(prefix, ".", name);
+}
+
+// "'a', 'b'": key lists in load errors.
+std::string QuotedList(const std::vector<std::string>& keys) {
+  std::vector<std::string> quoted;
+  quoted.reserve(keys.size());
+  for (const std::string& key : keys) quoted.push_back(absl::StrCat("'", key, "'"));
+  return absl::StrJoin(quoted, ", ");
+}
+
+}  // namespace
+
+Module::Module(std::string type_name) : type_name_(std::move(type_name)) {}
+
+void Module::CheckNewName(const std::string& what, const std::string& name) const {
+  if (name.empty() || name.find('.') != std::string::npos) {
+    throw Error(absl::StrCat(type_name_, ": ", what, " name '", name,
+                             "' must be non-empty and contain no '.'"));
+  }
+  const auto taken = [&](const auto& entries) {
+    for (const auto& entry : entries) {
+      if (entry.first == name) return true;
+    }
+    return false;
+  };
+  if (taken(parameters_) || taken(buffers_) || taken(children_)) {
+    throw Error(absl::StrCat(type_name_, ": cannot register ", what, " '", name,
+                             "': the name is already taken"));
+  }
+}
+
+Tensor Module::register_parameter(const std::string& name, Tensor tensor) {
+  CheckNewName("parameter", name);
+  if (!tensor.defined()) {
+    throw Error(absl::StrCat(type_name_, ": parameter '", name, "' is an undefined tensor"));
+  }
+  if (!IsFloating(tensor.dtype())) {
+    throw Error(absl::StrCat(type_name_, ": parameter '", name, "' must be floating, got ",
+                             tensor.shape().ToString()));
+  }
+  if (!tensor.is_leaf()) {
+    throw Error(absl::StrCat(type_name_, ": parameter '", name, "' ", tensor.shape().ToString(),
+                             " is the result of a differentiable op; register a leaf (detach())"));
+  }
+  tensor.requires_grad_(true);
+  parameters_.emplace_back(name, tensor);
+  return tensor;
+}
+
+Tensor Module::register_buffer(const std::string& name, Tensor tensor) {
+  CheckNewName("buffer", name);
+  if (!tensor.defined()) {
+    throw Error(absl::StrCat(type_name_, ": buffer '", name, "' is an undefined tensor"));
+  }
+  buffers_.emplace_back(name, tensor);
+  return tensor;
+}
+
+void Module::RegisterModule(const std::string& name, std::shared_ptr<Module> module) {
+  CheckNewName("submodule", name);
+  if (module == nullptr) {
+    throw Error(absl::StrCat(type_name_, ": submodule '", name, "' is null"));
+  }
+  if (module.get() == this) {
+    throw Error(
+        absl::StrCat(type_name_, ": cannot register a module as its own submodule '", name, "'"));
+  }
+  children_.emplace_back(name, std::move(module));
+}
+
+void Module::CollectNamed(bool buffers, bool recurse, const std::string& prefix,
+                          std::vector<std::pair<std::string, Tensor>>* out) const {
+  for (const auto& [name, tensor] : buffers ? buffers_ : parameters_) {
+    out->emplace_back(Join(prefix, name), tensor);
+  }
+  if (!recurse) return;
+  for (const auto& [name, child] : children_) {
+    child->CollectNamed(buffers, recurse, Join(prefix, name), out);
+  }
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::named_parameters(bool recurse) const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  CollectNamed(/*buffers=*/false, recurse, "", &out);
+  return out;
+}
+
+std::vector<Tensor> Module::parameters(bool recurse) const {
+  std::vector<Tensor> out;
+  for (auto& [name, tensor] : named_parameters(recurse)) out.push_back(std::move(tensor));
+  return out;
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::named_buffers(bool recurse) const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  CollectNamed(/*buffers=*/true, recurse, "", &out);
+  return out;
+}
+
+std::vector<Tensor> Module::buffers(bool recurse) const {
+  std::vector<Tensor> out;
+  for (auto& [name, tensor] : named_buffers(recurse)) out.push_back(std::move(tensor));
+  return out;
+}
+
+std::vector<std::shared_ptr<Module>> Module::children() const {
+  std::vector<std::shared_ptr<Module>> out;
+  out.reserve(children_.size());
+  for (const auto& [name, child] : children_) out.push_back(child);
+  return out;
+}
+
+std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_modules() const {
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> out;
+  for (const auto& [name, child] : children_) {
+    out.emplace_back(name, child);
+    for (auto& [sub_name, sub] : child->named_modules()) {
+      out.emplace_back(Join(name, sub_name), std::move(sub));
+    }
+  }
+  return out;
+}
+
+int64_t Module::num_parameters() const {
+  int64_t count = 0;
+  for (const Tensor& p : parameters()) count += p.numel();
+  return count;
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (const auto& [name, child] : children_) child->train(on);
+}
+
+void Module::zero_grad() {
+  for (const Tensor& p : parameters()) p.zero_grad();
+}
+
+StateDict Module::state_dict() const {
+  StateDict state;
+  for (auto& [name, tensor] : named_parameters()) state.emplace(std::move(name), tensor);
+  for (auto& [name, tensor] : named_buffers()) state.emplace(std::move(name), tensor);
+  return state;
+}
+
+void Module::load_state_dict(const StateDict& state) {
+  std::vector<std::pair<std::string, Tensor>> targets = named_parameters();
+  for (auto& entry : named_buffers()) targets.push_back(std::move(entry));
+
+  // Check everything first: a failed load must change nothing.
+  std::vector<std::string> missing;
+  std::vector<std::string> mismatched;
+  std::vector<const Tensor*> sources;
+  sources.reserve(targets.size());
+  for (const auto& [name, target] : targets) {
+    auto it = state.find(name);
+    if (it == state.end()) {
+      missing.push_back(name);
+      sources.push_back(nullptr);
+      continue;
+    }
+    const Tensor& source = it->second;
+    if (!source.defined()) {
+      mismatched.push_back(absl::StrCat("'", name, "' is an undefined tensor"));
+    } else if (!(source.shape() == target.shape())) {
+      mismatched.push_back(absl::StrCat("'", name, "': the model has ", target.shape().ToString(),
+                                        ", the state dict has ", source.shape().ToString()));
+    } else if (source.impl()->backend() != target.impl()->backend()) {
+      mismatched.push_back(absl::StrCat("'", name, "': the model has it on ",
+                                        target.impl()->backend()->name(), ", the state dict on ",
+                                        source.impl()->backend()->name()));
+    }
+    sources.push_back(&source);
+  }
+  std::vector<std::string> unexpected;
+  if (state.size() + missing.size() != targets.size()) {
+    StateDict expected_keys;
+    for (const auto& [name, target] : targets) expected_keys.emplace(name, Tensor());
+    for (const auto& [name, tensor] : state) {
+      if (!expected_keys.contains(name)) unexpected.push_back(name);
+    }
+  }
+  if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
+    std::string message = absl::StrCat(type_name_, "::load_state_dict: ");
+    std::vector<std::string> problems;
+    if (!missing.empty()) problems.push_back(absl::StrCat("missing keys ", QuotedList(missing)));
+    if (!unexpected.empty()) {
+      problems.push_back(absl::StrCat("unexpected keys ", QuotedList(unexpected)));
+    }
+    for (const std::string& m : mismatched) problems.push_back(absl::StrCat("mismatch for ", m));
+    absl::StrAppend(&message, absl::StrJoin(problems, "; "));
+    throw Error(message);
+  }
+
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < targets.size(); ++i) targets[i].second.assign_(*sources[i]);
+}
+
+}  // namespace kiln::nn

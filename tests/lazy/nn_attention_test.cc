@@ -1,0 +1,345 @@
+// masked_softmax, MultiheadSelfAttention (against a loop reference, and padded against
+// unpadded sequences) and TransformerBlock (wiring, names and parameter counts of a
+// timm-style ViT encoder).
+#include "lazy/nn_attention.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "lazy/creation.h"
+#include "lazy/generator.h"
+#include "lazy/nn_functional.h"
+#include "lazy/nn_init.h"
+#include "lazy/nn_layer_norm.h"
+#include "lazy/nn_module_list.h"
+#include "lazy/nn_transformer.h"
+#include "lazy/ops.h"
+#include "tests/lazy/op_test_util.h"
+
+namespace kiln::nn {
+namespace {
+
+using ::kiln::testing::ErrorOf;
+using ::kiln::testing::Near;
+using ::testing::Each;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+bool AllFinite(const std::vector<float>& v) {
+  for (float f : v) {
+    if (!std::isfinite(f)) return false;
+  }
+  return true;
+}
+
+// Self-attention of one sample x [L, D] in double, straight from the definition.
+std::vector<float> RefAttention(const std::vector<float>& x, const std::vector<bool>& valid,
+                                const MultiheadSelfAttention& attn) {
+  const int64_t d = attn.dim();
+  const int64_t heads = attn.num_heads();
+  const int64_t hd = d / heads;
+  const int64_t length = static_cast<int64_t>(x.size()) / d;
+  const std::vector<float> wqkv = attn.qkv()->weight().to_vector<float>();
+  const std::vector<float> bqkv = attn.qkv()->bias().to_vector<float>();
+  const std::vector<float> wp = attn.proj()->weight().to_vector<float>();
+  const std::vector<float> bp = attn.proj()->bias().to_vector<float>();
+  std::vector<double> qkv(length * 3 * d);
+  for (int64_t t = 0; t < length; ++t) {
+    for (int64_t o = 0; o < 3 * d; ++o) {
+      double acc = bqkv[o];
+      for (int64_t i = 0; i < d; ++i) acc += double{x[t * d + i]} * wqkv[o * d + i];
+      qkv[t * 3 * d + o] = acc;
+    }
+  }
+  const auto at = [&](int64_t part, int64_t t, int64_t h, int64_t e) {
+    return qkv[t * 3 * d + part * d + h * hd + e];
+  };
+  std::vector<double> merged(length * d, 0.0);
+  for (int64_t h = 0; h < heads; ++h) {
+    for (int64_t i = 0; i < length; ++i) {
+      std::vector<double> score(length, 0.0);
+      double best = -std::numeric_limits<double>::infinity();
+      for (int64_t j = 0; j < length; ++j) {
+        if (!valid[j]) continue;
+        for (int64_t e = 0; e < hd; ++e) score[j] += at(0, i, h, e) * at(1, j, h, e);
+        score[j] /= std::sqrt(static_cast<double>(hd));
+        best = std::max(best, score[j]);
+      }
+      double total = 0;
+      for (int64_t j = 0; j < length; ++j) {
+        score[j] = valid[j] ? std::exp(score[j] - best) : 0.0;
+        total += score[j];
+      }
+      for (int64_t j = 0; j < length; ++j) {
+        if (total == 0) break;  // no valid key: the output row is 0
+        for (int64_t e = 0; e < hd; ++e) {
+          merged[i * d + h * hd + e] += score[j] / total * at(2, j, h, e);
+        }
+      }
+    }
+  }
+  std::vector<float> out;
+  for (int64_t t = 0; t < length; ++t) {
+    for (int64_t o = 0; o < d; ++o) {
+      double acc = bp[o];
+      for (int64_t i = 0; i < d; ++i) acc += merged[t * d + i] * wp[o * d + i];
+      out.push_back(static_cast<float>(acc));
+    }
+  }
+  return out;
+}
+
+// Rows [begin, end) of sample `sample` of x [B, L, D], flattened.
+std::vector<float> Rows(const Tensor& x, int64_t sample, int64_t begin, int64_t end) {
+  return slice(slice(x, 0, sample, sample + 1), 1, begin, end).to_vector<float>();
+}
+
+// Attention with random (non-zero) biases.
+std::shared_ptr<MultiheadSelfAttention> MakeAttention(int64_t dim, int64_t heads, Generator& gen) {
+  auto attn = std::make_shared<MultiheadSelfAttention>(dim, heads, gen);
+  init::normal_(attn->qkv()->weight(), 0, 0.5, gen);
+  init::normal_(attn->qkv()->bias(), 0, 0.5, gen);
+  init::normal_(attn->proj()->bias(), 0, 0.5, gen);
+  return attn;
+}
+
+TEST(NnMaskedSoftmaxTest, ValuesAndAFullyMaskedRow) {
+  Tensor x = Tensor::from_vector<float>({1, 2, 3, 1, 2, 3, 5, -7, 9}, {3, 3});
+  Tensor mask =
+      Tensor::from_vector<bool>({true, true, false, false, false, false, true, true, true}, {3, 3});
+  // Row 0: softmax(1, 2) = (1 / (1 + e), e / (1 + e)); row 2: plain softmax.
+  const double e = std::exp(1.0);
+  const double z = std::exp(5.0) + std::exp(-7.0) + std::exp(9.0);
+  EXPECT_THAT(masked_softmax(x, mask, 1).to_vector<float>(),
+              Near({static_cast<float>(1 / (1 + e)), static_cast<float>(e / (1 + e)), 0, 0, 0, 0,
+                    static_cast<float>(std::exp(5.0) / z), static_cast<float>(std::exp(-7.0) / z),
+                    static_cast<float>(std::exp(9.0) / z)}));
+  // A broadcast mask, along dim 0.
+  Tensor column_mask = Tensor::from_vector<bool>({true, false, true}, {3, 1});
+  std::vector<float> by_column = masked_softmax(x, column_mask, 0).to_vector<float>();
+  EXPECT_NEAR(by_column[0], 1 / (1 + std::exp(4.0)), 1e-6);
+  EXPECT_EQ(by_column[3], 0.0f);
+  // Large masked values never leak in (they are not even exponentiated).
+  Tensor big = Tensor::from_vector<float>({0, 1e30f}, {1, 2});
+  Tensor first = Tensor::from_vector<bool>({true, false}, {1, 2});
+  EXPECT_THAT(masked_softmax(big, first, -1).to_vector<float>(), ElementsAre(1.0f, 0.0f));
+  // An undefined mask is softmax.
+  EXPECT_THAT(masked_softmax(x, Tensor(), 1).to_vector<float>(),
+              Near(softmax(x, 1).to_vector<float>()));
+}
+
+TEST(NnMaskedSoftmaxTest, GradientIsZeroForMaskedEntriesAndFullyMaskedRows) {
+  Generator gen(1);
+  Tensor x = randn({3, 4}, gen);
+  x.requires_grad_();
+  Tensor mask = Tensor::from_vector<bool>(
+      {true, false, true, true, false, false, false, false, true, true, true, true}, {3, 4});
+  Tensor g = randn({3, 4}, gen);
+  Tensor y = masked_softmax(x, mask, -1);
+  sum(mul(y, g)).backward();
+  const std::vector<float> yv = y.to_vector<float>();
+  const std::vector<float> gv = g.to_vector<float>();
+  const std::vector<bool> mv = {true,  false, true, true, false, false,
+                                false, false, true, true, true,  true};
+  std::vector<float> expected(12, 0);
+  for (int r = 0; r < 3; ++r) {
+    double dot = 0;
+    for (int c = 0; c < 4; ++c) dot += double{yv[r * 4 + c]} * gv[r * 4 + c];
+    for (int c = 0; c < 4; ++c) {
+      if (mv[r * 4 + c])
+        expected[r * 4 + c] = static_cast<float>(yv[r * 4 + c] * (gv[r * 4 + c] - dot));
+    }
+  }
+  std::vector<float> grad = x.grad().to_vector<float>();
+  EXPECT_THAT(grad, Near(expected));
+  EXPECT_THAT(std::vector<float>(grad.begin() + 4, grad.begin() + 8), Each(0.0f));
+}
+
+TEST(NnMaskedSoftmaxTest, Errors) {
+  Tensor x = zeros({2, 3});
+  EXPECT_THAT(ErrorOf([&] {
+                masked_softmax(x, zeros({2, 3}), 1);
+              }),
+              HasSubstr("masked_softmax: expected a bool mask, got f32[2,3]"));
+  EXPECT_THAT(ErrorOf([&] {
+                masked_softmax(x, zeros({4, 2, 3}, DType::kBool), 1);
+              }),
+              HasSubstr("masked_softmax: mask bool[4,2,3] must broadcast to the input f32[2,3]"));
+}
+
+TEST(NnAttentionTest, MatchesTheReferenceWithoutAMask) {
+  Generator gen(2);
+  auto attn = MakeAttention(4, 2, gen);
+  Tensor x = randn({2, 3, 4}, gen);
+  Tensor y = attn->forward(x);
+  EXPECT_EQ(y.sizes(), (Sizes{2, 3, 4}));
+  std::vector<float> expected = RefAttention(Rows(x, 0, 0, 3), {true, true, true}, *attn);
+  std::vector<float> second = RefAttention(Rows(x, 1, 0, 3), {true, true, true}, *attn);
+  expected.insert(expected.end(), second.begin(), second.end());
+  EXPECT_THAT(y.to_vector<float>(), Near(expected, 1e-5f));
+}
+
+// Sample 0 has 5 valid tokens and sample 1 has 3, both padded to 8 with random junk.
+TEST(NnAttentionTest, PaddedKeysAreIgnored) {
+  Generator gen(3);
+  auto attn = MakeAttention(6, 3, gen);
+  Tensor x = randn({2, 8, 6}, gen);
+  std::vector<bool> m(16, false);
+  for (int t = 0; t < 5; ++t) m[t] = true;
+  for (int t = 0; t < 3; ++t) m[8 + t] = true;
+  Tensor mask = Tensor::from_vector<bool>(m, {2, 8});
+  Tensor padded = attn->forward(x, mask);
+
+  Tensor only0 = attn->forward(slice(slice(x, 0, 0, 1), 1, 0, 5));
+  Tensor only1 = attn->forward(slice(slice(x, 0, 1, 2), 1, 0, 3));
+  EXPECT_THAT(Rows(padded, 0, 0, 5), Near(only0.to_vector<float>(), 1e-5f));
+  EXPECT_THAT(Rows(padded, 1, 0, 3), Near(only1.to_vector<float>(), 1e-5f));
+  // And the reference agrees (padded queries too: they attend to the valid keys only).
+  EXPECT_THAT(
+      Rows(padded, 0, 0, 8),
+      Near(RefAttention(Rows(x, 0, 0, 8), std::vector<bool>(m.begin(), m.begin() + 8), *attn),
+           1e-5f));
+  EXPECT_TRUE(AllFinite(padded.to_vector<float>()));
+}
+
+TEST(NnAttentionTest, AFullyPaddedSampleGivesTheBiasAndFiniteGradients) {
+  Generator gen(4);
+  auto attn = MakeAttention(4, 2, gen);
+  Tensor x = randn({2, 3, 4}, gen);
+  x.requires_grad_();
+  Tensor mask = Tensor::from_vector<bool>({true, true, false, false, false, false}, {2, 3});
+  Tensor y = attn->forward(x, mask);
+  const std::vector<float> bias = attn->proj()->bias().to_vector<float>();
+  std::vector<float> three_biases;
+  for (int t = 0; t < 3; ++t) three_biases.insert(three_biases.end(), bias.begin(), bias.end());
+  // Attention weights of 0 leave only proj's bias.
+  EXPECT_THAT(Rows(y, 1, 0, 3), Near(three_biases, 1e-6f));
+
+  Tensor g = randn({2, 3, 4}, gen);
+  sum(mul(y, g)).backward();
+  std::vector<float> dx = x.grad().to_vector<float>();
+  EXPECT_TRUE(AllFinite(dx));
+  // Nothing of the fully padded sample reaches its output.
+  EXPECT_THAT(std::vector<float>(dx.begin() + 12, dx.end()), Each(0.0f));
+  for (const auto& [name, p] : attn->named_parameters()) {
+    EXPECT_TRUE(AllFinite(p.grad().to_vector<float>())) << name;
+  }
+}
+
+TEST(NnAttentionTest, BadInputNamesTheModuleAndShapes) {
+  Generator gen(5);
+  EXPECT_THAT(ErrorOf([&] { MultiheadSelfAttention(10, 3, gen); }),
+              HasSubstr("MultiheadSelfAttention: dim 10 must be positive and divisible by "
+                        "num_heads 3"));
+  MultiheadSelfAttention attn(8, 2, gen);
+  Tensor x = zeros({2, 5, 8});
+  EXPECT_THAT(ErrorOf([&] {
+                attn.forward(x, zeros({2, 4}, DType::kBool));
+              }),
+              HasSubstr("MultiheadSelfAttention(dim 8, heads 2): expected a bool key padding mask "
+                        "[B, L] = [2,5] for input f32[2,5,8], got bool[2,4]"));
+  EXPECT_THAT(ErrorOf([&] { attn.forward(x, zeros({2, 5})); }), HasSubstr("got f32[2,5]"));
+  EXPECT_THAT(ErrorOf([&] {
+                attn.forward(zeros({2, 5, 6}));
+              }),
+              HasSubstr("MultiheadSelfAttention(dim 8, heads 2): expected an input [B, L, 8], got "
+                        "f32[2,5,6]"));
+  EXPECT_THAT(ErrorOf([&] { attn.forward(zeros({5, 8})); }), HasSubstr("got f32[5,8]"));
+}
+
+// A timm-style ViT encoder body: blocks = ModuleList of pre-LN blocks, then a final norm.
+class Encoder : public Module {
+ public:
+  Encoder(int64_t depth, int64_t dim, int64_t heads, int64_t hidden, Generator& gen)
+      : Module("Encoder") {
+    blocks_ = register_module("blocks", std::make_shared<ModuleList>());
+    for (int64_t i = 0; i < depth; ++i) {
+      blocks_->push_back(std::make_shared<TransformerBlock>(dim, heads, hidden, gen));
+    }
+    norm_ = register_module("norm", std::make_shared<LayerNorm>(std::vector<int64_t>{dim}, 1e-6));
+  }
+  Tensor forward(const Tensor& x, const Tensor& mask = Tensor()) const {
+    Tensor h = x;
+    for (size_t i = 0; i < blocks_->size(); ++i)
+      h = blocks_->at<TransformerBlock>(i)->forward(h, mask);
+    return norm_->forward(h);
+  }
+
+  std::shared_ptr<ModuleList> blocks_;
+  std::shared_ptr<LayerNorm> norm_;
+};
+
+TEST(NnTransformerTest, VitParameterNamesAndCountsMatchTimm) {
+  Generator gen(6);
+  Encoder encoder(6, 192, 3, 768, gen);
+  // timm's Block(dim=192, num_heads=3, mlp_ratio=4, qkv_bias=True).
+  EXPECT_EQ(encoder.blocks_->at<TransformerBlock>(0)->num_parameters(), 444864);
+  EXPECT_EQ(encoder.num_parameters(), 6 * 444864 + 2 * 192);
+  const auto named = encoder.named_parameters();
+  ASSERT_EQ(named.size(), 6u * 12 + 2);
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> block0 = {
+      {"norm1.weight", {192}},          {"norm1.bias", {192}},
+      {"attn.qkv.weight", {576, 192}},  {"attn.qkv.bias", {576}},
+      {"attn.proj.weight", {192, 192}}, {"attn.proj.bias", {192}},
+      {"norm2.weight", {192}},          {"norm2.bias", {192}},
+      {"mlp.fc1.weight", {768, 192}},   {"mlp.fc1.bias", {768}},
+      {"mlp.fc2.weight", {192, 768}},   {"mlp.fc2.bias", {192}},
+  };
+  for (int b = 0; b < 6; ++b) {
+    for (size_t i = 0; i < block0.size(); ++i) {
+      const auto& [name, tensor] = named[b * 12 + i];
+      EXPECT_EQ(name, absl::StrCat("blocks.", b, ".", block0[i].first));
+      EXPECT_EQ(std::vector<int64_t>(tensor.sizes().begin(), tensor.sizes().end()),
+                block0[i].second)
+          << name;
+    }
+  }
+  EXPECT_EQ(named[72].first, "norm.weight");
+  EXPECT_EQ(named[73].first, "norm.bias");
+  // Blocks draw different weights from the one generator.
+  EXPECT_NE(encoder.blocks_->at<TransformerBlock>(0)->attn()->qkv()->weight().to_vector<float>(),
+            encoder.blocks_->at<TransformerBlock>(1)->attn()->qkv()->weight().to_vector<float>());
+}
+
+TEST(NnTransformerTest, BlockIsTwoPreNormResidualBranches) {
+  Generator gen(7);
+  TransformerBlock block(8, 2, 16, gen);
+  init::normal_(block.norm1()->weight(), 1, 0.3, gen);
+  init::normal_(block.norm2()->bias(), 0, 0.3, gen);
+  Tensor x = randn({2, 3, 8}, gen);
+  Tensor mask = Tensor::from_vector<bool>({true, true, true, true, false, false}, {2, 3});
+  Tensor h = add(x, block.attn()->forward(block.norm1()->forward(x), mask));
+  Tensor expected = add(h, block.mlp()->forward(block.norm2()->forward(h)));
+  EXPECT_THAT(block.forward(x, mask).to_vector<float>(), Near(expected.to_vector<float>(), 1e-6f));
+}
+
+// The NaFlex case: a padded batch through a small encoder gives the unpadded outputs for
+// the valid tokens, and the state dict of one encoder reproduces it in another.
+TEST(NnTransformerTest, PaddedEncoderMatchesUnpaddedAndRoundTrips) {
+  Generator gen_a(8);
+  Generator gen_b(9);
+  Generator gen_x(10);
+  Encoder a(2, 8, 2, 32, gen_a);
+  Encoder b(2, 8, 2, 32, gen_b);
+  Tensor x = randn({2, 6, 8}, gen_x);
+  Tensor mask = Tensor::from_vector<bool>(
+      {true, true, true, true, false, false, true, true, true, true, true, true}, {2, 6});
+  Tensor padded = a.forward(x, mask);
+  Tensor unpadded = a.forward(slice(slice(x, 0, 0, 1), 1, 0, 4));
+  EXPECT_THAT(Rows(padded, 0, 0, 4), Near(unpadded.to_vector<float>(), 1e-5f));
+  EXPECT_THAT(Rows(padded, 1, 0, 6), Near(a.forward(slice(x, 0, 1, 2)).to_vector<float>(), 1e-5f));
+
+  b.load_state_dict(a.state_dict());
+  EXPECT_THAT(b.forward(x, mask).to_vector<float>(), Near(padded.to_vector<float>(), 1e-6f));
+}
+
+}  // namespace
+}  // namespace kiln::nn

@@ -1,0 +1,247 @@
+// Linear, LayerNorm, GELU, MLP and Embedding against values computed in the test with
+// plain loops (in double), and their input errors.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numbers>
+#include <vector>
+
+#include "lazy/creation.h"
+#include "lazy/generator.h"
+#include "lazy/nn_embedding.h"
+#include "lazy/nn_functional.h"
+#include "lazy/nn_gelu.h"
+#include "lazy/nn_init.h"
+#include "lazy/nn_layer_norm.h"
+#include "lazy/nn_linear.h"
+#include "lazy/nn_mlp.h"
+#include "lazy/ops.h"
+#include "tests/lazy/op_test_util.h"
+
+namespace kiln::nn {
+namespace {
+
+using ::kiln::testing::ErrorOf;
+using ::kiln::testing::Near;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// y[r][o] = sum_i x[r][i] w[o][i] + b[o] for `rows` rows of `in` features.
+std::vector<float> RefLinear(const std::vector<float>& x, const std::vector<float>& w,
+                             const std::vector<float>& b, int64_t in) {
+  const int64_t out = static_cast<int64_t>(w.size()) / in;
+  const int64_t rows = static_cast<int64_t>(x.size()) / in;
+  std::vector<float> y;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t o = 0; o < out; ++o) {
+      double acc = b.empty() ? 0.0 : b[o];
+      for (int64_t i = 0; i < in; ++i) acc += double{x[r * in + i]} * w[o * in + i];
+      y.push_back(static_cast<float>(acc));
+    }
+  }
+  return y;
+}
+
+std::vector<float> RefGelu(const std::vector<float>& x, bool tanh_form) {
+  std::vector<float> y;
+  for (float v : x) {
+    const double d = v;
+    const double k = std::sqrt(2.0 / std::numbers::pi);
+    const double g = tanh_form ? 0.5 * d * (1 + std::tanh(k * (d + 0.044715 * d * d * d)))
+                               : 0.5 * d * (1 + std::erf(d / std::numbers::sqrt2));
+    y.push_back(static_cast<float>(g));
+  }
+  return y;
+}
+
+// Normalises each group of `n` consecutive values, then applies w and b (if non-empty).
+std::vector<float> RefLayerNorm(const std::vector<float>& x, int64_t n, double eps,
+                                const std::vector<float>& w, const std::vector<float>& b) {
+  std::vector<float> y;
+  for (size_t start = 0; start < x.size(); start += n) {
+    double mean = 0;
+    for (int64_t i = 0; i < n; ++i) mean += x[start + i];
+    mean /= n;
+    double var = 0;
+    for (int64_t i = 0; i < n; ++i) var += (x[start + i] - mean) * (x[start + i] - mean);
+    var /= n;
+    for (int64_t i = 0; i < n; ++i) {
+      double v = (x[start + i] - mean) / std::sqrt(var + eps);
+      if (!w.empty()) v = v * w[i] + b[i];
+      y.push_back(static_cast<float>(v));
+    }
+  }
+  return y;
+}
+
+TEST(NnLinearTest, MatchesHandComputationWithLeadingDimensions) {
+  Generator gen(1);
+  Linear fc(4, 5, gen);
+  init::normal_(fc.bias(), 0, 1, gen);  // a non-zero bias
+  EXPECT_EQ(fc.weight().sizes(), (Sizes{5, 4}));
+  EXPECT_EQ(fc.bias().sizes(), (Sizes{5}));
+  Tensor x = randn({2, 3, 4}, gen);
+  Tensor y = fc.forward(x);
+  EXPECT_EQ(y.sizes(), (Sizes{2, 3, 5}));
+  const std::vector<float> w = fc.weight().to_vector<float>();
+  const std::vector<float> b = fc.bias().to_vector<float>();
+  EXPECT_THAT(y.to_vector<float>(), Near(RefLinear(x.to_vector<float>(), w, b, 4)));
+  // A single vector and a plain matrix.
+  Tensor v = randn({4}, gen);
+  EXPECT_EQ(fc.forward(v).sizes(), (Sizes{5}));
+  EXPECT_THAT(fc.forward(v).to_vector<float>(), Near(RefLinear(v.to_vector<float>(), w, b, 4)));
+
+  Linear no_bias(4, 5, gen, /*bias=*/false);
+  EXPECT_FALSE(no_bias.bias().defined());
+  EXPECT_EQ(no_bias.parameters().size(), 1u);
+  EXPECT_THAT(no_bias.forward(x).to_vector<float>(),
+              Near(RefLinear(x.to_vector<float>(), no_bias.weight().to_vector<float>(), {}, 4)));
+}
+
+TEST(NnLinearTest, Gradients) {
+  Generator gen(2);
+  Linear fc(3, 2, gen);
+  Tensor x = randn({4, 3}, gen);
+  x.requires_grad_();
+  Tensor g = randn({4, 2}, gen);
+  sum(mul(fc.forward(x), g)).backward();
+  const std::vector<float> xv = x.to_vector<float>();
+  const std::vector<float> gv = g.to_vector<float>();
+  const std::vector<float> wv = fc.weight().to_vector<float>();
+  std::vector<float> dw(6, 0), db(2, 0), dx(12, 0);
+  for (int r = 0; r < 4; ++r) {
+    for (int o = 0; o < 2; ++o) {
+      db[o] += gv[r * 2 + o];
+      for (int i = 0; i < 3; ++i) {
+        dw[o * 3 + i] += gv[r * 2 + o] * xv[r * 3 + i];
+        dx[r * 3 + i] += gv[r * 2 + o] * wv[o * 3 + i];
+      }
+    }
+  }
+  EXPECT_THAT(fc.weight().grad().to_vector<float>(), Near(dw, 1e-5f));
+  EXPECT_THAT(fc.bias().grad().to_vector<float>(), Near(db, 1e-5f));
+  EXPECT_THAT(x.grad().to_vector<float>(), Near(dx, 1e-5f));
+}
+
+TEST(NnLinearTest, WrongInputNamesTheModuleAndShapes) {
+  Generator gen(3);
+  Linear fc(192, 576, gen);
+  EXPECT_THAT(ErrorOf([&] {
+                fc.forward(zeros({2, 5, 100}));
+              }),
+              HasSubstr("Linear(192 -> 576): expected an input [..., 192], got f32[2,5,100] "
+                        "(weight f32[576,192])"));
+  EXPECT_THAT(ErrorOf([&] { Linear(0, 3, gen); }),
+              HasSubstr("Linear: in_features and out_features must be positive, got 0 and 3"));
+  EXPECT_THAT(ErrorOf([&] {
+                linear(zeros({2, 3}), zeros({4, 5}));
+              }),
+              HasSubstr("linear: expected an input [..., 5] for weight f32[4,5], got f32[2,3]"));
+  EXPECT_THAT(ErrorOf([&] {
+                linear(zeros({2, 5}), zeros({4, 5}), zeros({3}));
+              }),
+              HasSubstr("linear: expected a bias [4] for weight f32[4,5], got f32[3]"));
+}
+
+TEST(NnLayerNormTest, MatchesHandComputation) {
+  Generator gen(4);
+  LayerNorm norm({6}, 1e-6);
+  EXPECT_THAT(norm.weight().to_vector<float>(), Near({1, 1, 1, 1, 1, 1}));
+  EXPECT_THAT(norm.bias().to_vector<float>(), Near({0, 0, 0, 0, 0, 0}));
+  init::normal_(norm.weight(), 1, 0.5, gen);
+  init::normal_(norm.bias(), 0, 0.5, gen);
+  Tensor x = mul(randn({2, 3, 6}, gen), 3.0);
+  EXPECT_THAT(norm.forward(x).to_vector<float>(),
+              Near(RefLayerNorm(x.to_vector<float>(), 6, 1e-6, norm.weight().to_vector<float>(),
+                                norm.bias().to_vector<float>()),
+                   1e-4f));
+}
+
+TEST(NnLayerNormTest, SeveralDimensionsWithAndWithoutAffine) {
+  Generator gen(5);
+  Tensor x = randn({4, 2, 3}, gen);
+  LayerNorm affine({2, 3});
+  EXPECT_EQ(affine.weight().sizes(), (Sizes{2, 3}));
+  init::normal_(affine.weight(), 0, 1, gen);
+  init::normal_(affine.bias(), 0, 1, gen);
+  EXPECT_THAT(affine.forward(x).to_vector<float>(),
+              Near(RefLayerNorm(x.to_vector<float>(), 6, 1e-5, affine.weight().to_vector<float>(),
+                                affine.bias().to_vector<float>()),
+                   1e-4f));
+  LayerNorm plain({2, 3}, 1e-5, /*elementwise_affine=*/false);
+  EXPECT_TRUE(plain.parameters().empty());
+  EXPECT_FALSE(plain.weight().defined());
+  Tensor y = plain.forward(x);
+  EXPECT_EQ(y.sizes(), (Sizes{4, 2, 3}));
+  EXPECT_THAT(y.to_vector<float>(),
+              Near(RefLayerNorm(x.to_vector<float>(), 6, 1e-5, {}, {}), 1e-4f));
+}
+
+TEST(NnLayerNormTest, WrongInputNamesTheModuleAndShapes) {
+  LayerNorm norm({192});
+  EXPECT_THAT(ErrorOf([&] {
+                norm.forward(zeros({2, 5, 100}));
+              }),
+              HasSubstr("LayerNorm([192]): expected an input whose trailing dimensions are [192], "
+                        "got f32[2,5,100]"));
+  EXPECT_THAT(ErrorOf([&] { LayerNorm({}); }),
+              HasSubstr("LayerNorm: normalized_shape must be non-empty with positive sizes"));
+}
+
+TEST(NnGeluTest, BothApproximationsMatchTheFormulas) {
+  Generator gen(6);
+  Tensor x = mul(randn({3, 5}, gen), 2.0);
+  GELU exact;
+  GELU tanh_form(GeluApproximation::kTanh);
+  EXPECT_TRUE(exact.parameters().empty());
+  EXPECT_THAT(exact.forward(x).to_vector<float>(), Near(RefGelu(x.to_vector<float>(), false)));
+  EXPECT_THAT(tanh_form.forward(x).to_vector<float>(), Near(RefGelu(x.to_vector<float>(), true)));
+}
+
+TEST(NnMlpTest, IsFc2OfGeluOfFc1) {
+  Generator gen(7);
+  MLP mlp(4, 8, 3, gen, GeluApproximation::kTanh);
+  init::normal_(mlp.fc1()->bias(), 0, 1, gen);
+  init::normal_(mlp.fc2()->bias(), 0, 1, gen);
+  EXPECT_EQ(mlp.num_parameters(), 4 * 8 + 8 + 8 * 3 + 3);
+  Tensor x = randn({2, 5, 4}, gen);
+  std::vector<float> h = RefLinear(x.to_vector<float>(), mlp.fc1()->weight().to_vector<float>(),
+                                   mlp.fc1()->bias().to_vector<float>(), 4);
+  std::vector<float> y = RefLinear(RefGelu(h, true), mlp.fc2()->weight().to_vector<float>(),
+                                   mlp.fc2()->bias().to_vector<float>(), 8);
+  Tensor out = mlp.forward(x);
+  EXPECT_EQ(out.sizes(), (Sizes{2, 5, 3}));
+  EXPECT_THAT(out.to_vector<float>(), Near(y, 1e-5f));
+  EXPECT_THAT(ErrorOf([&] {
+                mlp.forward(zeros({2, 3}));
+              }),
+              HasSubstr("MLP(4 -> 8 -> 3): expected an input [..., 4], got f32[2,3]"));
+}
+
+TEST(NnEmbeddingTest, LooksUpRows) {
+  Generator gen(8);
+  Embedding table(5, 3, gen);
+  const std::vector<float> w = table.weight().to_vector<float>();
+  Tensor ids = Tensor::from_vector<int64_t>({4, 0, 2, 4}, {2, 2});
+  Tensor e = table.forward(ids);
+  EXPECT_EQ(e.sizes(), (Sizes{2, 2, 3}));
+  std::vector<float> expected;
+  for (int id : {4, 0, 2, 4})
+    expected.insert(expected.end(), w.begin() + 3 * id, w.begin() + 3 * id + 3);
+  EXPECT_THAT(e.to_vector<float>(), Near(expected, 0));
+  EXPECT_EQ(table.forward(Tensor::from_vector<int32_t>({1}, {1})).sizes(), (Sizes{1, 3}));
+  EXPECT_THAT(ErrorOf([&] { table.forward(zeros({2})); }),
+              HasSubstr("Embedding(5, 3): expected i32 or i64 indices, got f32[2]"));
+}
+
+TEST(NnEmbeddingTest, GradientsAccumulateIntoTheSelectedRows) {
+  Generator gen(9);
+  Embedding table(4, 2, gen);
+  Tensor ids = Tensor::from_vector<int64_t>({1, 3, 1}, {3});
+  sum(table.forward(ids)).backward();
+  EXPECT_THAT(table.weight().grad().to_vector<float>(), Near({0, 0, 2, 2, 0, 0, 1, 1}));
+}
+
+}  // namespace
+}  // namespace kiln::nn
