@@ -32,7 +32,9 @@ class TensorImpl : public std::enable_shared_from_this<TensorImpl> {
 
   // The IR for this tensor: the pending value, or a DeviceData leaf wrapping the buffer
   // (created once and reused until the value changes, so one buffer is one parameter).
-  Value value(const CallSite& site);
+  // The reference is valid until the value changes. Inline for pending tensors: tracing
+  // asks for every operand's value.
+  const Value& value(const CallSite& site) { return pending_ ? pending_ : DataLeaf(site); }
   // Replaces the value with pending IR / a buffer (the leaf cache is dropped).
   void SetPending(Value value);
   void SetBuffer(BufferPtr buffer);
@@ -42,9 +44,12 @@ class TensorImpl : public std::enable_shared_from_this<TensorImpl> {
   TensorImpl* next_live_ = nullptr;
 
  private:
+  // value() of a materialised tensor.
+  const Value& DataLeaf(const CallSite& site);
+
   Value pending_;
   BufferPtr buffer_;
-  NodePtr data_node_;
+  Value data_leaf_;  // the DeviceData leaf for buffer_, made on first use
   Backend* backend_;
 };
 
