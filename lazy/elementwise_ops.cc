@@ -98,7 +98,25 @@ Tensor ApplyBinary(const BinaryPlan& plan, const Tensor& a, const Tensor& b, con
       site);
 }
 
+// The common case of tracing, two operands of one usable dtype on one backend whose plan
+// keeps that dtype: nothing to cast and nothing to check beyond what RecordOpByPtr and
+// shape inference check anyway. Records exactly what the general path would; returns an
+// undefined tensor (recording nothing) for every other case, including every error.
+Tensor TryBinarySameDType(OpKind op, const Tensor& a, const Tensor& b, const CallSite& site) {
+  if (!a.defined() || !b.defined()) return Tensor();
+  const TensorImpl& ai = *a.impl();
+  const TensorImpl& bi = *b.impl();
+  const DType dtype = ai.shape().dtype();
+  if (dtype != bi.shape().dtype() || IsReserved(dtype) || ai.backend() != bi.backend()) {
+    return Tensor();
+  }
+  const std::optional<BinaryPlan> plan = PlanBinary(op, dtype);
+  if (!plan || plan->dtype != dtype) return Tensor();
+  return RecordOpByPtr(plan->op, {&a, &b}, {}, site);
+}
+
 Tensor Binary(OpKind op, const Tensor& a, const Tensor& b, const CallSite& site) {
+  if (Tensor out = TryBinarySameDType(op, a, b, site); out.defined()) return out;
   const std::string_view name = OpName(op);
   const Shape& a_shape = CheckOperand(name, a, "first operand");
   const Shape& b_shape = CheckOperand(name, b, "second operand");
