@@ -17,6 +17,7 @@ using internal::CastOrSelf;
 using internal::CastTo;
 using internal::CheckOperand;
 using internal::CheckSameBackend;
+using internal::RecordScalarOp;
 using internal::ScalarTensor;
 using internal::ThrowOpError;
 
@@ -142,9 +143,11 @@ Tensor BinaryScalar(OpKind op, const Tensor& t, Scalar s, bool scalar_first, con
     if (scalar_first) ThrowBoolOperands(op, ScalarKindText(s), tensor_text);
     ThrowBoolOperands(op, tensor_text, ScalarKindText(s));
   }
-  // The leaf takes the computation dtype directly, so no cast node follows it.
-  Tensor leaf = ScalarTensor(s.to_double(), plan->dtype, t, site);
-  return scalar_first ? ApplyBinary(*plan, leaf, t, site) : ApplyBinary(*plan, t, leaf, site);
+  // The leaf takes the computation dtype directly, so no cast node follows it; it goes
+  // straight into the node, with no tensor of its own.
+  Tensor t_cast;
+  return RecordScalarOp(plan->op, CastOrSelf(t, plan->dtype, site, &t_cast), s.to_double(),
+                        scalar_first, site);
 }
 
 // cond converted to bool; a and b already promoted to `dtype` or converted here.

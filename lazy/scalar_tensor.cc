@@ -1,5 +1,7 @@
 #include "lazy/scalar_tensor.h"
 
+#include <utility>
+
 #include "lazy/tensor_impl.h"
 #include "util/error.h"
 
@@ -12,6 +14,18 @@ Tensor ScalarTensor(double value, DType dtype, Backend* backend, const CallSite&
 
 Tensor ScalarTensor(double value, DType dtype, const Tensor& like, const CallSite& site) {
   return ScalarTensor(value, dtype, like.impl()->backend(), site);
+}
+
+Tensor RecordScalarOp(OpKind op, const Tensor& t, double value, bool scalar_first,
+                      const CallSite& site) {
+  TensorImpl& impl = *t.impl();
+  const Value& tensor_value = impl.value(site);
+  const Value leaf{Node::CreateScalar(tensor_value.shape().dtype(), value, site.location), 0};
+  const Value* operands[2] = {&tensor_value, &leaf};
+  if (scalar_first) std::swap(operands[0], operands[1]);
+  absl::StatusOr<NodePtr> node = Node::CreateByPtr(op, operands, {}, site.location);
+  ThrowIfError(node.status());
+  return MakePendingTensor(Value{*std::move(node), 0}, impl.backend());
 }
 
 Tensor ConstantTensor(double value, DType dtype, Backend* backend, const CallSite& site) {
