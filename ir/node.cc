@@ -38,28 +38,56 @@ Node::~Node() {
   }
 }
 
-absl::StatusOr<NodePtr> Node::Create(OpKind op, Operands operands, Attributes attrs,
-                                     std::source_location location) {
+absl::Status Node::CheckCreatable(OpKind op, size_t num_operands) {
   const int arity = OpArity(op);
-  if (IsParameter(op)) {
+  if (IsParameter(op)) [[unlikely]] {
     return absl::InvalidArgumentError(
         absl::StrCat(OpName(op), ": parameters are made with CreateDeviceData/CreateScalar"));
   }
-  if (arity >= 0 ? static_cast<int>(operands.size()) != arity : operands.empty()) {
+  if (arity >= 0 ? num_operands != static_cast<size_t>(arity) : num_operands == 0) [[unlikely]] {
     return absl::InvalidArgumentError(absl::StrCat(OpName(op), ": expected ",
                                                    arity >= 0 ? absl::StrCat(arity) : "at least 1",
-                                                   " operands, got ", operands.size()));
+                                                   " operands, got ", num_operands));
   }
-  // The shape is inferred straight into the new node: tracing creates a node per op, and
-  // a StatusOr<Shape> built and moved along the way cost about as much as the inference.
-  // A rejected op wastes the allocation, which only the error path pays.
+  return absl::OkStatus();
+}
+
+// The shape is inferred straight into the new node: tracing creates a node per op, and a
+// StatusOr<Shape> built and moved along the way cost about as much as the inference. A
+// rejected op wastes the allocation, which only the error path pays.
+absl::StatusOr<NodePtr> Node::Create(OpKind op, Operands operands, Attributes attrs,
+                                     std::source_location location) {
+  RETURN_IF_ERROR(CheckCreatable(op, operands.size()));
   auto node =
       std::make_shared<Node>(Key{}, op, std::move(operands), std::move(attrs), Shape(), location);
-  absl::InlinedVector<const Shape*, 3> shapes;
-  for (const Value& v : node->operands_) shapes.push_back(&v.shape());
-  RETURN_IF_ERROR(InferShapeInto(op, shapes, node->attrs_, &node->shapes_[0]));
-  node->ComputeHash();
+  RETURN_IF_ERROR(node->InferShapeAndHash());
   return NodePtr(std::move(node));
+}
+
+absl::StatusOr<NodePtr> Node::CreateByPtr(OpKind op, absl::Span<const Value* const> operands,
+                                          Attributes&& attrs, std::source_location location) {
+  RETURN_IF_ERROR(CheckCreatable(op, operands.size()));
+  auto node = std::make_shared<Node>(Key{}, op, Operands(), std::move(attrs), Shape(), location);
+  for (const Value* v : operands) node->operands_.push_back(*v);
+  RETURN_IF_ERROR(node->InferShapeAndHash());
+  return NodePtr(std::move(node));
+}
+
+absl::Status Node::InferShapeAndHash() {
+  // A plain array for the usual one to three operands; only a long concat allocates.
+  constexpr size_t kInlineOperands = 3;
+  const Shape* inline_shapes[kInlineOperands];
+  std::vector<const Shape*> many_shapes;
+  const Shape** shapes = inline_shapes;
+  if (operands_.size() > kInlineOperands) {
+    many_shapes.resize(operands_.size());
+    shapes = many_shapes.data();
+  }
+  for (size_t i = 0; i < operands_.size(); ++i) shapes[i] = &operands_[i].shape();
+  RETURN_IF_ERROR(
+      InferShapeInto(op_, absl::MakeConstSpan(shapes, operands_.size()), attrs_, &shapes_[0]));
+  ComputeHash();
+  return absl::OkStatus();
 }
 
 NodePtr Node::CreateDeviceData(Shape shape, std::shared_ptr<Buffer> data,
@@ -83,9 +111,11 @@ void Node::ComputeHash() {
   HashBuilder h;
   h.Add(static_cast<uint64_t>(op_));
   if (!attrs_.empty()) attrs_.AddToHash(h);
-  for (const Value& v : operands_) h.Add(v.hash());
+  for (const Value& v : operands_) h.Add(v.index == 0 ? v.node->hash() : v.hash());
   for (const Shape& s : shapes_) {
-    h.Add(static_cast<uint64_t>(s.dtype())).Add(s.sizes().size());
+    // dtype and rank share a word (both are far below 2^32): a binary op on a 2-d tensor
+    // then hashes 64 bytes, one XXH3 round fewer than 72.
+    h.Add(static_cast<uint64_t>(s.dtype()) << 32 | static_cast<uint64_t>(s.sizes().size()));
     for (int64_t d : s.sizes()) h.Add(static_cast<uint64_t>(d));
   }
   hash_ = h.Finish();

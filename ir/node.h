@@ -15,6 +15,7 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "ir/attributes.h"
 #include "ir/op_kind.h"
 #include "ir/shape.h"
@@ -54,6 +55,12 @@ class Node {
   // `location` is where the op was traced, for recompile explanations.
   static absl::StatusOr<NodePtr> Create(OpKind op, Operands operands, Attributes attrs,
                                         std::source_location location = {});
+  // Create with the operands copied straight from `operands` into the node: the tracing
+  // path, whose operands already live in their tensors and would otherwise be copied into
+  // an Operands, moved into the call and moved again into the node.
+  static absl::StatusOr<NodePtr> CreateByPtr(OpKind op, absl::Span<const Value* const> operands,
+                                             Attributes&& attrs,
+                                             std::source_location location = {});
   // A parameter leaf for a backend buffer; `data` may be null (a graph parsed from text).
   static NodePtr CreateDeviceData(Shape shape, std::shared_ptr<Buffer> data,
                                   std::source_location location = {});
@@ -85,6 +92,10 @@ class Node {
 
  private:
   friend class Graph;
+  // Checks that `op` is built by Create/CreateByPtr with `num_operands` operands.
+  static absl::Status CheckCreatable(OpKind op, size_t num_operands);
+  // Infers the output shape from the operands, then hashes: the rest of Create.
+  absl::Status InferShapeAndHash();
   void ComputeHash();
 
   OpKind op_;

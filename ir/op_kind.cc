@@ -3,26 +3,19 @@
 namespace kiln {
 namespace {
 
-struct OpInfo {
-  const char* name;
-  int arity;
-};
-
-constexpr OpInfo kOpInfo[] = {
-#define KILN_OP_INFO(name, text, arity, infer) {text, arity},
-    KILN_FOR_EACH_OP(KILN_OP_INFO)
-#undef KILN_OP_INFO
+constexpr const char* kOpNames[] = {
+#define KILN_OP_NAME(name, text, arity, infer) text,
+    KILN_FOR_EACH_OP(KILN_OP_NAME)
+#undef KILN_OP_NAME
 };
 
 }  // namespace
 
-const char* OpName(OpKind op) { return kOpInfo[static_cast<int>(op)].name; }
-
-int OpArity(OpKind op) { return kOpInfo[static_cast<int>(op)].arity; }
+const char* OpName(OpKind op) { return kOpNames[static_cast<int>(op)]; }
 
 std::optional<OpKind> ParseOpKind(std::string_view name) {
   for (int i = 0; i < kNumOpKinds; ++i) {
-    if (name == kOpInfo[i].name) return static_cast<OpKind>(i);
+    if (name == kOpNames[i]) return static_cast<OpKind>(i);
   }
   return std::nullopt;
 }

@@ -92,8 +92,16 @@ inline constexpr int kNumOpKinds = 0
 // The text name, e.g. "index_select" (a C string: see DTypeName).
 const char* OpName(OpKind op);
 std::optional<OpKind> ParseOpKind(std::string_view name);
-// Number of operands; -1 for variadic ops (concat).
-int OpArity(OpKind op);
+// Number of operands; -1 for variadic ops (concat). Inline: node creation and shape
+// inference both check it for every traced op.
+inline int OpArity(OpKind op) {
+  constexpr signed char kArity[] = {
+#define KILN_OP_ARITY(name, text, arity, infer) arity,
+      KILN_FOR_EACH_OP(KILN_OP_ARITY)
+#undef KILN_OP_ARITY
+  };
+  return kArity[static_cast<int>(op)];
+}
 // DeviceData and Scalar: the leaves whose values are supplied at run time.
 inline bool IsParameter(OpKind op) { return op == OpKind::kDeviceData || op == OpKind::kScalar; }
 inline bool IsLeaf(OpKind op) { return OpArity(op) == 0; }

@@ -15,7 +15,8 @@
 namespace kiln {
 namespace {
 
-// Out of line and cold: the checks below then inline to a compare and a branch, which
+// Out of line and cold: the checks below (forced inline, as GCC otherwise keeps several
+// of them out of line for their Status) then become a compare and a branch, which
 // matters because every traced op runs several of them.
 template <typename... Args>
 [[gnu::noinline, gnu::cold]] absl::Status Invalid(OpKind op, const Args&... args) {
@@ -30,7 +31,8 @@ std::string ShapesString(absl::Span<const Shape* const> operands) {
 }
 
 // Node::Create checks the count, but InferShape is public and callable directly.
-absl::Status CheckArity(OpKind op, absl::Span<const Shape* const> operands) {
+[[gnu::always_inline]] inline absl::Status CheckArity(OpKind op,
+                                                      absl::Span<const Shape* const> operands) {
   const int arity = OpArity(op);
   const bool ok = arity >= 0 ? static_cast<int>(operands.size()) == arity : !operands.empty();
   if (ok) return absl::OkStatus();
@@ -38,7 +40,7 @@ absl::Status CheckArity(OpKind op, absl::Span<const Shape* const> operands) {
                  " operands, got ", operands.size());
 }
 
-absl::Status CheckNotReserved(OpKind op, const Shape& s) {
+[[gnu::always_inline]] inline absl::Status CheckNotReserved(OpKind op, const Shape& s) {
   if (!IsReserved(s.dtype())) return absl::OkStatus();
   return Invalid(op, "dtype ", DTypeName(s.dtype()),
                  " is reserved and not supported by any op yet: ", s.ToString());
@@ -47,27 +49,28 @@ absl::Status CheckNotReserved(OpKind op, const Shape& s) {
 // i32, i64, f32, f64: what arithmetic accepts.
 bool IsNumeric(DType d) { return IsIntegral(d) || d == DType::kF32 || d == DType::kF64; }
 
-absl::Status CheckNumeric(OpKind op, const Shape& s) {
+[[gnu::always_inline]] inline absl::Status CheckNumeric(OpKind op, const Shape& s) {
   if (IsNumeric(s.dtype())) return absl::OkStatus();
   return Invalid(op, "expected a numeric dtype (i32, i64, f32 or f64), got ", s.ToString());
 }
 
-absl::Status CheckFloating(OpKind op, const Shape& s) {
+[[gnu::always_inline]] inline absl::Status CheckFloating(OpKind op, const Shape& s) {
   if (s.dtype() == DType::kF32 || s.dtype() == DType::kF64) return absl::OkStatus();
   return Invalid(op, "expected a floating dtype, got ", s.ToString());
 }
 
-absl::Status CheckBool(OpKind op, const Shape& s) {
+[[gnu::always_inline]] inline absl::Status CheckBool(OpKind op, const Shape& s) {
   if (s.dtype() == DType::kBool) return absl::OkStatus();
   return Invalid(op, "expected a bool operand, got ", s.ToString());
 }
 
-absl::Status CheckIndex(OpKind op, const Shape& s) {
+[[gnu::always_inline]] inline absl::Status CheckIndex(OpKind op, const Shape& s) {
   if (IsIntegral(s.dtype())) return absl::OkStatus();
   return Invalid(op, "expected an i32 or i64 index, got ", s.ToString());
 }
 
-absl::Status CheckSameDType(OpKind op, const Shape& a, const Shape& b) {
+[[gnu::always_inline]] inline absl::Status CheckSameDType(OpKind op, const Shape& a,
+                                                          const Shape& b) {
   if (a.dtype() == b.dtype()) return absl::OkStatus();
   return Invalid(op, "operand dtypes differ: ", a.ToString(), " vs ", b.ToString(),
                  " (cast first)");
@@ -75,8 +78,8 @@ absl::Status CheckSameDType(OpKind op, const Shape& a, const Shape& b) {
 
 // Attributes are validated rather than read with the checking getters: the parser feeds
 // arbitrary text here, and a bad attribute must be an error, not an abort.
-absl::Status CheckAttrNames(OpKind op, const Attributes& attrs,
-                            std::initializer_list<std::string_view> allowed) {
+[[gnu::always_inline]] inline absl::Status CheckAttrNames(
+    OpKind op, const Attributes& attrs, std::initializer_list<std::string_view> allowed) {
   for (const auto& [name, value] : attrs.entries()) {
     if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
       return Invalid(op, "unexpected attribute '", std::string(name), "'");
@@ -86,9 +89,9 @@ absl::Status CheckAttrNames(OpKind op, const Attributes& attrs,
 }
 
 // The operand count and the attribute names, checked first by every Infer function.
-absl::Status CheckSignature(OpKind op, absl::Span<const Shape* const> operands,
-                            const Attributes& attrs,
-                            std::initializer_list<std::string_view> allowed) {
+[[gnu::always_inline]] inline absl::Status CheckSignature(
+    OpKind op, absl::Span<const Shape* const> operands, const Attributes& attrs,
+    std::initializer_list<std::string_view> allowed) {
   RETURN_IF_ERROR(CheckArity(op, operands));
   return CheckAttrNames(op, attrs, allowed);
 }
@@ -158,16 +161,34 @@ absl::StatusOr<Sizes> Broadcast(OpKind op, absl::Span<const int64_t> a, absl::Sp
   return out;
 }
 
-absl::Status BinarySameDType(OpKind op, absl::Span<const Shape* const> operands,
-                             DType out_dtype_if_not_same, Shape* result) {
+// Sizes' operator== calls memcmp; for the few dimensions of a shape a loop is cheaper.
+[[gnu::always_inline]] inline bool SameSizes(const Sizes& a, const Sizes& b) {
+  if (a.size() != b.size()) return false;
+  const int64_t* a_data = a.data();
+  const int64_t* b_data = b.data();
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a_data[i] != b_data[i]) return false;
+  }
+  return true;
+}
+
+[[gnu::always_inline]] inline absl::Status BinarySameDType(OpKind op,
+                                                           absl::Span<const Shape* const> operands,
+                                                           DType out_dtype_if_not_same,
+                                                           Shape* result) {
   const Shape& a = *operands[0];
   const Shape& b = *operands[1];
   RETURN_IF_ERROR(CheckNotReserved(op, a));
   RETURN_IF_ERROR(CheckNotReserved(op, b));
   RETURN_IF_ERROR(CheckSameDType(op, a, b));
-  // Equal sizes are the common case on the tracing hot path: no broadcast to work out.
-  if (a.sizes() == b.sizes()) {
+  // Equal sizes and a 0-d operand (every tensor-scalar op) are the common cases on the
+  // tracing hot path: no broadcast to work out.
+  if (b.rank() == 0 || SameSizes(a.sizes(), b.sizes())) {
     *result = Shape(out_dtype_if_not_same, a.sizes());
+    return absl::OkStatus();
+  }
+  if (a.rank() == 0) {
+    *result = Shape(out_dtype_if_not_same, b.sizes());
     return absl::OkStatus();
   }
   ASSIGN_OR_RETURN(Sizes sizes, BroadcastSizes(op, a, b));
@@ -177,7 +198,7 @@ absl::Status BinarySameDType(OpKind op, absl::Span<const Shape* const> operands,
 
 // Rejects shapes whose element count (or byte size) does not fit in int64, so numel()
 // and byte_size() never overflow downstream. A size-0 dimension makes any shape valid.
-absl::Status CheckElementCount(OpKind op, const Shape& s) {
+[[gnu::always_inline]] inline absl::Status CheckElementCount(OpKind op, const Shape& s) {
   int64_t product = DTypeSize(s.dtype());
   bool overflow = false;
   for (int64_t d : s.sizes()) {

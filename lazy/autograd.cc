@@ -14,8 +14,9 @@
 namespace kiln::autograd {
 namespace {
 
-GradEdge EdgeOf(const Tensor& t) {
-  const std::shared_ptr<AutogradMeta>& meta = t.impl()->autograd();
+GradEdge EdgeOf(const Tensor* t) {
+  if (t == nullptr) return {};
+  const std::shared_ptr<AutogradMeta>& meta = t->impl()->autograd();
   if (meta == nullptr) return {};
   if (meta->grad_fn != nullptr) return {meta->grad_fn, nullptr};
   return {nullptr, meta};
@@ -66,7 +67,7 @@ void RecordGradient(absl::Span<const Tensor* const> operands, const Tensor& resu
   auto node = std::make_shared<GradNode>();
   node->node = value.node;
   node->backend = result.impl()->backend();
-  for (const Tensor* operand : operands) node->inputs.push_back(EdgeOf(*operand));
+  for (const Tensor* operand : operands) node->inputs.push_back(EdgeOf(operand));
   auto meta = std::make_shared<AutogradMeta>();
   meta->grad_fn = std::move(node);
   result.impl()->set_autograd(std::move(meta));

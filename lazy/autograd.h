@@ -60,7 +60,8 @@ struct GradNode {
 bool IsDifferentiable(OpKind op);
 
 // Called for a recorded op when some operand requires grad: attaches a GradNode to
-// `result` if gradients are being recorded and the op is differentiable.
+// `result` if gradients are being recorded and the op is differentiable. A null operand
+// is one recorded without a tensor (a runtime scalar leaf): it gets no gradient.
 void RecordGradient(absl::Span<const Tensor* const> operands, const Tensor& result);
 
 // The work behind Tensor::backward: accumulates d(root)/d(leaf) * gradient into every

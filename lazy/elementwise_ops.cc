@@ -17,6 +17,7 @@ using internal::CastOrSelf;
 using internal::CastTo;
 using internal::CheckOperand;
 using internal::CheckSameBackend;
+using internal::RecordScalarOp;
 using internal::ScalarTensor;
 using internal::ThrowOpError;
 
@@ -98,7 +99,25 @@ Tensor ApplyBinary(const BinaryPlan& plan, const Tensor& a, const Tensor& b, con
       site);
 }
 
+// The common case of tracing, two operands of one usable dtype on one backend whose plan
+// keeps that dtype: nothing to cast and nothing to check beyond what RecordOpByPtr and
+// shape inference check anyway. Records exactly what the general path would; returns an
+// undefined tensor (recording nothing) for every other case, including every error.
+Tensor TryBinarySameDType(OpKind op, const Tensor& a, const Tensor& b, const CallSite& site) {
+  if (!a.defined() || !b.defined()) return Tensor();
+  const TensorImpl& ai = *a.impl();
+  const TensorImpl& bi = *b.impl();
+  const DType dtype = ai.shape().dtype();
+  if (dtype != bi.shape().dtype() || IsReserved(dtype) || ai.backend() != bi.backend()) {
+    return Tensor();
+  }
+  const std::optional<BinaryPlan> plan = PlanBinary(op, dtype);
+  if (!plan || plan->dtype != dtype) return Tensor();
+  return RecordOpByPtr(plan->op, {&a, &b}, {}, site);
+}
+
 Tensor Binary(OpKind op, const Tensor& a, const Tensor& b, const CallSite& site) {
+  if (Tensor out = TryBinarySameDType(op, a, b, site); out.defined()) return out;
   const std::string_view name = OpName(op);
   const Shape& a_shape = CheckOperand(name, a, "first operand");
   const Shape& b_shape = CheckOperand(name, b, "second operand");
@@ -124,9 +143,11 @@ Tensor BinaryScalar(OpKind op, const Tensor& t, Scalar s, bool scalar_first, con
     if (scalar_first) ThrowBoolOperands(op, ScalarKindText(s), tensor_text);
     ThrowBoolOperands(op, tensor_text, ScalarKindText(s));
   }
-  // The leaf takes the computation dtype directly, so no cast node follows it.
-  Tensor leaf = ScalarTensor(s.to_double(), plan->dtype, t, site);
-  return scalar_first ? ApplyBinary(*plan, leaf, t, site) : ApplyBinary(*plan, t, leaf, site);
+  // The leaf takes the computation dtype directly, so no cast node follows it; it goes
+  // straight into the node, with no tensor of its own.
+  Tensor t_cast;
+  return RecordScalarOp(plan->op, CastOrSelf(t, plan->dtype, site, &t_cast), s.to_double(),
+                        scalar_first, site);
 }
 
 // cond converted to bool; a and b already promoted to `dtype` or converted here.

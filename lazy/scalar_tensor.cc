@@ -1,5 +1,7 @@
 #include "lazy/scalar_tensor.h"
 
+#include <utility>
+
 #include "lazy/tensor_impl.h"
 #include "util/error.h"
 
@@ -12,6 +14,20 @@ Tensor ScalarTensor(double value, DType dtype, Backend* backend, const CallSite&
 
 Tensor ScalarTensor(double value, DType dtype, const Tensor& like, const CallSite& site) {
   return ScalarTensor(value, dtype, like.impl()->backend(), site);
+}
+
+Tensor RecordScalarOp(OpKind op, const Tensor& t, double value, bool scalar_first,
+                      const CallSite& site) {
+  TensorImpl& impl = *t.impl();
+  const Value& tensor_value = impl.value(site);
+  const Value leaf{Node::CreateScalar(tensor_value.shape().dtype(), value, site.location), 0};
+  const Value* operands[2] = {&tensor_value, &leaf};
+  const Tensor* tensors[2] = {&t, nullptr};
+  if (scalar_first) {
+    std::swap(operands[0], operands[1]);
+    std::swap(tensors[0], tensors[1]);
+  }
+  return RecordNode(op, operands, tensors, {}, impl.backend(), site);
 }
 
 Tensor ConstantTensor(double value, DType dtype, Backend* backend, const CallSite& site) {

@@ -8,6 +8,7 @@
 // 0.5 in gelu), which lets code generation fold them.
 #include "backends/backend.h"
 #include "ir/dtype.h"
+#include "ir/op_kind.h"
 #include "lazy/tensor.h"
 
 namespace kiln::internal {
@@ -16,6 +17,14 @@ namespace kiln::internal {
 Tensor ScalarTensor(double value, DType dtype, Backend* backend, const CallSite& site);
 // The same on `like`'s backend (like must be defined).
 Tensor ScalarTensor(double value, DType dtype, const Tensor& like, const CallSite& site);
+
+// Records `op` on `t` and a new runtime Scalar leaf holding `value` in t's dtype, the leaf
+// first when `scalar_first`: the node RecordOpByPtr(op, {&t, &ScalarTensor(...)}) would
+// record, without a tensor (and its live-registry entry) for a leaf used only here. `t`
+// must be defined.
+//   RecordScalarOp(OpKind::kMul, x, 0.5, /*scalar_first=*/false, site);  // x * 0.5
+Tensor RecordScalarOp(OpKind op, const Tensor& t, double value, bool scalar_first,
+                      const CallSite& site);
 
 // A 0-d tensor whose `value` is baked into the code (a Constant leaf), on `backend`.
 Tensor ConstantTensor(double value, DType dtype, Backend* backend, const CallSite& site);

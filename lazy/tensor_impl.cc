@@ -23,30 +23,44 @@ TensorImpl::TensorImpl(BufferPtr buffer, Backend* backend)
 
 TensorImpl::~TensorImpl() { live_tensors::Remove(this); }
 
-Value TensorImpl::value(const CallSite& site) {
-  if (pending_) return pending_;
-  if (data_node_ == nullptr) {
-    data_node_ = Node::CreateDeviceData(buffer_->shape(), buffer_, site.location);
+const Value& TensorImpl::DataLeaf(const CallSite& site) {
+  if (!data_leaf_) {
+    data_leaf_ = Value{Node::CreateDeviceData(buffer_->shape(), buffer_, site.location), 0};
   }
-  return Value{data_node_, 0};
+  return data_leaf_;
 }
 
 void TensorImpl::SetPending(Value value) {
   KILN_CHECK(value) << "SetPending needs a value";
   pending_ = std::move(value);
   buffer_.reset();
-  data_node_.reset();
+  data_leaf_ = Value{};
 }
 
 void TensorImpl::SetBuffer(BufferPtr buffer) {
   KILN_CHECK(buffer != nullptr) << "SetBuffer needs a buffer";
   buffer_ = std::move(buffer);
   pending_ = Value{};
-  data_node_.reset();
+  data_leaf_ = Value{};
 }
 
 Tensor MakePendingTensor(Value value, Backend* backend) {
   return Tensor(std::make_shared<TensorImpl>(std::move(value), backend));
+}
+
+Tensor RecordNode(OpKind op, absl::Span<const Value* const> values,
+                  absl::Span<const Tensor* const> tensors, Attributes attrs, Backend* backend,
+                  const CallSite& site) {
+  absl::StatusOr<NodePtr> node = Node::CreateByPtr(op, values, std::move(attrs), site.location);
+  ThrowIfError(node.status());
+  Tensor result = MakePendingTensor(Value{*std::move(node), 0}, backend);
+  for (const Tensor* t : tensors) {
+    if (t != nullptr && t->impl()->autograd() != nullptr) {
+      autograd::RecordGradient(tensors, result);
+      break;
+    }
+  }
+  return result;
 }
 
 Tensor RecordOp(OpKind op, absl::Span<const Tensor> operands, Attributes attrs,
@@ -59,7 +73,7 @@ Tensor RecordOp(OpKind op, absl::Span<const Tensor> operands, Attributes attrs,
 Tensor RecordOpByPtr(OpKind op, absl::Span<const Tensor* const> operands, Attributes attrs,
                      const CallSite& site) {
   Backend* backend = nullptr;
-  Operands values;
+  absl::InlinedVector<const Value*, 3> values;
   for (size_t i = 0; i < operands.size(); ++i) {
     const Tensor& t = *operands[i];
     if (!t.defined()) {
@@ -74,17 +88,8 @@ Tensor RecordOpByPtr(OpKind op, absl::Span<const Tensor* const> operands, Attrib
   }
   // Leaves (constant, arange) live on the current device.
   if (backend == nullptr) backend = &current_backend();
-  bool requires_grad = false;
-  for (const Tensor* t : operands) {
-    values.push_back(t->impl()->value(site));
-    requires_grad |= t->impl()->autograd() != nullptr;
-  }
-  absl::StatusOr<NodePtr> node =
-      Node::Create(op, std::move(values), std::move(attrs), site.location);
-  ThrowIfError(node.status());
-  Tensor result = MakePendingTensor(Value{*std::move(node), 0}, backend);
-  if (requires_grad) autograd::RecordGradient(operands, result);
-  return result;
+  for (const Tensor* t : operands) values.push_back(&t->impl()->value(site));
+  return RecordNode(op, values, operands, std::move(attrs), backend, site);
 }
 
 }  // namespace kiln

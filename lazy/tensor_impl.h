@@ -36,7 +36,9 @@ class TensorImpl : public std::enable_shared_from_this<TensorImpl> {
 
   // The IR for this tensor: the pending value, or a DeviceData leaf wrapping the buffer
   // (created once and reused until the value changes, so one buffer is one parameter).
-  Value value(const CallSite& site);
+  // The reference is valid until the value changes. Inline for pending tensors: tracing
+  // asks for every operand's value.
+  const Value& value(const CallSite& site) { return pending_ ? pending_ : DataLeaf(site); }
   // Replaces the value with pending IR / a buffer (the leaf cache is dropped).
   void SetPending(Value value);
   void SetBuffer(BufferPtr buffer);
@@ -50,15 +52,25 @@ class TensorImpl : public std::enable_shared_from_this<TensorImpl> {
   TensorImpl* next_live_ = nullptr;
 
  private:
+  // value() of a materialised tensor.
+  const Value& DataLeaf(const CallSite& site);
+
   Value pending_;
   BufferPtr buffer_;
-  NodePtr data_node_;
+  Value data_leaf_;  // the DeviceData leaf for buffer_, made on first use
   Backend* backend_;
   std::shared_ptr<autograd::AutogradMeta> autograd_;
 };
 
 // Wraps a new pending tensor on `backend`.
 Tensor MakePendingTensor(Value value, Backend* backend);
+
+// What every op recording ends in: creates the node from its operand values and its
+// tensor on `backend`, and records its gradient when an operand requires grad.
+// `tensors[i]` is operand i's tensor, or null for a leaf made without one.
+Tensor RecordNode(OpKind op, absl::Span<const Value* const> values,
+                  absl::Span<const Tensor* const> tensors, Attributes attrs, Backend* backend,
+                  const CallSite& site);
 
 // Records one IR node and returns its tensor. Shape-inference failures throw kiln::Error
 // with the inference message (which names the op and the shapes); nothing is recorded.

@@ -23,7 +23,7 @@ Hash128 HashCombine(const Hash128& a, const Hash128& b) {
 }
 
 void HashBuilder::Grow() {
-  const size_t capacity = capacity_ * 2;
+  const uint32_t capacity = capacity_ * 2;
   auto grown = std::make_unique<uint64_t[]>(capacity);
   std::memcpy(grown.get(), data_, size_ * sizeof(uint64_t));
   heap_ = std::move(grown);

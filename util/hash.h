@@ -65,10 +65,12 @@ class HashBuilder {
   void Grow();
 
   // A plain array plus a size: cheaper per word than a small-vector's push_back, and
-  // this runs for every word of every traced node.
+  // this runs for every word of every traced node. The counts are 32-bit so that a store
+  // through data_ cannot alias them: with size_t (the type of uint64_t here) the compiler
+  // reloads them after every word.
   uint64_t* data_ = inline_;
-  size_t size_ = 0;
-  size_t capacity_ = kInlineWords;
+  uint32_t size_ = 0;
+  uint32_t capacity_ = kInlineWords;
   std::unique_ptr<uint64_t[]> heap_;
   uint64_t inline_[kInlineWords];
 };

@@ -74,6 +74,28 @@ TEST(NodeTest, CreateRejectsBadInput) {
   EXPECT_EQ(bad_shape.status().message(), "exp: expected a floating dtype, got i32[2]");
 }
 
+TEST(NodeTest, CreateByPtrRecordsWhatCreateRecords) {
+  const Value a = V(Leaf(DType::kF32, {2, 3}));
+  const Value b = V(Leaf(DType::kF32, {3}));
+  absl::StatusOr<NodePtr> by_ptr = Node::CreateByPtr(OpKind::kAdd, {&a, &b}, Attributes());
+  ASSERT_TRUE(by_ptr.ok()) << by_ptr.status();
+  NodePtr by_value = Make(OpKind::kAdd, {a, b});
+  EXPECT_EQ((*by_ptr)->hash(), by_value->hash());
+  EXPECT_EQ((*by_ptr)->shape(), by_value->shape());
+  EXPECT_EQ((*by_ptr)->operands(), by_value->operands());
+
+  absl::StatusOr<NodePtr> wrong_count = Node::CreateByPtr(OpKind::kAdd, {&a}, Attributes());
+  ASSERT_FALSE(wrong_count.ok());
+  EXPECT_EQ(wrong_count.status().message(), "add: expected 2 operands, got 1");
+}
+
+TEST(NodeTest, HashTellsDTypeAndRankApart) {
+  EXPECT_NE(Leaf(DType::kF32, {6})->hash(), Leaf(DType::kF32, {6, 1})->hash());
+  EXPECT_NE(Leaf(DType::kF32, {6})->hash(), Leaf(DType::kI32, {6})->hash());
+  EXPECT_NE(Leaf(DType::kF32, {})->hash(), Leaf(DType::kF32, {1})->hash());
+  EXPECT_NE(Node::CreateScalar(DType::kF32, 1)->hash(), Node::CreateScalar(DType::kF64, 1)->hash());
+}
+
 TEST(NodeTest, HashIsStableAcrossRebuilds) {
   NodePtr first = BuildExpression(Shape(DType::kF32, {4, 5}), {1}, false);
   NodePtr second = BuildExpression(Shape(DType::kF32, {4, 5}), {1}, false);
