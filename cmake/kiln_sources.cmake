@@ -6,4 +6,5 @@ file(GLOB KILN_SOURCES CONFIGURE_DEPENDS
   ${PROJECT_SOURCE_DIR}/lazy/*.cc
   ${PROJECT_SOURCE_DIR}/codegen/*.cc
   ${PROJECT_SOURCE_DIR}/backends/*.cc
-  ${PROJECT_SOURCE_DIR}/backends/interp/*.cc)
+  ${PROJECT_SOURCE_DIR}/backends/interp/*.cc
+  ${PROJECT_SOURCE_DIR}/backends/cpu/*.cc)

@@ -14,6 +14,9 @@
 //   CompileTime      around Backend::Compile.
 //   ExecuteTime      around Executable::Run.
 //   CompileCacheEviction  entries the LRU dropped (lazy/compile_cache.cc).
+//
+// KILN_TRACE spans (util/trace_events.h): "trace" over each TraceTime interval, "compile"
+// and "execute" per graph, with the graph hash (the KILN_DUMP_DIR file name) as an arg.
 #include "lazy/graph_executor.h"
 
 #include <atomic>
@@ -39,6 +42,7 @@
 #include "util/config.h"
 #include "util/error.h"
 #include "util/metrics.h"
+#include "util/trace_events.h"
 
 namespace kiln {
 namespace {
@@ -86,8 +90,12 @@ class BarrierClock {
   explicit BarrierClock(ExecutorState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state.mu)
       : state_(state) {
     if (state_.last_barrier_end) {
+      const Clock::time_point now = Clock::now();
       executor_metrics().trace_time->Record(
-          std::chrono::duration<double>(Clock::now() - *state_.last_barrier_end).count());
+          std::chrono::duration<double>(now - *state_.last_barrier_end).count());
+      if (trace_events::Enabled()) {
+        trace_events::Record("trace", "trace", *state_.last_barrier_end, now);
+      }
     }
   }
   ~BarrierClock() ABSL_NO_THREAD_SAFETY_ANALYSIS { state_.last_barrier_end = Clock::now(); }
@@ -189,6 +197,12 @@ std::shared_ptr<Executable> Compile(const PreparedGraph& p, const std::string& p
   absl::StatusOr<std::unique_ptr<Executable>> compiled;
   {
     metrics::ScopedTimer timer(m.compile_time);
+    trace_events::Span span("compile", "compile");
+    if (span.enabled()) {
+      span.AddArg("graph", p.graph.hash().ToString());
+      span.AddArg("backend", p.backend->name());
+      span.AddArg("nodes", absl::StrCat(p.graph.num_nodes()));
+    }
     compiled = p.backend->Compile(p.graph);
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -219,6 +233,11 @@ std::vector<BufferPtr> Run(const PreparedGraph& p, Executable& executable,
   absl::StatusOr<std::vector<BufferPtr>> outputs;
   {
     metrics::ScopedTimer timer(executor_metrics().execute_time);
+    trace_events::Span span("execute", "execute");
+    if (span.enabled()) {
+      span.AddArg("graph", p.graph.hash().ToString());
+      span.AddArg("backend", p.backend->name());
+    }
     outputs = executable.Run(args);
   }
   if (!outputs.ok()) throw Error(absl::StrCat(prefix, outputs.status().message()));

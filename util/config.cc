@@ -36,6 +36,17 @@ Config& MutableConfig() {
 
 Config ParseConfig(const std::vector<std::string>& env, std::vector<std::string>* warnings) {
   Config config;
+  // XDG_CACHE_HOME must be absolute to count (XDG Base Directory specification).
+  std::string xdg_cache_home, home;
+  for (const std::string& entry : env) {
+    if (absl::StartsWith(entry, "XDG_CACHE_HOME=/")) xdg_cache_home = entry.substr(15);
+    if (absl::StartsWith(entry, "HOME=") && entry.size() > 5) home = entry.substr(5);
+  }
+  if (!xdg_cache_home.empty()) {
+    config.cache_dir = xdg_cache_home + "/kiln";
+  } else if (!home.empty()) {
+    config.cache_dir = home + "/.cache/kiln";
+  }
   auto bad_value = [&](const std::string& name, const std::string& value, const char* expected) {
     warnings->push_back(
         absl::StrCat(name, "=", value, " is not ", expected, "; using the default"));
@@ -69,6 +80,38 @@ Config ParseConfig(const std::vector<std::string>& env, std::vector<std::string>
       config.dump_dir = value;
     } else if (name == "KILN_ERROR_ON_RECOMPILE") {
       if (!ParseBool(value, &config.error_on_recompile)) bad_value(name, value, "0 or 1");
+    } else if (name == "KILN_CXX") {
+      if (!value.empty()) {
+        config.cxx = value;
+      } else {
+        bad_value(name, value, "a compiler");
+      }
+    } else if (name == "KILN_CXXFLAGS") {
+      // Empty flags could not build a shared library; an empty value is a mistake.
+      if (value.find_first_not_of(" \t") != std::string::npos) {
+        config.cxxflags = value;
+      } else {
+        bad_value(name, value, "a list of compiler flags");
+      }
+    } else if (name == "KILN_CACHE_DIR") {
+      if (!value.empty()) {
+        config.cache_dir = value;
+      } else {
+        bad_value(name, value, "a directory");
+      }
+    } else if (name == "KILN_DISK_CACHE") {
+      if (!ParseBool(value, &config.disk_cache)) bad_value(name, value, "0 or 1");
+    } else if (name == "KILN_NUM_THREADS") {
+      int threads;
+      if (absl::SimpleAtoi(value, &threads) && threads >= 0) {
+        config.num_threads = threads;
+      } else {
+        bad_value(name, value, "a non-negative integer");
+      }
+    } else if (name == "KILN_PROFILE") {
+      if (!ParseBool(value, &config.profile)) bad_value(name, value, "0 or 1");
+    } else if (name == "KILN_TRACE") {
+      config.trace = value;
     } else {
       warnings->push_back(absl::StrCat("unknown environment variable ", name, " (ignored)"));
     }

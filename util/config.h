@@ -7,6 +7,15 @@
 //   KILN_DEBUG=0|1|2              1: explain every compile; 2: also print its IR
 //   KILN_DUMP_DIR=dir             write each compiled graph's IR text to dir/<hash>.kir
 //   KILN_ERROR_ON_RECOMPILE=0|1   a recompile of a known graph structure throws
+//   KILN_CXX=path                 host C++ compiler for the cpu backend (default c++)
+//   KILN_CXXFLAGS="flags"         its flags, split on whitespace (no shell quoting); an
+//                                 override replaces them all, so keep -fPIC -shared
+//   KILN_CACHE_DIR=dir            on-disk cache of compiled code (default
+//                                 $XDG_CACHE_HOME/kiln, else $HOME/.cache/kiln)
+//   KILN_DISK_CACHE=0|1           0: keep compiled code in memory only (default 1)
+//   KILN_NUM_THREADS=N            cpu backend threads; 0 = all available cores (default)
+//   KILN_PROFILE=0|1              per-kernel timings (default 0)
+//   KILN_TRACE=file               write a trace of compiles and kernel runs to file
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -19,6 +28,15 @@ struct Config {
   int debug = 0;
   std::string dump_dir;
   bool error_on_recompile = false;
+  std::string cxx = "c++";
+  // The flags that make a loadable shared library from one translation unit.
+  std::string cxxflags = "-O3 -march=native -fopenmp -fPIC -shared";
+  // Empty when neither KILN_CACHE_DIR, XDG_CACHE_HOME nor HOME is set: memory only.
+  std::string cache_dir;
+  bool disk_cache = true;
+  int num_threads = 0;
+  bool profile = false;
+  std::string trace;
 };
 
 // Parses `env` (NAME=value strings, like environ). Unknown KILN_* names and values that

@@ -33,27 +33,37 @@ TEST(LiveTensorsTest, ThreadsTraceDropAndListConcurrently) {
   const Tensor x = Tensor::from_vector<float>({1, 2, 3, 4}, {2, 2});
   constexpr int kThreads = 4;
   constexpr int kOps = 2000;
+  // Walks the registry until stopped; joined before each count, since the tensors a walk
+  // returns are kept alive (and counted) while it holds them.
   std::atomic<bool> done{false};
-  std::thread walker([&] {
+  const auto walk = [&] {
     while (!done.load()) {
       for (const auto& impl : live_tensors::Pending()) EXPECT_TRUE(impl->is_pending());
       live_tensors::Count();
     }
-  });
+  };
+  std::thread walker(walk);
   std::vector<std::vector<Tensor>> made(kThreads);
   std::vector<std::thread> tracers;
   for (int i = 0; i < kThreads; ++i) {
     tracers.emplace_back([&, i] {
-      Tensor t = x;
+      // Each thread traces its own tensors: a tensor is used by one thread at a time (its
+      // device-data leaf is created on first use), only the registry is shared.
+      const Tensor own = Tensor::from_vector<float>({1, 2, 3, 4}, {2, 2});
+      Tensor t = own;
       for (int op = 0; op < kOps; ++op) {
-        t = op % 2 == 0 ? t + x : t * 0.5;
+        t = op % 2 == 0 ? t + own : t * 0.5;
         if (op % 100 == 0) made[i].push_back(t);
       }
     });
   }
   for (std::thread& t : tracers) t.join();
+  done = true;
+  walker.join();
   EXPECT_EQ(live_tensors::Count(), before + 1 + kThreads * (kOps / 100));
   // Each thread drops the tensors another one made.
+  done = false;
+  walker = std::thread(walk);
   std::vector<std::thread> droppers;
   for (int i = 0; i < kThreads; ++i) {
     droppers.emplace_back([&, i] { made[(i + 1) % kThreads].clear(); });

@@ -1,0 +1,86 @@
+#include "backends/cpu/cpu_backend.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "backends/cpu/cpu_executable.h"
+#include "util/check.h"
+#include "util/config.h"
+#include "util/status_macros.h"
+
+namespace kiln::cpu {
+namespace {
+
+std::atomic<bool> poison_allocations{false};
+
+absl::Status CheckDType(const char* what, const Shape& shape) {
+  if (!IsReserved(shape.dtype())) return absl::OkStatus();
+  return absl::UnimplementedError(absl::StrCat("cpu: ", what, " ", shape.ToString(), ": dtype ",
+                                               DTypeName(shape.dtype()),
+                                               " is reserved and not supported yet"));
+}
+
+}  // namespace
+
+CpuBuffer::CpuBuffer(Shape shape) : Buffer(std::move(shape)) {
+  const size_t bytes = static_cast<size_t>(this->shape().byte_size());
+  // aligned_alloc needs a multiple of the alignment; never zero, so data() is never null.
+  const size_t rounded = (bytes + 63) / 64 * 64 + 64;
+  data_ = std::aligned_alloc(64, rounded);
+  KILN_CHECK(data_ != nullptr) << "cpu: out of memory allocating " << bytes << " bytes";
+  if (poison_allocations.load(std::memory_order_relaxed)) std::memset(data_, 0xFF, rounded);
+}
+
+CpuBuffer::~CpuBuffer() { std::free(data_); }
+
+void SetPoisonAllocationsForTesting(bool poison) { poison_allocations = poison; }
+
+int NumThreads() {
+  if (config().num_threads > 0) return config().num_threads;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : static_cast<int>(cores);
+}
+
+absl::StatusOr<BufferPtr> CpuBackend::Allocate(const Shape& shape) {
+  RETURN_IF_ERROR(CheckDType("Allocate", shape));
+  return std::make_shared<CpuBuffer>(shape);
+}
+
+absl::StatusOr<BufferPtr> CpuBackend::CopyIn(const Shape& shape, const void* host) {
+  RETURN_IF_ERROR(CheckDType("CopyIn", shape));
+  auto buffer = std::make_shared<CpuBuffer>(shape);
+  const int64_t bytes = shape.byte_size();
+  if (bytes == 0) return buffer;
+  std::memcpy(buffer->data(), host, bytes);
+  if (shape.dtype() == DType::kBool) {
+    // Generated code reads bool elements as C++ bool, which must be 0 or 1.
+    auto* p = static_cast<unsigned char*>(buffer->data());
+    for (int64_t i = 0; i < bytes; ++i) p[i] = p[i] != 0 ? 1 : 0;
+  }
+  return buffer;
+}
+
+absl::Status CpuBackend::CopyOut(const Buffer& buffer, void* host) {
+  const auto* cpu = dynamic_cast<const CpuBuffer*>(&buffer);
+  if (cpu == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("cpu: CopyOut of a ", buffer.shape().ToString(),
+                                                   " buffer that another backend made"));
+  }
+  const int64_t bytes = buffer.shape().byte_size();
+  if (bytes > 0) std::memcpy(host, cpu->data(), bytes);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Executable>> CpuBackend::Compile(const Graph& graph) {
+  ASSIGN_OR_RETURN(std::unique_ptr<CpuExecutable> exe, CpuExecutable::Create(graph));
+  return std::unique_ptr<Executable>(std::move(exe));
+}
+
+Hash128 CpuBackend::CodeKey() const {
+  return HashString(absl::StrCat("cpu|", config().cxx, "|", config().cxxflags));
+}
+
+}  // namespace kiln::cpu

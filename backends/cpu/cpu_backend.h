@@ -1,0 +1,50 @@
+#pragma once
+// The cpu backend: the fusion planner, kernel IR and C++ emitter turn a graph into one
+// C++ translation unit, the host compiler builds and loads it (backends/cpu/host_compiler.h,
+// cached in memory and on disk), and matmuls run in OpenBLAS.
+//
+//   Backend* cpu = GetBackend("cpu").value();
+//   auto exe = cpu->Compile(graph).value();   // plan -> IR -> source -> .so
+//   auto out = exe->Run(args).value();        // kernels in plan order
+//
+// Threads: KILN_NUM_THREADS (0 = every core) for both the generated OpenMP loops and
+// OpenBLAS.
+#include <cstddef>
+#include <memory>
+
+#include "backends/backend.h"
+
+namespace kiln::cpu {
+
+// Host memory aligned to 64 bytes (a cache line, and the widest vector load).
+class CpuBuffer : public Buffer {
+ public:
+  explicit CpuBuffer(Shape shape);
+  ~CpuBuffer() override;
+  void* data() { return data_; }
+  const void* data() const { return data_; }
+
+ private:
+  void* data_ = nullptr;
+};
+
+// Makes every newly allocated buffer (including a run's intermediates and outputs) start
+// filled with 0xFF bytes (NaN for floats, -1 for integers), so a test sees any element a
+// kernel forgot to write. Off by default; process-wide.
+void SetPoisonAllocationsForTesting(bool poison);
+
+class CpuBackend : public Backend {
+ public:
+  const char* name() const override { return "cpu"; }
+  absl::StatusOr<BufferPtr> Allocate(const Shape& shape) override;
+  absl::StatusOr<BufferPtr> CopyIn(const Shape& shape, const void* host) override;
+  absl::Status CopyOut(const Buffer& buffer, void* host) override;
+  absl::StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph) override;
+  // The compiler, its flags and the thread count change the built code or how it runs.
+  Hash128 CodeKey() const override;
+};
+
+// The number of threads kernels and BLAS use: KILN_NUM_THREADS, or every core.
+int NumThreads();
+
+}  // namespace kiln::cpu

@@ -1,0 +1,352 @@
+#include "backends/cpu/cpu_executable.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "backends/cpu/blas.h"
+#include "backends/cpu/cpu_backend.h"
+#include "codegen/cpp_emitter.h"
+#include "codegen/fusion_plan.h"
+#include "util/config.h"
+#include "util/status_macros.h"
+#include "util/trace_events.h"
+
+namespace kiln::cpu {
+namespace {
+
+// Matches KilnError in the generated preamble (codegen/cpp_emitter.h).
+struct KernelError {
+  int32_t check = -1;
+  int32_t order = 0;
+  int64_t value = 0;
+  int64_t position = 0;
+};
+
+std::string PositionString(int64_t flat, absl::Span<const int64_t> sizes) {
+  Sizes index(sizes.size(), 0);
+  for (size_t d = sizes.size(); d-- > 0;) {
+    if (sizes[d] == 0) continue;
+    index[d] = flat % sizes[d];
+    flat /= sizes[d];
+  }
+  return absl::StrCat("[", absl::StrJoin(index, ","), "]");
+}
+
+// `value` converted to `dtype` like a cast, written to `out`.
+void WriteScalar(DType dtype, double value, void* out) {
+  switch (dtype) {
+    case DType::kBool: {
+      const bool v = value != 0;
+      std::memcpy(out, &v, 1);
+      return;
+    }
+    case DType::kI32:
+    case DType::kI64: {
+      const bool i32 = dtype == DType::kI32;
+      int64_t v = 0;
+      const double limit = i32 ? 2147483648.0 : 9223372036854775808.0;
+      if (value != value) {
+        v = 0;
+      } else if (value >= limit) {
+        v = i32 ? std::numeric_limits<int32_t>::max() : std::numeric_limits<int64_t>::max();
+      } else if (value < -limit) {
+        v = i32 ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int64_t>::min();
+      } else {
+        v = static_cast<int64_t>(value);
+      }
+      if (i32) {
+        const int32_t w = static_cast<int32_t>(v);
+        std::memcpy(out, &w, 4);
+      } else {
+        std::memcpy(out, &v, 8);
+      }
+      return;
+    }
+    case DType::kF64:
+      std::memcpy(out, &value, 8);
+      return;
+    default: {
+      const float f = static_cast<float>(value);
+      std::memcpy(out, &f, 4);
+    }
+  }
+}
+
+// Writes `text` to dir/name for KILN_DUMP_DIR. A failure only warns: dumps are a debugging
+// aid and must not fail the compile.
+void DumpFile(const std::string& dir, const std::string& name, const std::string& text) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  const fs::path path = fs::path(dir) / name;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (ec || !out) std::fprintf(stderr, "kiln: warning: cannot write %s\n", path.c_str());
+}
+
+// 2*M*N*K per matrix product, over every batch element.
+double MatmulFlops(const codegen::MatmulCall& call) {
+  if (call.a_shape.empty()) return 0;
+  const size_t rank = call.a_shape.size();
+  const int64_t k = call.transpose_a && rank >= 2 ? call.a_shape[rank - 2] : call.a_shape.back();
+  double out_elements = 1;
+  for (int64_t d : call.out_shape) out_elements *= static_cast<double>(d);
+  return 2 * out_elements * static_cast<double>(k);
+}
+
+// The profile's description of a kernel: its buffers' bytes and its matmuls' flops.
+KernelProfileInfo ProfileInfo(const codegen::KernelIR& ir) {
+  KernelProfileInfo info;
+  info.name = ir.name;
+  info.kind = codegen::KernelKindName(ir.kind);
+  for (const codegen::BufferArg& b : ir.buffers) {
+    if (b.role != codegen::BufferRole::kScratch) info.bytes += Shape(b.dtype, b.shape).byte_size();
+  }
+  for (const codegen::MatmulCall& call : ir.matmuls) info.flops += MatmulFlops(call);
+  return info;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CpuExecutable>> CpuExecutable::Create(const Graph& graph) {
+  std::unique_ptr<CpuExecutable> exe(new CpuExecutable());
+  const auto& order = graph.post_order();
+  exe->num_nodes_ = static_cast<int>(order.size());
+  absl::flat_hash_map<const Node*, int> pos;
+  for (int i = 0; i < exe->num_nodes_; ++i) pos[order[i]] = i;
+  exe->param_of_node_.assign(order.size(), -1);
+  for (size_t i = 0; i < graph.parameters().size(); ++i) {
+    const Node* p = graph.parameters()[i];
+    exe->param_of_node_[pos.at(p)] = static_cast<int>(i);
+    exe->param_shapes_.push_back(p->shape());
+    exe->param_ops_.push_back(p->op());
+    if (IsReserved(p->shape().dtype())) {
+      return absl::UnimplementedError(absl::StrCat("cpu: ", p->ShortString(), ": dtype ",
+                                                   DTypeName(p->shape().dtype()),
+                                                   " is reserved and not supported yet"));
+    }
+  }
+  const codegen::FusionPlan plan = codegen::PlanFusion(graph);
+  const Config& cfg = config();
+  exe->graph_hash_ = graph.hash().ToString();
+  if (!cfg.dump_dir.empty()) {
+    DumpFile(cfg.dump_dir, exe->graph_hash_ + ".plan.txt", plan.ToString(graph));
+    DumpFile(cfg.dump_dir, exe->graph_hash_ + ".plan.dot", plan.ToDot(graph));
+  }
+  std::vector<codegen::KernelIR> kernels;
+  for (int k = 0; k < static_cast<int>(plan.kernels.size()); ++k) {
+    ASSIGN_OR_RETURN(codegen::KernelIR ir, codegen::LowerKernel(graph, plan, k));
+    kernels.push_back(std::move(ir));
+  }
+  // Which kernel stores each value, and which kernel reads it last.
+  constexpr int kNever = std::numeric_limits<int>::max();
+  std::vector<int> stored_by(order.size(), -1);
+  std::vector<int> last_use(order.size(), -1);
+  for (int k = 0; k < static_cast<int>(kernels.size()); ++k) {
+    for (const codegen::BufferArg& b : kernels[k].buffers) {
+      if (b.role == codegen::BufferRole::kOutput) {
+        stored_by[b.node] = k;
+        last_use[b.node] = std::max(last_use[b.node], k);
+      } else if (b.role == codegen::BufferRole::kInput) {
+        if (stored_by[b.node] < 0 && order[b.node]->op() != OpKind::kDeviceData) {
+          return absl::InternalError(absl::StrCat("cpu: kernel ", k, " reads ",
+                                                  order[b.node]->ShortString(),
+                                                  " which no earlier kernel stores"));
+        }
+        last_use[b.node] = std::max(last_use[b.node], k);
+      }
+    }
+  }
+  for (const Value& out : graph.outputs()) {
+    const int p = pos.at(out.node.get());
+    if (stored_by[p] < 0 && !IsParameter(order[p]->op())) {
+      return absl::InternalError(
+          absl::StrCat("cpu: graph output ", order[p]->ShortString(), " is stored by no kernel"));
+    }
+    exe->outputs_.push_back(p);
+    last_use[p] = kNever;
+  }
+  exe->source_ = codegen::EmitCppSource(kernels);
+  // Dumped before compiling, so a source the compiler rejects can be inspected.
+  if (!cfg.dump_dir.empty()) DumpFile(cfg.dump_dir, exe->graph_hash_ + ".cc", exe->source_);
+  const bool any_code = std::any_of(kernels.begin(), kernels.end(),
+                                    [](const codegen::KernelIR& k) { return k.has_code(); });
+  if (any_code) {
+    ASSIGN_OR_RETURN(exe->library_,
+                     CompileAndLoad(exe->source_, absl::StrCat("graph_", graph.hash().ToString())));
+  }
+  if (cfg.profile) {
+    std::vector<KernelProfileInfo> infos;
+    for (const codegen::KernelIR& ir : kernels) infos.push_back(ProfileInfo(ir));
+    exe->profile_ = RegisterGraphProfile(exe->graph_hash_, std::move(infos));
+  }
+  exe->trace_ = !cfg.trace.empty();
+  exe->timed_ = exe->profile_ != nullptr || exe->trace_;
+  for (int k = 0; k < static_cast<int>(kernels.size()); ++k) {
+    codegen::KernelIR& ir = kernels[k];
+    Step step;
+    step.name = ir.name;
+    step.kind = ir.kind;
+    if (ir.has_code()) {
+      ASSIGN_OR_RETURN(void* fn, exe->library_->Symbol(ir.name));
+      step.fn = reinterpret_cast<KernelFn>(fn);
+    }
+    step.buffers = std::move(ir.buffers);
+    step.sizes = std::move(ir.size_values);
+    for (int node : ir.scalar_nodes) step.scalar_params.push_back(exe->param_of_node_[node]);
+    step.checks = std::move(ir.checks);
+    step.matmuls = std::move(ir.matmuls);
+    exe->steps_.push_back(std::move(step));
+  }
+  for (size_t p = 0; p < order.size(); ++p) {
+    if (last_use[p] >= 0 && last_use[p] != kNever && stored_by[p] >= 0) {
+      exe->steps_[last_use[p]].release.push_back(static_cast<int>(p));
+    }
+  }
+  return exe;
+}
+
+absl::Status CpuExecutable::ReportCheck(const Step& step, const void* error) const {
+  const auto& err = *static_cast<const KernelError*>(error);
+  const codegen::Check& c = step.checks[err.check];
+  const std::string op = OpName(c.op);
+  switch (c.kind) {
+    case codegen::Check::kIndexRange:
+      return absl::InvalidArgumentError(absl::StrCat(
+          op, ": index ", err.value, " at position ", PositionString(err.position, c.shape),
+          " is out of range for dimension ", c.dim, " of size ", c.size));
+    case codegen::Check::kDivByZero:
+      return absl::InvalidArgumentError(absl::StrCat(op, ": integer division by zero"));
+    case codegen::Check::kNegativeExponent:
+      return absl::InvalidArgumentError(absl::StrCat(
+          op, ": integer base raised to the negative exponent ", err.value, " at position ",
+          PositionString(err.position, c.shape), "; integer powers need exponent >= 0"));
+  }
+  return absl::InternalError("cpu: unknown check");
+}
+
+absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argument> args) {
+  if (args.size() != param_shapes_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("cpu: the graph has ", param_shapes_.size(),
+                                                   " parameters but ", args.size(),
+                                                   " arguments were given"));
+  }
+  std::vector<const CpuBuffer*> params(args.size(), nullptr);
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (param_ops_[i] != OpKind::kDeviceData) continue;
+    if (args[i].buffer == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("cpu: argument ", i, " for a ",
+                                                     param_shapes_[i].ToString(),
+                                                     " device_data has no buffer"));
+    }
+    const auto* buffer = dynamic_cast<const CpuBuffer*>(args[i].buffer);
+    if (buffer == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("cpu: argument ", i, " is not a cpu buffer"));
+    }
+    if (!(buffer->shape() == param_shapes_[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cpu: argument ", i, " is ", buffer->shape().ToString(),
+                       " but the graph's parameter ", i, " is ", param_shapes_[i].ToString()));
+    }
+    params[i] = buffer;
+  }
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point run_start;
+  std::vector<double> kernel_seconds;
+  if (timed_) {
+    run_start = Clock::now();
+    kernel_seconds.reserve(steps_.size());
+  }
+  const int threads = NumThreads();
+  SetBlasThreads(threads);
+  std::vector<std::shared_ptr<CpuBuffer>> owned(num_nodes_);
+  std::vector<void*> ptrs;
+  std::vector<double> scalars;
+  for (const Step& step : steps_) {
+    ptrs.clear();
+    std::vector<std::unique_ptr<CpuBuffer>> scratch;
+    for (const codegen::BufferArg& b : step.buffers) {
+      switch (b.role) {
+        case codegen::BufferRole::kInput: {
+          const int param = param_of_node_[b.node];
+          const CpuBuffer* buffer = param >= 0 ? params[param] : owned[b.node].get();
+          if (buffer == nullptr) {
+            return absl::InternalError(
+                absl::StrCat("cpu: a kernel input (node ", b.node, ") has no buffer"));
+          }
+          ptrs.push_back(const_cast<void*>(buffer->data()));
+          break;
+        }
+        case codegen::BufferRole::kOutput: {
+          auto buffer = std::make_shared<CpuBuffer>(Shape(b.dtype, b.shape));
+          ptrs.push_back(buffer->data());
+          owned[b.node] = std::move(buffer);
+          break;
+        }
+        case codegen::BufferRole::kScratch:
+          scratch.push_back(std::make_unique<CpuBuffer>(Shape(b.dtype, b.shape)));
+          ptrs.push_back(scratch.back()->data());
+          break;
+      }
+    }
+    scalars.clear();
+    for (int param : step.scalar_params) scalars.push_back(args[param].scalar);
+    Clock::time_point kernel_start;
+    if (timed_) kernel_start = Clock::now();
+    for (int phase = 0; phase < 2; ++phase) {
+      if (step.fn != nullptr && (phase == 0 || !step.matmuls.empty())) {
+        KernelError error;
+        step.fn(ptrs.data(), step.sizes.data(), scalars.data(), threads, phase, &error);
+        if (error.check >= 0) return ReportCheck(step, &error);
+      }
+      if (phase == 0) {
+        for (const codegen::MatmulCall& call : step.matmuls) {
+          RETURN_IF_ERROR(RunBlasMatmul(call, ptrs.data()));
+        }
+      }
+    }
+    if (timed_) {
+      const Clock::time_point kernel_end = Clock::now();
+      kernel_seconds.push_back(std::chrono::duration<double>(kernel_end - kernel_start).count());
+      if (trace_) {
+        trace_events::Record(
+            step.name, "kernel", kernel_start, kernel_end,
+            {{"kind", codegen::KernelKindName(step.kind)}, {"graph", graph_hash_}});
+      }
+    }
+    for (int node : step.release) owned[node].reset();
+  }
+  // Buffers are immutable, so an output listed twice shares one buffer. Parameters are
+  // only borrowed for the run, so a parameter output is copied.
+  std::vector<BufferPtr> results;
+  results.reserve(outputs_.size());
+  for (int node : outputs_) {
+    if (owned[node] == nullptr) {
+      const int param = param_of_node_[node];
+      auto copy = std::make_shared<CpuBuffer>(param_shapes_[param]);
+      if (param_ops_[param] == OpKind::kScalar) {
+        WriteScalar(param_shapes_[param].dtype(), args[param].scalar, copy->data());
+      } else if (copy->shape().byte_size() > 0) {
+        std::memcpy(copy->data(), params[param]->data(), copy->shape().byte_size());
+      }
+      owned[node] = std::move(copy);
+    }
+    results.push_back(owned[node]);
+  }
+  if (profile_ != nullptr) {
+    profile_->RecordRun(kernel_seconds,
+                        std::chrono::duration<double>(Clock::now() - run_start).count());
+  }
+  return results;
+}
+
+}  // namespace kiln::cpu

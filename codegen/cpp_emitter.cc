@@ -1,0 +1,691 @@
+#include "codegen/cpp_emitter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "util/check.h"
+
+namespace kiln::codegen {
+namespace {
+
+constexpr int64_t kSumBlock = 1024;      // elements per f32 partial sum
+constexpr int64_t kMinParallel = 32768;  // fewer elements than this run on one thread
+
+const char* CType(DType dtype) {
+  switch (dtype) {
+    case DType::kBool:
+      return "bool";
+    case DType::kI32:
+      return "int32_t";
+    case DType::kI64:
+      return "int64_t";
+    case DType::kF64:
+      return "double";
+    default:
+      return "float";
+  }
+}
+
+std::string Literal(const Expr& e) {
+  switch (e.dtype) {
+    case DType::kBool:
+      return e.inumber != 0 ? "true" : "false";
+    case DType::kI32:
+      return e.inumber == INT32_MIN ? "INT32_MIN" : absl::StrCat(e.inumber);
+    case DType::kI64:
+      if (e.inumber == INT64_MIN) return "INT64_MIN";
+      return e.inumber < 0 ? absl::StrCat("(", e.inumber, ")") : absl::StrCat(e.inumber);
+    default:
+      break;
+  }
+  const bool f32 = e.dtype == DType::kF32;
+  if (std::isnan(e.number)) return f32 ? "__builtin_nanf(\"\")" : "__builtin_nan(\"\")";
+  if (std::isinf(e.number)) {
+    const char* inf = f32 ? "__builtin_inff()" : "__builtin_inf()";
+    return e.number < 0 ? absl::StrCat("(-", inf, ")") : inf;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), f32 ? "%.9g" : "%.17g", e.number);
+  std::string s = buf;
+  if (s.find_first_of(".e") == std::string::npos) s += ".0";
+  if (f32) s += "f";
+  return e.number < 0 || s[0] == '-' ? absl::StrCat("(", s, ")") : s;
+}
+
+class KernelEmitter {
+ public:
+  explicit KernelEmitter(const KernelIR& ir) : ir_(ir), emitted_(ir.exprs.size(), false) {
+    ComputeDeps();
+  }
+
+  std::string Emit();
+
+ private:
+  void ComputeDeps();
+  void Line(const std::string& s) {
+    absl::StrAppend(&out_, std::string(indent_ * 2, ' '), s, "\n");
+  }
+  // The C name or inline text of an emitted expression.
+  std::string Ref(int e) const;
+  std::string VarSize(int var) const {
+    const LoopVar& v = ir_.vars[var];
+    return v.size_arg >= 0 ? absl::StrCat("n", v.size_arg) : absl::StrCat(v.size);
+  }
+  bool Bound(int e, const std::vector<bool>& bound) const {
+    for (int v : deps_[e]) {
+      if (!bound[v]) return false;
+    }
+    return true;
+  }
+  // Emits every expression reachable from `roots` whose variables are all bound.
+  void EmitScope(const std::vector<bool>& bound, const std::vector<int>& roots);
+  void EmitExpr(int e, const std::vector<bool>& bound);
+  void EmitReduce(int e, const std::vector<bool>& bound);
+  std::string OpText(const Expr& e) const;
+  void EmitNest(const LoopNest& nest);
+  void EmitStore(const Store& s);
+  bool Reaches(int root, const std::vector<bool>& inner_vars, bool* has_check) const;
+
+  const KernelIR& ir_;
+  std::vector<std::vector<int>> deps_;  // sorted loop variables each expression uses
+  std::vector<bool> emitted_;
+  std::vector<int> scope_emitted_;  // emitted in the current scope stack, in order
+  std::string out_;
+  int indent_ = 0;
+};
+
+void KernelEmitter::ComputeDeps() {
+  deps_.resize(ir_.exprs.size());
+  for (size_t i = 0; i < ir_.exprs.size(); ++i) {
+    const Expr& e = ir_.exprs[i];
+    std::vector<int> d;
+    if (e.kind == ExprKind::kVar) d.push_back(e.arg);
+    for (int a : e.args) d.insert(d.end(), deps_[a].begin(), deps_[a].end());
+    std::sort(d.begin(), d.end());
+    d.erase(std::unique(d.begin(), d.end()), d.end());
+    if (e.kind == ExprKind::kReduce) {
+      d.erase(std::remove_if(d.begin(), d.end(),
+                             [&](int v) {
+                               return std::find(e.vars.begin(), e.vars.end(), v) != e.vars.end();
+                             }),
+              d.end());
+    }
+    deps_[i] = std::move(d);
+  }
+}
+
+std::string KernelEmitter::Ref(int e) const {
+  const Expr& x = ir_.exprs[e];
+  switch (x.kind) {
+    case ExprKind::kConstant:
+      return Literal(x);
+    case ExprKind::kVar:
+      return absl::StrCat("i", x.arg);
+    case ExprKind::kSizeArg:
+      return absl::StrCat("n", x.arg);
+    case ExprKind::kScalarArg:
+      return absl::StrCat("a", x.arg);
+    default:
+      return absl::StrCat("v", e);
+  }
+}
+
+std::string KernelEmitter::OpText(const Expr& e) const {
+  auto arg = [&](int k) { return Ref(e.args[k]); };
+  const bool flt = IsFloating(e.dtype);
+  const char* t = CType(e.dtype);
+  switch (e.kind) {
+    case ExprKind::kLoad: {
+      std::string load = absl::StrCat("b", e.arg, "[", arg(0), "]");
+      if (e.args.size() == 1) return load;
+      return absl::StrCat(arg(1), " ? ", load, " : ", t, "(0)");
+    }
+    case ExprKind::kIdxAdd:
+      return absl::StrCat(arg(0), " + ", arg(1));
+    case ExprKind::kIdxMul:
+      return absl::StrCat(arg(0), " * ", arg(1));
+    case ExprKind::kIdxDiv:
+      return absl::StrCat(arg(0), " / ", arg(1));
+    case ExprKind::kIdxMod:
+      return absl::StrCat(arg(0), " % ", arg(1));
+    default:
+      break;
+  }
+  const DType in = e.args.empty() ? e.dtype : ir_.exprs[e.args[0]].dtype;
+  const bool in_flt = IsFloating(in);
+  switch (e.op) {
+    case OpKind::kNeg:
+      return flt ? absl::StrCat("-", arg(0)) : absl::StrCat("kiln_neg(", arg(0), ")");
+    case OpKind::kAbs:
+      return flt ? absl::StrCat("std::fabs(", arg(0), ")") : absl::StrCat("kiln_abs(", arg(0), ")");
+    case OpKind::kExp:
+      return absl::StrCat("std::exp(", arg(0), ")");
+    case OpKind::kLog:
+      return absl::StrCat("std::log(", arg(0), ")");
+    case OpKind::kSqrt:
+      return absl::StrCat("std::sqrt(", arg(0), ")");
+    case OpKind::kRsqrt:
+      return absl::StrCat(t, "(1) / std::sqrt(", arg(0), ")");
+    case OpKind::kTanh:
+      return absl::StrCat("std::tanh(", arg(0), ")");
+    case OpKind::kErf:
+      return absl::StrCat("std::erf(", arg(0), ")");
+    case OpKind::kSigmoid:
+      return absl::StrCat(t, "(1) / (", t, "(1) + std::exp(-", arg(0), "))");
+    case OpKind::kRelu:
+      return absl::StrCat(arg(0), " < ", t, "(0) ? ", t, "(0) : ", arg(0));
+    case OpKind::kSin:
+      return absl::StrCat("std::sin(", arg(0), ")");
+    case OpKind::kCos:
+      return absl::StrCat("std::cos(", arg(0), ")");
+    case OpKind::kLogicalNot:
+      return absl::StrCat("!", arg(0));
+    case OpKind::kCast:
+      return absl::StrCat("kiln_cast<", t, ">(", arg(0), ")");
+    case OpKind::kAdd:
+      return flt ? absl::StrCat(arg(0), " + ", arg(1))
+                 : absl::StrCat("kiln_add(", arg(0), ", ", arg(1), ")");
+    case OpKind::kSub:
+      return flt ? absl::StrCat(arg(0), " - ", arg(1))
+                 : absl::StrCat("kiln_sub(", arg(0), ", ", arg(1), ")");
+    case OpKind::kMul:
+      return flt ? absl::StrCat(arg(0), " * ", arg(1))
+                 : absl::StrCat("kiln_mul(", arg(0), ", ", arg(1), ")");
+    case OpKind::kDiv:
+      return flt ? absl::StrCat(arg(0), " / ", arg(1))
+                 : absl::StrCat("kiln_idiv(", arg(0), ", ", arg(1), ")");
+    case OpKind::kPow:
+      return flt ? absl::StrCat(t, "(std::pow(double(", arg(0), "), double(", arg(1), ")))")
+                 : absl::StrCat("kiln_ipow(", arg(0), ", ", arg(1), ")");
+    case OpKind::kMaximum:
+      return absl::StrCat("kiln_max(", arg(0), ", ", arg(1), ")");
+    case OpKind::kMinimum:
+      return absl::StrCat("kiln_min(", arg(0), ", ", arg(1), ")");
+    case OpKind::kEq:
+      return absl::StrCat(arg(0), " == ", arg(1));
+    case OpKind::kNe:
+      return absl::StrCat(arg(0), " != ", arg(1));
+    case OpKind::kLt:
+      return absl::StrCat(arg(0), " < ", arg(1));
+    case OpKind::kLe:
+      return absl::StrCat(arg(0), " <= ", arg(1));
+    case OpKind::kGt:
+      return absl::StrCat(arg(0), " > ", arg(1));
+    case OpKind::kGe:
+      return absl::StrCat(arg(0), " >= ", arg(1));
+    case OpKind::kLogicalAnd:
+      return absl::StrCat(arg(0), " && ", arg(1));
+    case OpKind::kLogicalOr:
+      return absl::StrCat(arg(0), " || ", arg(1));
+    case OpKind::kWhere:
+      return absl::StrCat(arg(0), " ? ", arg(1), " : ", arg(2));
+    default:
+      break;
+  }
+  (void)in_flt;
+  KILN_CHECK(false) << "cpp emitter: no text for " << OpName(e.op);
+  return "";
+}
+
+void KernelEmitter::EmitScope(const std::vector<bool>& bound, const std::vector<int>& roots) {
+  // Reachable, not yet emitted expressions, in id order (operands first).
+  std::vector<bool> needed(ir_.exprs.size(), false);
+  std::vector<int> stack(roots.begin(), roots.end());
+  while (!stack.empty()) {
+    const int e = stack.back();
+    stack.pop_back();
+    if (e < 0 || needed[e] || emitted_[e]) continue;
+    needed[e] = true;
+    for (int a : ir_.exprs[e].args) stack.push_back(a);
+  }
+  for (size_t e = 0; e < needed.size(); ++e) {
+    if (needed[e] && !emitted_[e] && Bound(static_cast<int>(e), bound)) {
+      EmitExpr(static_cast<int>(e), bound);
+    }
+  }
+}
+
+void KernelEmitter::EmitExpr(int e, const std::vector<bool>& bound) {
+  const Expr& x = ir_.exprs[e];
+  emitted_[e] = true;
+  scope_emitted_.push_back(e);
+  switch (x.kind) {
+    case ExprKind::kConstant:
+    case ExprKind::kVar:
+    case ExprKind::kSizeArg:
+    case ExprKind::kScalarArg:
+      return;  // referenced by name or literal
+    case ExprKind::kReduce:
+      EmitReduce(e, bound);
+      return;
+    case ExprKind::kCheck: {
+      const Check& c = ir_.checks[x.arg];
+      const std::string v = absl::StrCat("v", e);
+      Line(absl::StrCat(CType(x.dtype), " ", v, " = ", Ref(x.args[0]), ";"));
+      std::string bad;
+      switch (c.kind) {
+        case Check::kIndexRange:
+          bad = absl::StrCat("(", v, " < 0 || ", v, " >= ", Ref(x.args[3]), ")");
+          break;
+        case Check::kDivByZero:
+          bad = absl::StrCat(v, " == 0");
+          break;
+        case Check::kNegativeExponent:
+          bad = absl::StrCat(v, " < 0");
+          break;
+      }
+      const std::string guard = x.args[1] >= 0 && ir_.exprs[x.args[1]].kind == ExprKind::kConstant
+                                    ? ""
+                                    : absl::StrCat(Ref(x.args[1]), " && ");
+      Line(absl::StrCat("if (", guard, bad, ") {  // ", OpName(c.op)));
+      Line(absl::StrCat("  kiln_fail(err, ", x.arg, ", ", c.order, ", int64_t(", v, "), ",
+                        Ref(x.args[2]), ");"));
+      if (c.kind == Check::kIndexRange) Line(absl::StrCat("  ", v, " = 0;"));
+      Line("}");
+      return;
+    }
+    default:
+      Line(absl::StrCat("const ", CType(x.dtype), " v", e, " = ", OpText(x), ";"));
+  }
+}
+
+bool KernelEmitter::Reaches(int root, const std::vector<bool>& inner_vars, bool* has_check) const {
+  // Whether the part of `root` that depends on `inner_vars` contains a check or a nested
+  // reduction, which keep the loop from being an OpenMP simd loop.
+  std::vector<bool> seen(ir_.exprs.size(), false);
+  std::vector<int> stack = {root};
+  while (!stack.empty()) {
+    const int e = stack.back();
+    stack.pop_back();
+    if (seen[e] || emitted_[e]) continue;
+    seen[e] = true;
+    bool inner = false;
+    for (int v : deps_[e]) inner = inner || inner_vars[v];
+    const Expr& x = ir_.exprs[e];
+    if (x.kind == ExprKind::kReduce) {
+      *has_check = true;  // nested reductions are not simd loops either
+      continue;
+    }
+    if (!inner) continue;
+    if (x.kind == ExprKind::kCheck) *has_check = true;
+    for (int a : x.args) stack.push_back(a);
+  }
+  return *has_check;
+}
+
+void KernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
+  const Expr& x = ir_.exprs[e];
+  const std::string acc = absl::StrCat("acc", e);
+  const DType dt = x.dtype;
+  const DType body_dt = ir_.exprs[x.args[0]].dtype;
+  const bool flt = IsFloating(body_dt);
+  const bool sum = x.op == OpKind::kSum || x.op == OpKind::kMean;
+  std::vector<bool> inner = bound;
+  std::vector<bool> own(ir_.vars.size(), false);
+  for (int v : x.vars) inner[v] = own[v] = true;
+  std::vector<std::string> names;
+  for (int v : x.vars) names.push_back(absl::StrCat("i", v, " < ", VarSize(v)));
+  Line(absl::StrCat("// ", OpName(x.op), " over ", absl::StrJoin(names, ", ")));
+  const char* at = CType(sum ? x.acc_dtype : body_dt);
+  if (sum) {
+    Line(absl::StrCat(at, " ", acc, " = 0;"));
+  } else if (x.op == OpKind::kArgmax) {
+    Line(absl::StrCat(CType(body_dt), " ", acc, " = kiln_lowest<", CType(body_dt), ">();"));
+    Line(absl::StrCat("int64_t ", acc, "_at = 0;"));
+  } else {
+    Line(absl::StrCat(CType(body_dt), " ", acc, " = kiln_",
+                      x.op == OpKind::kMax ? "lowest" : "highest", "<", CType(body_dt), ">();"));
+  }
+  const size_t scope_mark = scope_emitted_.size();
+  const int innermost = x.vars.back();
+  bool has_check = false;
+  Reaches(x.args[0], own, &has_check);
+  const bool blocked = sum && flt;
+  const int opened = static_cast<int>(x.vars.size()) - (blocked ? 1 : 0);
+  for (int k = 0; k < opened; ++k) {
+    const int v = x.vars[k];
+    Line(absl::StrCat("for (int64_t i", v, " = 0; i", v, " < ", VarSize(v), "; ++i", v, ") {"));
+    ++indent_;
+  }
+  std::vector<int> roots(x.args.begin(), x.args.end());
+  if (blocked) {
+    // Blocked f32/f64 sum: lanes within a block, blocks added in order.
+    const std::string i = absl::StrCat("i", innermost);
+    const std::string part = absl::StrCat("part", e);
+    const LoopVar& lv = ir_.vars[innermost];
+    const bool one_block = lv.size_arg < 0 && lv.size <= kSumBlock;
+    std::string lo = "0", hi = VarSize(innermost);
+    if (!one_block) {
+      Line(absl::StrCat("for (int64_t ", i, "_lo = 0; ", i, "_lo < ", hi, "; ", i,
+                        "_lo += ", kSumBlock, ") {"));
+      ++indent_;
+      Line(absl::StrCat("const int64_t ", i, "_hi = ", i, "_lo + ", kSumBlock, " < ", hi, " ? ", i,
+                        "_lo + ", kSumBlock, " : ", hi, ";"));
+      lo = absl::StrCat(i, "_lo");
+      hi = absl::StrCat(i, "_hi");
+    }
+    Line(absl::StrCat(at, " ", part, " = 0;"));
+    if (!has_check) Line(absl::StrCat("#pragma omp simd reduction(+ : ", part, ")"));
+    Line(absl::StrCat("for (int64_t ", i, " = ", lo, "; ", i, " < ", hi, "; ++", i, ") {"));
+    ++indent_;
+    EmitScope(inner, {x.args[0]});
+    Line(absl::StrCat(part, " += ", Ref(x.args[0]), ";"));
+    --indent_;
+    Line("}");
+    Line(absl::StrCat(acc, " += ", part, ";"));
+    if (!one_block) {
+      --indent_;
+      Line("}");
+    }
+  } else {
+    EmitScope(inner, roots);
+    const std::string v = Ref(x.args[0]);
+    if (sum) {
+      Line(absl::StrCat(acc, " = kiln_add(", acc, ", ", at, "(", v, "));"));
+    } else if (x.op == OpKind::kArgmax) {
+      Line(absl::StrCat("if (!(", acc, " != ", acc, ") && (", v, " != ", v, " || ", v, " > ", acc,
+                        ")) {"));
+      Line(absl::StrCat("  ", acc, " = ", v, ";"));
+      Line(absl::StrCat("  ", acc, "_at = ", Ref(x.args[1]), ";"));
+      Line("}");
+    } else {
+      Line(absl::StrCat(acc, " = kiln_r", x.op == OpKind::kMax ? "max" : "min", "(", acc, ", ", v,
+                        ");"));
+    }
+  }
+  for (int k = 0; k < opened; ++k) {
+    --indent_;
+    Line("}");
+  }
+  // Expressions of the loop body are out of scope now.
+  for (size_t k = scope_mark; k < scope_emitted_.size(); ++k) emitted_[scope_emitted_[k]] = false;
+  scope_emitted_.resize(scope_mark);
+  emitted_[e] = true;
+  scope_emitted_.push_back(e);
+  std::string result;
+  switch (x.op) {
+    case OpKind::kMean:
+      result = absl::StrCat(CType(dt), "(double(", acc, ") / double(", Ref(x.args[1]), "))");
+      break;
+    case OpKind::kArgmax:
+      result = absl::StrCat(acc, "_at");
+      break;
+    default:
+      result = sum ? absl::StrCat("kiln_cast<", CType(dt), ">(", acc, ")") : acc;
+  }
+  Line(absl::StrCat("const ", CType(dt), " v", e, " = ", result, ";"));
+}
+
+void KernelEmitter::EmitStore(const Store& s) {
+  const std::string target = absl::StrCat("b", s.buffer, "[", Ref(s.offset), "]");
+  if (s.accumulate) {
+    const DType dt = ir_.buffers[s.buffer].dtype;
+    if (IsFloating(dt)) {
+      Line(absl::StrCat(target, " += ", Ref(s.value), ";"));
+    } else {
+      Line(absl::StrCat(target, " = kiln_add(", target, ", ", Ref(s.value), ");"));
+    }
+  } else {
+    Line(absl::StrCat(target, " = ", Ref(s.value), ";"));
+  }
+}
+
+void KernelEmitter::EmitNest(const LoopNest& nest) {
+  const int n = static_cast<int>(nest.vars.size());
+  const int p = nest.num_parallel;
+  // Level of a store: the innermost loop it needs (-1: none). The parallel loops are
+  // collapsed into one level, p - 1.
+  std::vector<int> level(nest.stores.size(), -1);
+  for (size_t s = 0; s < nest.stores.size(); ++s) {
+    for (int e : {nest.stores[s].offset, nest.stores[s].value}) {
+      for (int v : deps_[e]) {
+        const int at =
+            static_cast<int>(std::find(nest.vars.begin(), nest.vars.end(), v) - nest.vars.begin());
+        level[s] = std::max(level[s], at);
+      }
+    }
+    if (level[s] >= 0 && level[s] < p) level[s] = p - 1;
+  }
+  auto roots_from = [&](int from) {
+    std::vector<int> roots;
+    for (size_t s = 0; s < nest.stores.size(); ++s) {
+      if (level[s] >= from) {
+        roots.push_back(nest.stores[s].offset);
+        roots.push_back(nest.stores[s].value);
+      }
+    }
+    return roots;
+  };
+  auto stores_at = [&](int at) {
+    for (size_t s = 0; s < nest.stores.size(); ++s) {
+      if (level[s] == at) EmitStore(nest.stores[s]);
+    }
+  };
+  const size_t scope_mark = scope_emitted_.size();
+  Line("{");
+  ++indent_;
+  std::vector<bool> bound(ir_.vars.size(), false);
+  EmitScope(bound, roots_from(-1));
+  stores_at(-1);
+  int opened = 0;
+  int first = 0;
+  if (p > 0 && !roots_from(p - 1).empty()) {
+    std::vector<std::string> work;
+    for (int k = 0; k < n; ++k) work.push_back(VarSize(nest.vars[k]));
+    Line(absl::StrCat("#pragma omp parallel for", p > 1 ? absl::StrCat(" collapse(", p, ")") : "",
+                      " schedule(static) num_threads(nt) if (", absl::StrJoin(work, " * "),
+                      " >= ", kMinParallel, ")"));
+    for (int k = 0; k < p; ++k) {
+      const int v = nest.vars[k];
+      Line(absl::StrCat("for (int64_t i", v, " = 0; i", v, " < ", VarSize(v), "; ++i", v, ") {"));
+      ++indent_;
+      bound[v] = true;
+      ++opened;
+    }
+    EmitScope(bound, roots_from(p - 1));
+    stores_at(p - 1);
+    first = p;
+  }
+  for (int k = first; k < n; ++k) {
+    if (roots_from(k).empty()) break;
+    const int v = nest.vars[k];
+    Line(absl::StrCat("for (int64_t i", v, " = 0; i", v, " < ", VarSize(v), "; ++i", v, ") {"));
+    ++indent_;
+    bound[v] = true;
+    ++opened;
+    EmitScope(bound, roots_from(k));
+    stores_at(k);
+  }
+  for (int k = 0; k < opened; ++k) {
+    --indent_;
+    Line("}");
+  }
+  --indent_;
+  Line("}");
+  for (size_t k = scope_mark; k < scope_emitted_.size(); ++k) emitted_[scope_emitted_[k]] = false;
+  scope_emitted_.resize(scope_mark);
+}
+
+std::string KernelEmitter::Emit() {
+  Line(absl::StrCat("// kernel ", ir_.name, " (", KernelKindName(ir_.kind), ")"));
+  Line(absl::StrCat("extern \"C\" void ", ir_.name,
+                    "(void* const* bufs, const int64_t* sizes, const double* scalars, int nt, "
+                    "int phase, KilnError* err) {"));
+  ++indent_;
+  for (size_t b = 0; b < ir_.buffers.size(); ++b) {
+    const BufferArg& arg = ir_.buffers[b];
+    const bool in = arg.role == BufferRole::kInput;
+    Line(absl::StrCat(in ? "const " : "", CType(arg.dtype), "* __restrict b", b, " = static_cast<",
+                      in ? "const " : "", CType(arg.dtype), "*>(bufs[", b, "]);"));
+  }
+  for (size_t s = 0; s < ir_.size_values.size(); ++s) {
+    Line(absl::StrCat("const int64_t n", s, " = sizes[", s, "];"));
+  }
+  for (size_t a = 0; a < ir_.scalar_dtypes.size(); ++a) {
+    const char* t = CType(ir_.scalar_dtypes[a]);
+    Line(absl::StrCat("const ", t, " a", a, " = kiln_cast<", t, ">(scalars[", a, "]);"));
+  }
+  Line("(void)bufs; (void)sizes; (void)scalars; (void)nt; (void)err;");
+  const int pre = ir_.num_pre_nests;
+  const bool phased = !ir_.matmuls.empty();
+  for (int k = 0; k < static_cast<int>(ir_.nests.size()); ++k) {
+    if (phased && (k == 0 || k == pre)) {
+      if (k > 0) {
+        --indent_;
+        Line("}");
+      }
+      Line(absl::StrCat("if (phase == ", k < pre ? 0 : 1, ") {"));
+      ++indent_;
+    }
+    EmitNest(ir_.nests[k]);
+  }
+  if (phased && !ir_.nests.empty()) {
+    --indent_;
+    Line("}");
+  }
+  Line("(void)phase;");
+  --indent_;
+  Line("}");
+  return out_;
+}
+
+}  // namespace
+
+std::string CppPreamble() {
+  return R"(// Generated by kiln's C++ emitter.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+namespace {
+
+struct KilnError {
+  int32_t check;
+  int32_t order;
+  int64_t value;
+  int64_t position;
+};
+
+// Keeps the failure of the earliest node (post-order), at its first position.
+void kiln_fail(KilnError* err, int check, int order, int64_t value, int64_t position) {
+#pragma omp critical(kiln_error)
+  {
+    if (err->check < 0 || order < err->order ||
+        (order == err->order && position < err->position)) {
+      err->check = check;
+      err->order = order;
+      err->value = value;
+      err->position = position;
+    }
+  }
+}
+
+// The cast of ir/op_kind.h: to bool is != 0; float to integer truncates, saturates and
+// maps NaN to 0; integer to integer wraps.
+template <typename To, typename From>
+inline To kiln_cast(From v) {
+  if constexpr (std::is_same_v<To, bool>) {
+    return v != From(0);
+  } else if constexpr (std::is_same_v<From, bool>) {
+    return v ? To(1) : To(0);
+  } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
+    if (v != v) return To(0);
+    constexpr From kLimit = From(-static_cast<double>(std::numeric_limits<To>::min()));
+    if (v >= kLimit) return std::numeric_limits<To>::max();
+    if (v < -kLimit) return std::numeric_limits<To>::min();
+    return static_cast<To>(v);
+  } else {
+    return static_cast<To>(v);
+  }
+}
+
+// Integer arithmetic wraps (two's complement) instead of being undefined.
+template <typename T>
+inline T kiln_add(T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+  } else {
+    return a + b;
+  }
+}
+template <typename T>
+inline T kiln_sub(T a, T b) {
+  using U = std::make_unsigned_t<T>;
+  return static_cast<T>(static_cast<U>(a) - static_cast<U>(b));
+}
+template <typename T>
+inline T kiln_mul(T a, T b) {
+  using U = std::make_unsigned_t<T>;
+  return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
+}
+template <typename T>
+inline T kiln_neg(T a) { return kiln_sub(T(0), a); }
+template <typename T>
+inline T kiln_abs(T a) { return a < T(0) ? kiln_neg(a) : a; }
+// Truncates toward zero; MIN / -1 wraps; a zero divisor was reported and gives 0.
+template <typename T>
+inline T kiln_idiv(T a, T b) {
+  if (b == T(0)) return T(0);
+  if (b == T(-1)) return kiln_neg(a);
+  return a / b;
+}
+// Repeated squaring; a negative exponent was reported.
+template <typename T>
+inline T kiln_ipow(T base, T exponent) {
+  T result = 1;
+  for (auto e = static_cast<std::make_unsigned_t<T>>(exponent); e != 0; e >>= 1) {
+    if (e & 1) result = kiln_mul(result, base);
+    base = kiln_mul(base, base);
+  }
+  return result;
+}
+// maximum/minimum propagate NaN from either side.
+template <typename T>
+inline T kiln_max(T a, T b) {
+  if (a != a) return a;
+  if (b != b) return b;
+  return a < b ? b : a;
+}
+template <typename T>
+inline T kiln_min(T a, T b) {
+  if (a != a) return a;
+  if (b != b) return b;
+  return b < a ? b : a;
+}
+// Reduction steps: once the accumulator is NaN it stays NaN.
+template <typename T>
+inline T kiln_rmax(T acc, T v) { return (v > acc || v != v) ? v : acc; }
+template <typename T>
+inline T kiln_rmin(T acc, T v) { return (v < acc || v != v) ? v : acc; }
+template <typename T>
+inline T kiln_lowest() {
+  if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
+  return std::numeric_limits<T>::lowest();
+}
+template <typename T>
+inline T kiln_highest() {
+  if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::infinity();
+  return std::numeric_limits<T>::max();
+}
+
+}  // namespace
+
+)";
+}
+
+std::string EmitCppKernel(const KernelIR& kernel) { return KernelEmitter(kernel).Emit(); }
+
+std::string EmitCppSource(const std::vector<KernelIR>& kernels) {
+  std::string source = CppPreamble();
+  for (const KernelIR& k : kernels) absl::StrAppend(&source, EmitCppKernel(k), "\n");
+  return source;
+}
+
+}  // namespace kiln::codegen

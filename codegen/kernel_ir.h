@@ -1,0 +1,143 @@
+#pragma once
+// Kernel IR: one planned kernel (codegen/fusion_plan.h) lowered to loops over index
+// expressions, independent of the target language. The C++ emitter (cpp_emitter.h)
+// prints it; a CUDA emitter can map the parallel loops to a grid instead.
+//
+//   kernel (row): %1 = max(%0) dims=[1]      KernelIR k0 (buffers b0:f32 in, b1:f32 out)
+//                 %2 = sub(%0, %1')            nest: parallel i0 < sizes[0]; i1 < 512
+//                 %3 = exp(%2) ...               e2 = reduce max over i2 < 512 of
+//                 stores %6 f32[N,512]                  load b0[i0*512 + i2]
+//                                                e5 = load b0[i0*512 + i1] - e2 ...
+//                                                b1[i0*512 + i1] = e9
+//
+// Everything is an expression in one DAG (`Expr`): loop variables, index arithmetic,
+// loads, elementwise math, and reductions, each of which owns the loop variables it
+// iterates. Views become index arithmetic on the loads (reshape = linearise and
+// delinearise, permute, expand = index 0, slice = start + i*step, pad = a bounds test
+// that masks the load and selects the pad value, concat = a select by range); gather
+// and index_select load their index and range-check it. Where an expression is placed
+// (which loop it is computed in) is the emitter's business: it hoists every expression
+// to the outermost loop whose variables it uses, so a row's mean is computed once per row.
+//
+// Sizes: the outermost dimension of a rank >= 2 shape is a runtime size argument
+// (`kSizeArg`); every other size is baked. Two graphs that differ only in their batch
+// size therefore lower to identical IR and identical source, and share one compiled
+// library; the sizes come in as arguments.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "codegen/fusion_plan.h"
+#include "ir/dtype.h"
+#include "ir/graph.h"
+#include "ir/op_kind.h"
+
+namespace kiln::codegen {
+
+enum class ExprKind : uint8_t {
+  kConstant,   // `number` converted to dtype (bool, integers: exact; floats: nearest)
+  kVar,        // loop variable `var` (i64)
+  kSizeArg,    // runtime size `arg` (i64)
+  kScalarArg,  // runtime scalar `arg`, passed as f64 and converted to dtype
+  kLoad,       // buffer `arg` at element args[0]; args[1], when present, masks the load
+               // (false reads 0 and touches no memory)
+  kOp,         // the elementwise op `op` (unary, binary, where, cast) with op semantics
+  kIdxAdd,     // i64 index arithmetic: args[0] + args[1] (may be negative: pad offsets)
+  kIdxMul,     // args[0] * args[1]
+  kIdxDiv,     // args[0] / args[1], both >= 0
+  kIdxMod,     // args[0] % args[1], both >= 0
+  kReduce,     // `op` (sum, mean, max, min, argmax) of args[0] over loop variables `vars`;
+               // mean: args[1] is the count; argmax: args[1] is the position along the dim;
+               // sums accumulate in `acc_dtype`
+  kCheck,      // args[0] checked by check `arg` (KernelIR::checks) when args[1] (a guard) is
+               // true; args[2] is the element position reported on failure; args[3] the
+               // exclusive bound of an index. The value is args[0], or 0 for an
+               // out-of-range index so that no load goes astray.
+};
+
+struct Expr {
+  ExprKind kind = ExprKind::kConstant;
+  DType dtype = DType::kF32;
+  OpKind op = OpKind::kAdd;       // kOp, kReduce
+  std::vector<int> args;          // operand expression ids (always smaller than this id)
+  double number = 0;              // kConstant (integers up to 2^53 are exact)
+  int64_t inumber = 0;            // kConstant of i64: the exact value
+  int arg = -1;                   // kVar, kSizeArg, kScalarArg, kLoad, kCheck
+  std::vector<int> vars;          // kReduce: the loop variables it iterates, outer to inner
+  DType acc_dtype = DType::kF32;  // kReduce of sum/mean
+};
+
+// One loop variable: 0 <= i < size, where the size is baked or a runtime size argument.
+struct LoopVar {
+  int64_t size = 0;   // baked size, or the current value when size_arg >= 0
+  int size_arg = -1;  // runtime size argument holding the bound, or -1
+};
+
+// buffers[buffer][offset] = value (or += value with wrapping integer arithmetic).
+struct Store {
+  int buffer;
+  int offset;  // expression id
+  int value;   // expression id
+  bool accumulate = false;
+};
+
+// A loop nest: `vars` outer to inner, the first `num_parallel` of them parallel (run by
+// several threads; stores there never collide). Each store sits in the innermost loop
+// whose variables it uses.
+struct LoopNest {
+  std::vector<int> vars;
+  int num_parallel = 0;
+  std::vector<Store> stores;
+};
+
+// A data-dependent failure found while a kernel runs: an index out of range, an
+// integer division by zero, a negative integer exponent.
+struct Check {
+  enum Kind { kIndexRange, kDivByZero, kNegativeExponent } kind = kIndexRange;
+  OpKind op = OpKind::kGather;
+  int order = 0;    // post-order position of the node: the first failing node wins
+  int64_t dim = 0;  // kIndexRange: the indexed dimension and its size
+  int64_t size = 0;
+  Sizes shape;  // positions are reported as multi-indices into this shape
+};
+
+// A BLAS-style matmul between buffers: out[b] = op(a[b]) x op(b[b]) where op transposes
+// the last two dimensions when the flag is set. Batch dimensions broadcast.
+struct MatmulCall {
+  int a = -1, b = -1, out = -1;  // buffer indices
+  bool transpose_a = false, transpose_b = false;
+  DType dtype = DType::kF32;
+  Sizes a_shape, b_shape, out_shape;  // as stored (a_shape is [.., k, m] when transposed)
+};
+
+enum class BufferRole { kInput, kOutput, kScratch };
+
+struct BufferArg {
+  DType dtype;
+  BufferRole role;
+  int node = -1;  // post-order position of the graph value held (-1: scratch)
+  Sizes shape;    // current sizes (not part of the generated code)
+};
+
+struct KernelIR {
+  std::string name;  // the function's name, e.g. "kiln_k3"
+  KernelKind kind;
+  std::vector<BufferArg> buffers;
+  std::vector<DType> scalar_dtypes;
+  std::vector<int> scalar_nodes;     // post-order position of each runtime scalar leaf
+  std::vector<int64_t> size_values;  // current value of each runtime size argument
+  std::vector<LoopVar> vars;
+  std::vector<Expr> exprs;
+  std::vector<LoopNest> nests;  // run in order
+  int num_pre_nests = 0;        // nests before the matmul calls; the rest run after
+  std::vector<Check> checks;
+  std::vector<MatmulCall> matmuls;  // run by the backend after the nests
+  bool has_code() const { return !nests.empty(); }
+};
+
+// Lowers kernel `index` of `plan` over `graph`. Every node that is not a member must be a
+// parameter or a value some kernel stores. Unimplemented for reserved dtypes.
+absl::StatusOr<KernelIR> LowerKernel(const Graph& graph, const FusionPlan& plan, int index);
+
+}  // namespace kiln::codegen
