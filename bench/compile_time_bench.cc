@@ -22,7 +22,6 @@
 // the cold runs empty it) and removes it at exit.
 //
 //   build/bench/compile_time_bench [repetitions=3] [batch=8]
-#include <dlfcn.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -171,13 +170,6 @@ int main(int argc, char** argv) {
   }
   const std::string cache_dir = dir_template;
   setenv("KILN_CACHE_DIR", cache_dir.c_str(), 1);  // before kiln reads its configuration
-  // The generated libraries link the OpenMP runtime; dropping the caches closes every one
-  // of them, and with them the runtime, while its worker threads are still parked in it
-  // (a crash at the next parallel region). Keeping the runtime loaded for the whole
-  // process avoids that here.
-  if (dlopen("libgomp.so.1", RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE) == nullptr) {
-    std::fprintf(stderr, "note: libgomp.so.1 not pinned: %s\n", dlerror());
-  }
   kiln::set_device("cpu");
 
   Model model(batch);

@@ -1,12 +1,12 @@
 #include "backends/cpu/cpu_backend.h"
 
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "backends/cpu/cpu_executable.h"
+#include "backends/cpu/host_allocator.h"
 #include "util/check.h"
 #include "util/config.h"
 #include "util/status_macros.h"
@@ -26,15 +26,15 @@ absl::Status CheckDType(const char* what, const Shape& shape) {
 }  // namespace
 
 CpuBuffer::CpuBuffer(Shape shape) : Buffer(std::move(shape)) {
-  const size_t bytes = static_cast<size_t>(this->shape().byte_size());
-  // aligned_alloc needs a multiple of the alignment; never zero, so data() is never null.
-  const size_t rounded = (bytes + 63) / 64 * 64 + 64;
-  data_ = std::aligned_alloc(64, rounded);
-  KILN_CHECK(data_ != nullptr) << "cpu: out of memory allocating " << bytes << " bytes";
-  if (poison_allocations.load(std::memory_order_relaxed)) std::memset(data_, 0xFF, rounded);
+  bytes_ = static_cast<size_t>(this->shape().byte_size());
+  data_ = HostAllocator::Global().Allocate(bytes_);
+  // The whole block, so a reused block never shows a previous buffer's values either.
+  if (poison_allocations.load(std::memory_order_relaxed)) {
+    std::memset(data_, 0xFF, HostAllocator::ClassSize(bytes_));
+  }
 }
 
-CpuBuffer::~CpuBuffer() { std::free(data_); }
+CpuBuffer::~CpuBuffer() { HostAllocator::Global().Free(data_, bytes_); }
 
 void SetPoisonAllocationsForTesting(bool poison) { poison_allocations = poison; }
 

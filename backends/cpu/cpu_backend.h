@@ -16,7 +16,9 @@
 
 namespace kiln::cpu {
 
-// Host memory aligned to 64 bytes (a cache line, and the widest vector load).
+// Host memory aligned to 64 bytes (a cache line, and the widest vector load), from the
+// caching HostAllocator (backends/cpu/host_allocator.h): a run's buffers reuse the
+// blocks, and the pages, that the previous run freed.
 class CpuBuffer : public Buffer {
  public:
   explicit CpuBuffer(Shape shape);
@@ -26,11 +28,13 @@ class CpuBuffer : public Buffer {
 
  private:
   void* data_ = nullptr;
+  size_t bytes_ = 0;  // as requested from the allocator, which needs it back on Free
 };
 
-// Makes every newly allocated buffer (including a run's intermediates and outputs) start
-// filled with 0xFF bytes (NaN for floats, -1 for integers), so a test sees any element a
-// kernel forgot to write. Off by default; process-wide.
+// Makes every newly allocated buffer (including a run's intermediates and outputs, and
+// blocks reused from the allocator's cache) start filled with 0xFF bytes (NaN for floats,
+// -1 for integers), so a test sees any element a kernel forgot to write. Off by default;
+// process-wide.
 void SetPoisonAllocationsForTesting(bool poison);
 
 class CpuBackend : public Backend {
