@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "backends/cpu/cpu_executable.h"
 #include "backends/cpu/host_allocator.h"
+#include "backends/host_copy.h"
 #include "util/check.h"
 #include "util/config.h"
 #include "util/status_macros.h"
@@ -52,14 +53,7 @@ absl::StatusOr<BufferPtr> CpuBackend::Allocate(const Shape& shape) {
 absl::StatusOr<BufferPtr> CpuBackend::CopyIn(const Shape& shape, const void* host) {
   RETURN_IF_ERROR(CheckDType("CopyIn", shape));
   auto buffer = std::make_shared<CpuBuffer>(shape);
-  const int64_t bytes = shape.byte_size();
-  if (bytes == 0) return buffer;
-  std::memcpy(buffer->data(), host, bytes);
-  if (shape.dtype() == DType::kBool) {
-    // Generated code reads bool elements as C++ bool, which must be 0 or 1.
-    auto* p = static_cast<unsigned char*>(buffer->data());
-    for (int64_t i = 0; i < bytes; ++i) p[i] = p[i] != 0 ? 1 : 0;
-  }
+  CopyHostElements(shape, host, buffer->data());
   return buffer;
 }
 

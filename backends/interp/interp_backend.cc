@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "backends/host_copy.h"
 #include "backends/interp/interp_executable.h"
 #include "util/status_macros.h"
 
@@ -29,15 +30,7 @@ absl::StatusOr<BufferPtr> InterpBackend::Allocate(const Shape& shape) {
 absl::StatusOr<BufferPtr> InterpBackend::CopyIn(const Shape& shape, const void* host) {
   RETURN_IF_ERROR(CheckDType("CopyIn", shape));
   auto buffer = std::make_shared<InterpBuffer>(shape);
-  const int64_t bytes = shape.byte_size();
-  if (bytes == 0) return buffer;
-  std::memcpy(buffer->data(), host, bytes);
-  if (shape.dtype() == DType::kBool) {
-    // Kernels read bool elements as C++ bool, which must be 0 or 1; a host byte of any
-    // other non-zero value means true.
-    auto* p = static_cast<unsigned char*>(buffer->data());
-    for (int64_t i = 0; i < bytes; ++i) p[i] = p[i] != 0 ? 1 : 0;
-  }
+  CopyHostElements(shape, host, buffer->data());
   return buffer;
 }
 
