@@ -478,6 +478,8 @@ absl::StatusOr<int> Lowerer::LowerReduce(const Node* n, const Idx& idx, int guar
     }
   }
   ASSIGN_OR_RETURN(int body, Lower(x, in_idx, guard));
+  // Reducing no dimensions (dims=[] or a rank-0 input) leaves each element as it is.
+  if (r.vars.empty()) return Cast(body, n->shape().dtype());
   r.args = {body};
   r.acc_dtype = IsFloating(in.dtype()) ? in.dtype() : DType::kI64;
   if (n->op() == OpKind::kMean) r.args.push_back(count);

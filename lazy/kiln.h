@@ -6,6 +6,7 @@
 //   auto y = kiln::softmax(kiln::matmul(x, w), -1);
 //   kiln::mark_step();                       // compile once, run; later steps hit the cache
 //   std::cout << kiln::metrics::report();
+#include "lazy/bucketing.h"
 #include "lazy/composite_ops.h"
 #include "lazy/creation.h"
 #include "lazy/device.h"

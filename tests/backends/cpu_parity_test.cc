@@ -312,6 +312,13 @@ TEST_F(CpuParityTest, Reductions) {
   }
   ExpectParity(b, {Op(OpKind::kSum, {b.Param(DType::kF32, {3, 0})}, Dims({1}, true))}, 0,
                "empty sum");
+  // Reducing no dimensions (a 0-d input, or dims=[]) keeps each element.
+  for (OpKind op : {OpKind::kSum, OpKind::kMean, OpKind::kMax}) {
+    ExpectParity(b, {Op(op, {b.Param(DType::kF64, {})}, Dims({}, false))}, 0, "0-d reduce");
+    ExpectParity(b, {Op(op, {b.Param(DType::kF32, {2, 3})}, Dims({}, true))}, 0, "dims=[]");
+  }
+  ExpectParity(b, {Op(OpKind::kSum, {b.Param(DType::kI32, {4})}, Dims({}, false))}, 0,
+               "i32 sum of no dims");
 }
 
 TEST_F(CpuParityTest, Matmul) {

@@ -343,9 +343,11 @@ TEST_F(GraphExecutorTest, DumpDirGetsParsableGraphs) {
   Tensor y = AffineStep(Rows(2));
   mark_step();
   std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) files.push_back(entry.path());
+  // One graph file; a compiling backend adds its plan and sources beside it.
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".kir") files.push_back(entry.path());
+  }
   ASSERT_EQ(files.size(), 1u);
-  EXPECT_EQ(files[0].extension(), ".kir");
   std::ifstream in(files[0]);
   std::stringstream text;
   text << in.rdbuf();
