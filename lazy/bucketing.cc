@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "lazy/precompile.h"
 #include "util/error.h"
 #include "util/metrics.h"
 
@@ -258,13 +259,17 @@ BucketStep::BucketStep(int64_t bucket, int64_t valid_tokens, int64_t total_token
 }
 
 BucketStep::~BucketStep() {
-  metrics::GetCounter(CounterName(bucket_, "Steps"))->Add();
   metrics::GetCounter(CounterName(bucket_, "Compiles"))
       ->Add(metrics::counter("UncachedCompile") - compiles_at_start_);
   metrics::GetCounter(CounterName(bucket_, "CacheHits"))
       ->Add(metrics::counter("CachedCompile") - hits_at_start_);
-  metrics::GetCounter(CounterName(bucket_, "ValidTokens"))->Add(valid_tokens_);
-  metrics::GetCounter(CounterName(bucket_, "PaddedTokens"))->Add(total_tokens_ - valid_tokens_);
+  // A step traced by precompile compiles but does not run.
+  if (!precompiling()) {
+    metrics::GetCounter(CounterName(bucket_, "Steps"))->Add();
+    metrics::GetCounter(CounterName(bucket_, "ValidTokens"))->Add(valid_tokens_);
+    metrics::GetCounter(CounterName(bucket_, "PaddedTokens"))
+        ->Add(total_tokens_ - valid_tokens_);
+  }
   SeenBuckets& seen = seen_buckets();
   std::lock_guard<std::mutex> lock(seen.mu);
   seen.lengths.insert(bucket_);
@@ -280,7 +285,7 @@ std::string bucket_report() {
   std::string out = "bucket   steps  compiles  cache_hits  padding\n";
   for (int64_t l : lengths) {
     auto get = [&](const char* what) { return metrics::counter(CounterName(l, what)); };
-    if (get("Steps") == 0) continue;  // reset since
+    if (get("Steps") + get("Compiles") == 0) continue;  // reset since
     const int64_t valid = get("ValidTokens"), padded = get("PaddedTokens");
     const double fraction = valid + padded > 0 ? static_cast<double>(padded) / (valid + padded) : 0;
     absl::StrAppend(&out, absl::StrFormat("%6d %7d %9d %11d %7.1f%%\n", l, get("Steps"),

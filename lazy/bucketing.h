@@ -104,7 +104,7 @@ Tensor valid_mask(const std::vector<int64_t>& lengths, int64_t bucket, CallSite 
 // Per-bucket metrics for one step, recorded when the scope ends: counters
 // Bucket<L>.Steps, .Compiles and .CacheHits (the executor's UncachedCompile and
 // CachedCompile during the scope), .ValidTokens and .PaddedTokens. A step that throws
-// still counts its compiles.
+// still counts its compiles; a step traced by kiln::precompile counts only its compiles.
 class BucketStep {
  public:
   BucketStep(int64_t bucket, int64_t valid_tokens, int64_t total_tokens);

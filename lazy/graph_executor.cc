@@ -37,6 +37,7 @@
 #include "ir/ir_text.h"
 #include "lazy/compile_cache.h"
 #include "lazy/live_tensors.h"
+#include "lazy/precompile.h"
 #include "lazy/recompile_explainer.h"
 #include "lazy/tensor_impl.h"
 #include "util/config.h"
@@ -274,8 +275,10 @@ void Execute(std::vector<std::shared_ptr<TensorImpl>> pending, const std::string
     } else {
       executable = Compile(p, prefix);
     }
-    results.push_back(Run(p, *executable, prefix));
+    // Precompiling: the graph is compiled and cached; nothing runs and no tensor changes.
+    if (!precompiling()) results.push_back(Run(p, *executable, prefix));
   }
+  if (precompiling()) return;
   // Every output exists: only now do tensors change, so a failure above leaves them all
   // pending.
   for (size_t g = 0; g < groups.size(); ++g) {
@@ -314,8 +317,13 @@ void SyncTensors(absl::Span<const Tensor> tensors, bool implicit, const CallSite
     if (!duplicate) pending.push_back(t.impl());
   }
   if (pending.empty()) return;
-  BarrierClock clock(state);
   const std::string where = FormatLocation(site.location);
+  if (implicit && precompiling()) {
+    throw Error(absl::StrCat("item()/to_vector() at ", where,
+                             " inside kiln::precompile: no values are computed while "
+                             "precompiling"));
+  }
+  BarrierClock clock(state);
   if (implicit) {
     executor_metrics().implicit_barrier->Add();
     if (config().debug >= 1) {

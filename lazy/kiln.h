@@ -32,6 +32,7 @@
 #include "lazy/optim_param_groups.h"
 #include "lazy/optim_schedule.h"
 #include "lazy/optim_sgd.h"
+#include "lazy/precompile.h"
 #include "lazy/scalar.h"
 #include "lazy/tensor.h"
 #include "util/error.h"

@@ -64,20 +64,28 @@ void Remove(TensorImpl* impl) {
   --r.count;
 }
 
-std::vector<std::shared_ptr<TensorImpl>> Pending() {
+namespace {
+
+std::vector<std::shared_ptr<TensorImpl>> Collect(bool pending_only) {
   Registry& r = registry();
   std::lock_guard<SpinLock> lock(r.mu);
-  std::vector<std::shared_ptr<TensorImpl>> pending;
+  std::vector<std::shared_ptr<TensorImpl>> result;
   for (TensorImpl* t = r.head; t != nullptr; t = t->next_live_) {
-    if (!t->is_pending()) continue;
+    if (pending_only && !t->is_pending()) continue;
     // A tensor whose last handle is being released is still linked until its destructor
     // unlinks it; lock() fails for it and it is skipped.
     if (std::shared_ptr<TensorImpl> alive = t->weak_from_this().lock()) {
-      pending.push_back(std::move(alive));
+      result.push_back(std::move(alive));
     }
   }
-  return pending;
+  return result;
 }
+
+}  // namespace
+
+std::vector<std::shared_ptr<TensorImpl>> Pending() { return Collect(true); }
+
+std::vector<std::shared_ptr<TensorImpl>> All() { return Collect(false); }
 
 size_t Count() {
   Registry& r = registry();

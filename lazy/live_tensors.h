@@ -16,6 +16,8 @@ void Add(TensorImpl* impl);
 void Remove(TensorImpl* impl);
 // Live tensors with pending IR, oldest first. Tensors being destroyed are skipped.
 std::vector<std::shared_ptr<TensorImpl>> Pending();
+// Every live tensor, oldest first (likewise).
+std::vector<std::shared_ptr<TensorImpl>> All();
 // Number of live tensors (for tests and the metrics report).
 size_t Count();
 

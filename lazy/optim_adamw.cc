@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lazy/ops.h"
+#include "lazy/precompile.h"
 #include "util/error.h"
 
 namespace kiln::optim {
@@ -36,14 +37,15 @@ const AdamW::State& AdamW::state(size_t group, size_t index) const {
 
 void AdamW::UpdateParameter(size_t group, size_t index, Tensor& param, const Tensor& grad) {
   State& s = state_[group][index];
-  ++s.step;
+  const int64_t t = s.step + 1;
+  if (!precompiling()) s.step = t;  // a step traced for precompile is not taken
   const double lr = this->lr(group);
   const double weight_decay = this->weight_decay(group);
   const double beta1 = options_.beta1;
   const double beta2 = options_.beta2;
   // Host-side doubles, passed as runtime scalars (never baked into the code).
-  const double bias_correction1 = 1 - std::pow(beta1, static_cast<double>(s.step));
-  const double bias_correction2 = 1 - std::pow(beta2, static_cast<double>(s.step));
+  const double bias_correction1 = 1 - std::pow(beta1, static_cast<double>(t));
+  const double bias_correction2 = 1 - std::pow(beta2, static_cast<double>(t));
   const double step_size = lr / bias_correction1;
   const double bias_correction2_sqrt = std::sqrt(bias_correction2);
 

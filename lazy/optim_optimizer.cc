@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "lazy/grad_mode.h"
+#include "lazy/precompile.h"
 #include "lazy/tensor_impl.h"
 #include "util/error.h"
 #include "util/metrics.h"
@@ -73,7 +74,7 @@ void Optimizer::step() {
       UpdateParameter(g, i, params[i], grad);
     }
   }
-  ++step_count_;
+  if (!precompiling()) ++step_count_;  // a step traced for precompile is not taken
 }
 
 void Optimizer::zero_grad() {
