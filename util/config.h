@@ -2,7 +2,7 @@
 // Every KILN_* environment variable, read once into one Config. Code reads
 // `kiln::config()`; tests change values with ScopedConfigOverride, never with setenv.
 //
-//   KILN_DEVICE=interp|cpu|cuda   backend (default interp)
+//   KILN_DEVICE=interp|cpu|cuda   backend (default cpu)
 //   KILN_CACHE_SIZE=N             in-memory compile cache entries (default 1024)
 //   KILN_DEBUG=0|1|2              1: explain every compile; 2: also print its IR
 //   KILN_DUMP_DIR=dir             write each compiled graph's IR text to dir/<hash>.kir
@@ -23,7 +23,7 @@
 namespace kiln {
 
 struct Config {
-  std::string device = "interp";
+  std::string device = "cpu";
   int64_t cache_size = 1024;
   int debug = 0;
   std::string dump_dir;

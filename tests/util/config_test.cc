@@ -15,7 +15,7 @@ using ::testing::IsEmpty;
 TEST(ConfigTest, DefaultsWithoutKilnVariables) {
   std::vector<std::string> warnings;
   const Config c = ParseConfig({"HOME=/root", "PATH=/bin"}, &warnings);
-  EXPECT_EQ(c.device, "interp");
+  EXPECT_EQ(c.device, "cpu");
   EXPECT_EQ(c.cache_size, 1024);
   EXPECT_EQ(c.debug, 0);
   EXPECT_EQ(c.dump_dir, "");
@@ -56,7 +56,7 @@ TEST(ConfigTest, BadValuesWarnAndKeepTheDefault) {
   const Config c = ParseConfig(
       {"KILN_DEVICE=tpu", "KILN_CACHE_SIZE=0", "KILN_DEBUG=loud", "KILN_ERROR_ON_RECOMPILE=maybe"},
       &warnings);
-  EXPECT_EQ(c.device, "interp");
+  EXPECT_EQ(c.device, "cpu");
   EXPECT_EQ(c.cache_size, 1024);
   EXPECT_EQ(c.debug, 0);
   EXPECT_FALSE(c.error_on_recompile);
