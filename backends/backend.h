@@ -41,9 +41,17 @@ using BufferPtr = std::shared_ptr<Buffer>;
 
 // The run-time value of one graph parameter: a buffer for a DeviceData leaf, a number
 // for a Scalar leaf (converted to the leaf's dtype by the executable).
+//
+// `donated`, when set, is `buffer` itself, given up by the caller: nothing reads it after
+// this run, so the executable may overwrite it with an output of the same shape and
+// return it as that output (input/output aliasing: a parameter update needs no second
+// copy of the parameter). Decided per run by the caller (lazy/graph_executor.cc), so the
+// compiled code never depends on it; shared ownership lets the executable return it. An
+// executable may ignore it, and must leave the buffer unchanged when its run fails.
 struct Argument {
   const Buffer* buffer = nullptr;
   double scalar = 0;
+  BufferPtr donated;
 };
 
 // A compiled graph. Holds no reference to the Graph or its buffers, so caching it keeps

@@ -520,7 +520,8 @@ std::string KernelEmitter::Emit() {
   for (size_t b = 0; b < ir_.buffers.size(); ++b) {
     const BufferArg& arg = ir_.buffers[b];
     const bool in = arg.role == BufferRole::kInput;
-    Line(absl::StrCat(in ? "const " : "", CType(arg.dtype), "* __restrict b", b, " = static_cast<",
+    Line(absl::StrCat(in ? "const " : "", CType(arg.dtype),
+                      arg.may_alias ? "* b" : "* __restrict b", b, " = static_cast<",
                       in ? "const " : "", CType(arg.dtype), "*>(bufs[", b, "]);"));
   }
   for (size_t s = 0; s < ir_.size_values.size(); ++s) {

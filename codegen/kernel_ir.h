@@ -118,6 +118,10 @@ struct BufferArg {
   BufferRole role;
   int node = -1;  // post-order position of the graph value held (-1: scratch)
   Sizes shape;    // current sizes (not part of the generated code)
+  // May share memory with another buffer of the kernel (a donated input and the output
+  // written over it, backends/cpu/cpu_executable.h): emitted without __restrict, so the
+  // compiler keeps each element's load before the store that overwrites it.
+  bool may_alias = false;
 };
 
 struct KernelIR {

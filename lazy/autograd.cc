@@ -66,6 +66,7 @@ void RecordGradient(absl::Span<const Tensor* const> operands, const Tensor& resu
   if (!IsFloating(value.shape().dtype()) || !IsDifferentiable(value.node->op())) return;
   auto node = std::make_shared<GradNode>();
   node->node = value.node;
+  node->op = value.node->op();
   node->backend = result.impl()->backend();
   for (const Tensor* operand : operands) node->inputs.push_back(EdgeOf(operand));
   auto meta = std::make_shared<AutogradMeta>();
@@ -93,7 +94,8 @@ Tensor ForwardOp::operand(int i) const { return MakePendingTensor(node_->operand
 
 Tensor ForwardOp::output() const { return MakePendingTensor(Value{node_, 0}, backend_); }
 
-void RunBackward(const Tensor& root, const Tensor& gradient, const CallSite& site) {
+void RunBackward(const Tensor& root, const Tensor& gradient, bool retain_graph,
+                 const CallSite& site) {
   if (!root.defined()) throw Error("backward: the tensor is undefined");
   const std::shared_ptr<AutogradMeta>& root_meta = root.impl()->autograd();
   if (root_meta == nullptr) {
@@ -123,17 +125,28 @@ void RunBackward(const Tensor& root, const Tensor& gradient, const CallSite& sit
 
   // How many edges point at each GradNode: a node runs once all of its consumers have
   // passed it their gradient contributions (Kahn's order over the gradient graph).
+  // Also checks, before anything is recorded, that no node was freed.
   absl::flat_hash_map<const GradNode*, int> pending_consumers;
-  std::vector<const GradNode*> stack = {root_meta->grad_fn.get()};
+  std::vector<GradNode*> walked = {root_meta->grad_fn.get()};
+  std::vector<GradNode*> stack = {root_meta->grad_fn.get()};
   pending_consumers[root_meta->grad_fn.get()] = 0;
   while (!stack.empty()) {
-    const GradNode* node = stack.back();
+    GradNode* node = stack.back();
     stack.pop_back();
+    if (node->node == nullptr) {
+      throw Error(absl::StrCat(
+          "backward: trying to backward through the graph a second time: the graph of ",
+          OpName(node->op), " was freed by an earlier backward(); pass retain_graph=true to ",
+          "the earlier backward() to keep it"));
+    }
     for (const GradEdge& edge : node->inputs) {
       if (edge.node == nullptr) continue;
       auto [it, inserted] = pending_consumers.try_emplace(edge.node.get(), 0);
       ++it->second;
-      if (inserted) stack.push_back(edge.node.get());
+      if (inserted) {
+        stack.push_back(edge.node.get());
+        walked.push_back(edge.node.get());
+      }
     }
   }
 
@@ -173,6 +186,9 @@ void RunBackward(const Tensor& root, const Tensor& gradient, const CallSite& sit
       }
       if (--pending_consumers[edge.node.get()] == 0) ready.push_back(edge.node.get());
     }
+  }
+  if (!retain_graph) {
+    for (GradNode* node : walked) node->node = nullptr;
   }
 }
 

@@ -13,6 +13,12 @@
 // The gradient graph is kept apart from the IR because the IR cannot tell a detached use
 // of a value from a differentiable one, and ops traced under NoGradGuard must not get
 // gradients even though their IR is identical.
+//
+// Like PyTorch, backward() frees the graph it walked unless retain_graph is set: each
+// GradNode drops its forward IR node. A live loss tensor would otherwise keep the whole
+// forward graph, and through it the old value of every parameter, alive past the
+// optimizer step, and the barrier could not update parameters in place
+// (lazy/graph_executor.cc). A second backward() through a freed GradNode throws.
 #include <memory>
 
 #include "absl/container/inlined_vector.h"
@@ -51,7 +57,8 @@ struct GradNode {
   // destroyed recursively and overflow the stack.
   ~GradNode();
 
-  NodePtr node;
+  NodePtr node;              // null once a backward() without retain_graph has walked this node
+  OpKind op = OpKind::kAdd;  // node's op, kept for messages after the node is freed
   Backend* backend = nullptr;
   absl::InlinedVector<GradEdge, 3> inputs;  // one per operand of `node`
 };
@@ -65,8 +72,11 @@ bool IsDifferentiable(OpKind op);
 void RecordGradient(absl::Span<const Tensor* const> operands, const Tensor& result);
 
 // The work behind Tensor::backward: accumulates d(root)/d(leaf) * gradient into every
-// leaf that requires grad and that root depends on.
-void RunBackward(const Tensor& root, const Tensor& gradient, const CallSite& site);
+// leaf that requires grad and that root depends on, then frees the walked GradNodes'
+// forward nodes unless `retain_graph`. Throws, recording nothing, when the walk meets a
+// node an earlier backward freed.
+void RunBackward(const Tensor& root, const Tensor& gradient, bool retain_graph,
+                 const CallSite& site);
 
 }  // namespace autograd
 }  // namespace kiln

@@ -14,6 +14,11 @@
 //   CompileTime      around Backend::Compile.
 //   ExecuteTime      around Executable::Run.
 //   CompileCacheEviction  entries the LRU dropped (lazy/compile_cache.cc).
+//   DonatedBuffers   outputs written over a donated parameter buffer (cpu backend,
+//                    backends/cpu/cpu_executable.h).
+//   HostBytesInUse   gauge: bytes of live cpu buffers, with its peak since the last
+//                    metrics::reset() (backends/cpu/host_allocator.h); InterpBytesInUse
+//                    likewise for the reference backend.
 //
 // KILN_TRACE spans (util/trace_events.h): "trace" over each TraceTime interval, "compile"
 // and "execute" per graph, with the graph hash (the KILN_DUMP_DIR file name) as an arg.
@@ -215,21 +220,81 @@ std::shared_ptr<Executable> Compile(const PreparedGraph& p, const std::string& p
   return executable;
 }
 
-// Runs one graph; the result has one buffer per graph output, shapes checked.
+// Which of p's parameters may give their buffer to an output (Argument::donated): those
+// nothing can read after this barrier. Empty when none may.
+//
+// A DeviceData leaf's buffer B is read later only through references that outlive the
+// barrier. B qualifies when the leaf alone holds it (a materialised tensor holding B
+// itself, or an alias made by detach(), shows up in B's count) and the leaf node dies
+// with the barrier. A node dies when every reference to it goes away here: operand edges
+// of dying nodes of this graph, the graph's outputs, p.outputs, and the pending value of
+// each tensor this barrier materialises (SetBuffer drops it). Walking consumers first
+// (reverse post-order) decides each node after all of its consumers in the graph. Any
+// other holder (another pending tensor, an autograd graph kept by retain_graph, a cached
+// data leaf) makes the count larger, so the node and what it reads stay alive: a missed
+// donation, never a wrong one. Only use counts are read; nothing changes them here
+// (the executor's lock is held and no Value is copied).
+std::vector<bool> DonatableParameters(const PreparedGraph& p) {
+  const std::vector<const Node*>& params = p.graph.parameters();
+  bool any = false;
+  for (const Node* param : params) {
+    any = any || (param->op() == OpKind::kDeviceData && param->data().use_count() == 1);
+  }
+  if (!any) return {};  // the common case outside a training step: no walk at all
+  const std::vector<const Node*>& order = p.graph.post_order();
+  const size_t n = order.size();
+  absl::flat_hash_map<const Node*, int> position;
+  position.reserve(n);
+  for (size_t i = 0; i < n; ++i) position.emplace(order[i], static_cast<int>(i));
+  std::vector<long> uses(n, 0);     // the node's reference count
+  std::vector<long> leaving(n, 0);  // references that end with the barrier
+  const auto barrier_reference = [&](const Value& v) {
+    const int i = position.at(v.node.get());
+    uses[i] = v.node.use_count();
+    ++leaving[i];
+  };
+  for (const Value& v : p.graph.outputs()) barrier_reference(v);
+  for (const Value& v : p.outputs) barrier_reference(v);
+  for (const std::shared_ptr<TensorImpl>& t : p.tensors) barrier_reference(t->pending());
+  std::vector<bool> dies(n, false);
+  for (size_t i = n; i-- > 0;) {
+    dies[i] = uses[i] == leaving[i];
+    for (const Value& operand : order[i]->operands()) {
+      const int j = position.at(operand.node.get());
+      uses[j] = operand.node.use_count();
+      if (dies[i]) ++leaving[j];
+    }
+  }
+  std::vector<bool> donatable(params.size(), false);
+  for (size_t k = 0; k < params.size(); ++k) {
+    const Node* param = params[k];
+    donatable[k] = param->op() == OpKind::kDeviceData && param->data().use_count() == 1 &&
+                   dies[position.at(param)];
+  }
+  return donatable;
+}
+
+// Runs one graph; the result has one buffer per graph output, shapes checked. Parameters
+// flagged in `donatable` (DonatableParameters) give their buffers up.
 std::vector<BufferPtr> Run(const PreparedGraph& p, Executable& executable,
-                           const std::string& prefix) {
+                           const std::vector<bool>& donatable, const std::string& prefix) {
   std::vector<Argument> args;
   args.reserve(p.graph.parameters().size());
-  for (const Node* param : p.graph.parameters()) {
+  const std::vector<const Node*>& params = p.graph.parameters();
+  for (size_t k = 0; k < params.size(); ++k) {
+    const Node* param = params[k];
+    Argument arg;
     if (param->op() == OpKind::kScalar) {
-      args.push_back(Argument{nullptr, param->scalar_value()});
+      arg.scalar = param->scalar_value();
     } else {
       if (param->data() == nullptr) {
         throw Error(
             absl::StrCat(prefix, "device_data ", param->shape().ToString(), " has no buffer"));
       }
-      args.push_back(Argument{param->data().get(), 0});
+      arg.buffer = param->data().get();
+      if (!donatable.empty() && donatable[k]) arg.donated = param->data();
     }
+    args.push_back(std::move(arg));
   }
   absl::StatusOr<std::vector<BufferPtr>> outputs;
   {
@@ -276,7 +341,12 @@ void Execute(std::vector<std::shared_ptr<TensorImpl>> pending, const std::string
       executable = Compile(p, prefix);
     }
     // Precompiling: the graph is compiled and cached; nothing runs and no tensor changes.
-    if (!precompiling()) results.push_back(Run(p, *executable, prefix));
+    if (precompiling()) continue;
+    // Only the last graph may take donated buffers: a later graph's failure would
+    // otherwise leave an earlier one's pending tensors reading overwritten memory.
+    const bool last = &p == &groups.back();
+    results.push_back(
+        Run(p, *executable, last ? DonatableParameters(p) : std::vector<bool>(), prefix));
   }
   if (precompiling()) return;
   // Every output exists: only now do tensors change, so a failure above leaves them all

@@ -5,7 +5,16 @@
 //
 // Metrics: MarkStep, ImplicitBarrier, CachedCompile, UncachedCompile, TransferToDevice,
 // TransferFromDevice, NodesTraced (counters); TraceTime (step to step minus barriers),
-// CompileTime, ExecuteTime (timers).
+// CompileTime, ExecuteTime (timers). The cpu backend adds DonatedBuffers (counter) and
+// HostBytesInUse (gauge with its peak: a step's peak host memory).
+//
+// In-place updates: when a tensor updated with assign_ (a parameter, optimizer state)
+// held the only reference to its old buffer and nothing outside the barrier can still
+// read that value, the barrier donates the buffer (Argument::donated) and a backend that
+// supports it writes the new value over it. A training step then holds one copy of the
+// model state plus its activations, not two. Nothing is recompiled for it, and a tensor
+// that still shares the old value (detach(), a pending tensor left out of the barrier, a
+// graph kept by backward(retain_graph=true)) blocks it.
 //
 // A recompile storm (after 10 steps, > 0.5 compiles per step) is always reported, once,
 // with its top causes: it is a performance bug users want to hear about unasked.

@@ -86,8 +86,12 @@ class Tensor {
   void zero_grad() const;
   // Records the gradients of this tensor with respect to every leaf that requires grad,
   // as lazy ops, and accumulates them into the leaves' grad(). `gradient` may be omitted
-  // for a one-element tensor (it is then 1).
-  void backward(const Tensor& gradient = Tensor(), CallSite site = {}) const;
+  // for a one-element tensor (it is then 1). As in libtorch, the gradient graph is freed
+  // afterwards unless `retain_graph` is true, and a second backward() through it throws;
+  // freeing it lets the next barrier update parameters in place (lazy/autograd.h).
+  // Gradients of gradients (libtorch's create_graph) are not recorded.
+  void backward(const Tensor& gradient = Tensor(), std::optional<bool> retain_graph = std::nullopt,
+                CallSite site = {}) const;
   // The same value, cut off from the gradient graph.
   Tensor detach() const;
 

@@ -23,7 +23,7 @@ autograd::AutogradMeta& LeafMeta(const Tensor& t, const char* what) {
   }
   if (meta->grad_fn != nullptr) {
     throw Error(absl::StrCat(what, ": the tensor ", t.shape().ToString(), " is the result of ",
-                             OpName(meta->grad_fn->node->op()),
+                             OpName(meta->grad_fn->op),
                              ", not a leaf; only leaves accumulate gradients"));
   }
   return *meta;
@@ -38,7 +38,7 @@ Tensor& Tensor::requires_grad_(bool requires_grad) {
   const std::shared_ptr<autograd::AutogradMeta>& meta = impl.autograd();
   if (meta != nullptr && meta->grad_fn != nullptr) {
     throw Error(absl::StrCat("requires_grad_: the tensor ", shape().ToString(),
-                             " is the result of ", OpName(meta->grad_fn->node->op()),
+                             " is the result of ", OpName(meta->grad_fn->op),
                              "; only leaves can change requires_grad (use detach() first)"));
   }
   if (!requires_grad) {
@@ -71,8 +71,9 @@ void Tensor::set_grad(const Tensor& grad) const {
 
 void Tensor::zero_grad() const { LeafMeta(*this, "zero_grad").grad = Tensor(); }
 
-void Tensor::backward(const Tensor& gradient, CallSite site) const {
-  autograd::RunBackward(*this, gradient, site);
+void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph,
+                      CallSite site) const {
+  autograd::RunBackward(*this, gradient, retain_graph.value_or(false), site);
 }
 
 Tensor Tensor::detach() const {

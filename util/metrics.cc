@@ -14,6 +14,7 @@ struct Registry {
   // std::map: sorted for the report, and nodes never move, so pointers stay valid.
   std::map<std::string, std::unique_ptr<Counter>, std::less<>> counters ABSL_GUARDED_BY(mu);
   std::map<std::string, std::unique_ptr<Timer>, std::less<>> timers ABSL_GUARDED_BY(mu);
+  std::map<std::string, std::unique_ptr<Gauge>, std::less<>> gauges ABSL_GUARDED_BY(mu);
 };
 
 Registry& registry() {
@@ -85,6 +86,16 @@ Counter* GetCounter(std::string_view name) {
   return it->second.get();
 }
 
+Gauge* GetGauge(std::string_view name) {
+  Registry& r = registry();
+  absl::MutexLock lock(&r.mu);
+  auto it = r.gauges.find(name);
+  if (it == r.gauges.end()) {
+    it = r.gauges.emplace(std::string(name), std::make_unique<Gauge>()).first;
+  }
+  return it->second.get();
+}
+
 Timer* GetTimer(std::string_view name) {
   Registry& r = registry();
   absl::MutexLock lock(&r.mu);
@@ -100,6 +111,20 @@ int64_t counter(std::string_view name) {
   absl::MutexLock lock(&r.mu);
   auto it = r.counters.find(name);
   return it == r.counters.end() ? 0 : it->second->value();
+}
+
+int64_t gauge(std::string_view name) {
+  Registry& r = registry();
+  absl::MutexLock lock(&r.mu);
+  auto it = r.gauges.find(name);
+  return it == r.gauges.end() ? 0 : it->second->value();
+}
+
+int64_t gauge_peak(std::string_view name) {
+  Registry& r = registry();
+  absl::MutexLock lock(&r.mu);
+  auto it = r.gauges.find(name);
+  return it == r.gauges.end() ? 0 : it->second->peak();
 }
 
 int64_t timer_count(std::string_view name) {
@@ -122,6 +147,11 @@ std::string report() {
         &out, "  Percentiles: 50%%=%s; 90%%=%s; 99%%=%s\n", FormatSeconds(timer->Percentile(0.5)),
         FormatSeconds(timer->Percentile(0.9)), FormatSeconds(timer->Percentile(0.99)));
   }
+  for (const auto& [name, g] : r.gauges) {
+    if (g->value() == 0 && g->peak() == 0) continue;
+    absl::StrAppendFormat(&out, "Gauge: %s\n  Value: %d\n  Peak: %d\n", name, g->value(),
+                          g->peak());
+  }
   for (const auto& [name, c] : r.counters) {
     if (c->value() == 0) continue;
     absl::StrAppendFormat(&out, "Counter: %s\n  Value: %d\n", name, c->value());
@@ -134,6 +164,7 @@ void reset() {
   absl::MutexLock lock(&r.mu);
   for (auto& [name, c] : r.counters) c->Reset();
   for (auto& [name, t] : r.timers) t->Reset();
+  for (auto& [name, g] : r.gauges) g->ResetPeak();
 }
 
 }  // namespace kiln::metrics

@@ -1,12 +1,13 @@
 #pragma once
-// Named counters and timers, in the spirit of PyTorch/XLA's metrics report:
+// Named counters, gauges and timers, in the spirit of PyTorch/XLA's metrics report:
 //
 //   metrics::GetCounter("CachedCompile")->Add();
+//   metrics::GetGauge("HostBytesInUse")->Add(+bytes);   // ... ->Add(-bytes) when freed
 //   { metrics::ScopedTimer t(metrics::GetTimer("CompileTime")); ... }
 //   std::cout << kiln::metrics::report();
 //
-// Counters and timers live for the whole process in one registry, so a pointer from
-// GetCounter/GetTimer may be cached in a static at the call site (the hot path then
+// Counters, gauges and timers live for the whole process in one registry, so a pointer
+// from GetCounter/GetGauge/GetTimer may be cached in a static at the call site (the hot path then
 // never looks up a name). All operations are thread-safe.
 #include <atomic>
 #include <chrono>
@@ -27,6 +28,28 @@ class Counter {
 
  private:
   std::atomic<int64_t> value_{0};
+};
+
+// A level that goes up and down (bytes in use) and its high-water mark. reset() keeps
+// the level, which still describes what exists, and restarts the peak from it: a test
+// resets, runs one step, and reads that step's peak.
+class Gauge {
+ public:
+  // Adds `delta` (negative to lower the level) and raises the peak if the level passes it.
+  void Add(int64_t delta) {
+    const int64_t now = value_.fetch_add(delta, std::memory_order_relaxed) + delta;
+    int64_t peak = peak_.load(std::memory_order_relaxed);
+    while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
+  }
+  int64_t value() const { return value_.load(std::memory_order_relaxed); }
+  int64_t peak() const { return peak_.load(std::memory_order_relaxed); }
+  // Restarts the peak from the current level.
+  void ResetPeak() { peak_.store(value(), std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> value_{0};
+  std::atomic<int64_t> peak_{0};
 };
 
 // Durations in seconds: count, total, and percentiles over the most recent samples.
@@ -62,19 +85,25 @@ class ScopedTimer {
   std::chrono::steady_clock::time_point start_;
 };
 
-// The counter or timer called `name`, created on first use; the pointer stays valid.
+// The counter, gauge or timer called `name`, created on first use; the pointer stays
+// valid.
 Counter* GetCounter(std::string_view name);
+Gauge* GetGauge(std::string_view name);
 Timer* GetTimer(std::string_view name);
 
 // Value of counter `name`, 0 if it was never created.
 int64_t counter(std::string_view name);
+// Level and peak of gauge `name`, 0 if it was never created.
+int64_t gauge(std::string_view name);
+int64_t gauge_peak(std::string_view name);
 // Count of timer `name`'s samples, 0 if it was never created.
 int64_t timer_count(std::string_view name);
 
-// Every counter and timer, one per line, sorted by name.
+// Every timer, gauge and counter that has seen a value, sorted by name within each kind.
 std::string report();
 
-// Zeroes every counter and timer (names stay registered).
+// Zeroes every counter and timer and restarts every gauge's peak from its level (names
+// stay registered).
 void reset();
 
 }  // namespace kiln::metrics

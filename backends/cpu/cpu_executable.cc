@@ -15,7 +15,9 @@
 #include "backends/cpu/cpu_backend.h"
 #include "codegen/cpp_emitter.h"
 #include "codegen/fusion_plan.h"
+#include "codegen/overwrite_in_place.h"
 #include "util/config.h"
+#include "util/metrics.h"
 #include "util/status_macros.h"
 #include "util/trace_events.h"
 
@@ -115,6 +117,50 @@ KernelProfileInfo ProfileInfo(const codegen::KernelIR& ir) {
   return info;
 }
 
+// Whether running the kernel can fail for its data: a check, or a BLAS call on a dtype
+// BLAS does not have (blas.h).
+bool CanFail(const codegen::KernelIR& ir) {
+  if (!ir.checks.empty()) return true;
+  return std::any_of(ir.matmuls.begin(), ir.matmuls.end(), [](const codegen::MatmulCall& m) {
+    return m.dtype != DType::kF32 && m.dtype != DType::kF64;
+  });
+}
+
+// Moves each kernel that can fail to just after the last kernel storing one of its inputs.
+// A classifier's loss (a gather by label, range-checked) is otherwise the last kernel, and
+// no update before it could write over a donated buffer (PlanDonations). Dependencies
+// hold: the producers still come first, and the consumers came after it already.
+// Failing kernels keep their order among themselves, so the same error is reported.
+void HoistFailingKernels(std::vector<codegen::KernelIR>& kernels) {
+  int previous = -1;  // position of the previous kernel that can fail
+  for (int i = 0; i < static_cast<int>(kernels.size()); ++i) {
+    if (!CanFail(kernels[i])) continue;
+    int after = previous;
+    for (const codegen::BufferArg& in : kernels[i].buffers) {
+      if (in.role != codegen::BufferRole::kInput) continue;
+      for (int j = i - 1; j > after; --j) {
+        const auto& out = kernels[j].buffers;
+        if (std::any_of(out.begin(), out.end(), [&](const codegen::BufferArg& b) {
+              return b.role == codegen::BufferRole::kOutput && b.node == in.node;
+            })) {
+          after = j;
+          break;
+        }
+      }
+    }
+    std::rotate(kernels.begin() + after + 1, kernels.begin() + i, kernels.begin() + i + 1);
+    previous = after + 1;
+  }
+}
+
+// Candidates kept per output: enough for the parameter it updates plus a few others.
+constexpr size_t kMaxDonors = 4;
+
+metrics::Counter* DonatedCounter() {
+  static metrics::Counter* c = metrics::GetCounter("DonatedBuffers");
+  return c;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CpuExecutable>> CpuExecutable::Create(const Graph& graph) {
@@ -147,6 +193,7 @@ absl::StatusOr<std::unique_ptr<CpuExecutable>> CpuExecutable::Create(const Graph
     ASSIGN_OR_RETURN(codegen::KernelIR ir, codegen::LowerKernel(graph, plan, k));
     kernels.push_back(std::move(ir));
   }
+  HoistFailingKernels(kernels);
   // Which kernel stores each value, and which kernel reads it last.
   constexpr int kNever = std::numeric_limits<int>::max();
   std::vector<int> stored_by(order.size(), -1);
@@ -166,6 +213,7 @@ absl::StatusOr<std::unique_ptr<CpuExecutable>> CpuExecutable::Create(const Graph
       }
     }
   }
+  std::vector<bool> is_output(order.size(), false);
   for (const Value& out : graph.outputs()) {
     const int p = pos.at(out.node.get());
     if (stored_by[p] < 0 && !IsParameter(order[p]->op())) {
@@ -173,8 +221,10 @@ absl::StatusOr<std::unique_ptr<CpuExecutable>> CpuExecutable::Create(const Graph
           absl::StrCat("cpu: graph output ", order[p]->ShortString(), " is stored by no kernel"));
     }
     exe->outputs_.push_back(p);
-    last_use[p] = kNever;
+    is_output[p] = true;
   }
+  exe->PlanDonations(graph, kernels, stored_by, last_use, is_output);
+  for (int p : exe->outputs_) last_use[p] = kNever;
   exe->source_ = codegen::EmitCppSource(kernels);
   // Dumped before compiling, so a source the compiler rejects can be inspected.
   if (!cfg.dump_dir.empty()) DumpFile(cfg.dump_dir, exe->graph_hash_ + ".cc", exe->source_);
@@ -213,6 +263,81 @@ absl::StatusOr<std::unique_ptr<CpuExecutable>> CpuExecutable::Create(const Graph
     }
   }
   return exe;
+}
+
+void CpuExecutable::PlanDonations(const Graph& graph, std::vector<codegen::KernelIR>& kernels,
+                                  const std::vector<int>& stored_by,
+                                  const std::vector<int>& last_use,
+                                  const std::vector<bool>& is_output) {
+  int last_failing = -1;
+  for (int k = 0; k < static_cast<int>(kernels.size()); ++k) {
+    if (CanFail(kernels[k])) last_failing = k;
+  }
+  std::vector<int> node_of_param(param_shapes_.size(), -1);
+  for (int n = 0; n < num_nodes_; ++n) {
+    if (param_of_node_[n] >= 0) node_of_param[param_of_node_[n]] = n;
+  }
+  // Donatable parameters: device data that is not also returned as an output.
+  std::vector<int> donors;
+  for (size_t i = 0; i < param_shapes_.size(); ++i) {
+    if (param_ops_[i] == OpKind::kDeviceData && !is_output[node_of_param[i]]) {
+      donors.push_back(static_cast<int>(i));
+    }
+  }
+  if (donors.empty()) return;
+  const auto& order = graph.post_order();
+  std::vector<int> targets;
+  for (int node : outputs_) {
+    if (stored_by[node] > last_failing &&
+        std::find(targets.begin(), targets.end(), node) == targets.end()) {
+      targets.push_back(node);
+    }
+  }
+  std::sort(targets.begin(), targets.end(),
+            [&](int a, int b) { return stored_by[a] < stored_by[b]; });
+  for (int node : targets) {
+    const int k = stored_by[node];
+    codegen::KernelIR& ir = kernels[k];
+    const Shape& shape = order[node]->shape();
+    int out_buffer = -1;
+    for (size_t b = 0; b < ir.buffers.size(); ++b) {
+      if (ir.buffers[b].role == codegen::BufferRole::kOutput && ir.buffers[b].node == node) {
+        out_buffer = static_cast<int>(b);
+      }
+    }
+    std::vector<int> same_kernel, earlier;
+    for (int param : donors) {
+      if (!(param_shapes_[param] == shape)) continue;
+      const int pnode = node_of_param[param];
+      if (last_use[pnode] < k) {
+        earlier.push_back(param);
+        continue;
+      }
+      if (last_use[pnode] != k) continue;
+      std::vector<int> reads;
+      for (size_t b = 0; b < ir.buffers.size(); ++b) {
+        if (ir.buffers[b].role == codegen::BufferRole::kInput && ir.buffers[b].node == pnode) {
+          reads.push_back(static_cast<int>(b));
+        }
+      }
+      const bool in_place = std::all_of(reads.begin(), reads.end(), [&](int b) {
+        return codegen::CanOverwriteInPlace(ir, b, out_buffer);
+      });
+      if (!in_place) continue;
+      for (int b : reads) ir.buffers[b].may_alias = true;
+      ir.buffers[out_buffer].may_alias = true;
+      same_kernel.push_back(param);
+    }
+    // Read here last: most likely the parameter this output replaces. Then the ones read
+    // latest before, whose buffers nothing else is waiting for.
+    std::stable_sort(earlier.begin(), earlier.end(), [&](int a, int b) {
+      return last_use[node_of_param[a]] > last_use[node_of_param[b]];
+    });
+    Donation d{node, std::move(same_kernel)};
+    for (int param : earlier) d.params.push_back(param);
+    if (d.params.size() > kMaxDonors) d.params.resize(kMaxDonors);
+    if (!d.params.empty()) donations_.push_back(std::move(d));
+  }
 }
 
 absl::Status CpuExecutable::ReportCheck(const Step& step, const void* error) const {
@@ -269,6 +394,24 @@ absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argum
   const int threads = NumThreads();
   SetBlasThreads(threads);
   std::vector<std::shared_ptr<CpuBuffer>> owned(num_nodes_);
+  // Outputs written over donated buffers get them now; no kernel reads them before.
+  bool any_donated = false;
+  for (const Argument& a : args) any_donated = any_donated || a.donated != nullptr;
+  if (any_donated && !donations_.empty()) {
+    std::vector<bool> taken(args.size(), false);
+    for (const Donation& d : donations_) {
+      for (int param : d.params) {
+        if (taken[param] || args[param].donated == nullptr ||
+            args[param].donated.get() != args[param].buffer) {
+          continue;
+        }
+        taken[param] = true;
+        owned[d.node] = std::static_pointer_cast<CpuBuffer>(args[param].donated);
+        DonatedCounter()->Add();
+        break;
+      }
+    }
+  }
   std::vector<void*> ptrs;
   std::vector<double> scalars;
   for (const Step& step : steps_) {
@@ -287,9 +430,10 @@ absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argum
           break;
         }
         case codegen::BufferRole::kOutput: {
-          auto buffer = std::make_shared<CpuBuffer>(Shape(b.dtype, b.shape));
-          ptrs.push_back(buffer->data());
-          owned[b.node] = std::move(buffer);
+          if (owned[b.node] == nullptr) {
+            owned[b.node] = std::make_shared<CpuBuffer>(Shape(b.dtype, b.shape));
+          }
+          ptrs.push_back(owned[b.node]->data());
           break;
         }
         case codegen::BufferRole::kScratch:

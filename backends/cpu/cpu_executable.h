@@ -6,6 +6,24 @@
 //
 //   plan: k0 (row) stores %3; k1 (matmul) loads %3 %1, stores %4
 //   run:  allocate %3; kiln_k0(...); allocate %4; sgemm(...); free %3 (last reader k1)
+//
+// Input/output aliasing: Create lists, for each output, the parameters whose buffer it
+// may be written over; Run writes it there when the caller donates that buffer
+// (Argument::donated), so `w = w - lr * g` needs no second buffer for w:
+//
+//   plan: k3 (elementwise) loads %0 (param w) %9, stores %12 (output, like w)
+//   run with args[0].donated:  kiln_k3 writes %12 into w's buffer; the result returns it
+//
+// A parameter p may take output o, stored by kernel k, when they have one shape and
+// dtype, p is not itself an output, and either no kernel reads p from k on, or k is the
+// last reader and reads p only at the elements it is writing (codegen/overwrite_in_place.h;
+// those buffers are then emitted without __restrict). Only outputs stored after the last
+// kernel that can fail (a check such as an index range, or a BLAS call on a dtype BLAS
+// lacks) take one, so a failed run leaves every donated buffer as it was; to that end
+// such kernels run as early as their inputs allow (a classifier's loss would otherwise
+// come last and rule out every update). A parameter
+// gives its buffer to one output at most. Counter "DonatedBuffers": outputs written over
+// a donated buffer.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -54,6 +72,11 @@ class CpuExecutable : public Executable {
 
   CpuExecutable() = default;
   absl::Status ReportCheck(const Step& step, const void* error) const;
+  // Fills donations_ (see the header comment) and marks the buffers a kernel may write in
+  // place as may_alias; before the source is emitted.
+  void PlanDonations(const Graph& graph, std::vector<codegen::KernelIR>& kernels,
+                     const std::vector<int>& stored_by, const std::vector<int>& last_use,
+                     const std::vector<bool>& is_output);
 
   std::shared_ptr<LoadedLibrary> library_;
   std::string source_;
@@ -62,6 +85,12 @@ class CpuExecutable : public Executable {
   std::vector<OpKind> param_ops_;
   std::vector<int> param_of_node_;  // node position -> parameter index, or -1
   std::vector<int> outputs_;        // node position of each graph output
+  // Outputs that may be written over a donated parameter, in kernel order.
+  struct Donation {
+    int node;                 // the output's node position
+    std::vector<int> params;  // candidate parameter indices, best first
+  };
+  std::vector<Donation> donations_;
   int num_nodes_ = 0;
   std::string graph_hash_;
   // Per-kernel timing: on when profiling or tracing was on at Create.

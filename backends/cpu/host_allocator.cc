@@ -30,6 +30,10 @@ metrics::Counter* ReservedGauge() {
   static metrics::Counter* c = metrics::GetCounter("HostAllocatorReservedBytes");
   return c;
 }
+metrics::Gauge* InUseGauge() {
+  static metrics::Gauge* g = metrics::GetGauge("HostBytesInUse");
+  return g;
+}
 
 }  // namespace
 
@@ -73,8 +77,12 @@ void* HostAllocator::Allocate(size_t bytes) {
       void* ptr = block->ptr;
       lru_.erase(block);
       cached_ -= size;
+      in_use_ += size;
       ++hits_;
-      if (report_metrics_) HitCounter()->Add();
+      if (report_metrics_) {
+        HitCounter()->Add();
+        InUseGauge()->Add(static_cast<int64_t>(size));
+      }
       return ptr;
     }
     ++misses_;
@@ -95,8 +103,10 @@ void* HostAllocator::Allocate(size_t bytes) {
   if (huge) madvise(ptr, size, MADV_HUGEPAGE);
   std::lock_guard<std::mutex> lock(mu_);
   reserved_ += size;
+  in_use_ += size;
   peak_reserved_ = std::max(peak_reserved_, reserved_);
   PublishReservedLocked();
+  if (report_metrics_) InUseGauge()->Add(static_cast<int64_t>(size));
   return ptr;
 }
 
@@ -104,6 +114,8 @@ void HostAllocator::Free(void* ptr, size_t bytes) {
   if (ptr == nullptr) return;
   const size_t size = ClassSize(bytes);
   std::lock_guard<std::mutex> lock(mu_);
+  in_use_ -= size;
+  if (report_metrics_) InUseGauge()->Add(-static_cast<int64_t>(size));
   if (size > cap_) {
     ReleaseLocked(ptr, size);
     return;
@@ -138,6 +150,11 @@ size_t HostAllocator::cached_bytes() const {
 size_t HostAllocator::reserved_bytes() const {
   std::lock_guard<std::mutex> lock(mu_);
   return reserved_;
+}
+
+size_t HostAllocator::in_use_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return in_use_;
 }
 
 size_t HostAllocator::peak_reserved_bytes() const {

@@ -18,8 +18,12 @@
 //
 // The cache holds at most cap() bytes of free blocks; past it the least recently freed
 // blocks go back to the OS. The process-wide instance reports metrics "HostAllocatorHit",
-// "HostAllocatorMiss", and "HostAllocatorReservedBytes" (bytes held from the OS, in use or
-// cached; a gauge, so metrics::reset() zeroes it only until the next allocation or free).
+// "HostAllocatorMiss", "HostAllocatorReservedBytes" (bytes held from the OS, in use or
+// cached; a counter set to the level, so metrics::reset() zeroes it only until the next
+// allocation or free), and the gauge "HostBytesInUse": class-size bytes of the blocks
+// handed out and not yet freed (live buffers, a run's intermediates and scratch), with
+// its peak, the memory a training step needs. metrics::reset() restarts the peak from
+// the current level.
 //
 // Thread-safe (one mutex): buffers die on any thread.
 #include <cstddef>
@@ -65,6 +69,8 @@ class HostAllocator {
   size_t cached_bytes() const;
   // Bytes held from the OS: blocks in use plus cached ones.
   size_t reserved_bytes() const;
+  // Bytes of the blocks handed out and not yet freed (class sizes).
+  size_t in_use_bytes() const;
   // The most reserved_bytes() has ever been.
   size_t peak_reserved_bytes() const;
   // Allocations served from the cache, and from the OS, by this instance.
@@ -89,6 +95,7 @@ class HostAllocator {
   size_t cap_;
   size_t cached_ = 0;
   size_t reserved_ = 0;
+  size_t in_use_ = 0;
   size_t peak_reserved_ = 0;
   int64_t hits_ = 0;
   int64_t misses_ = 0;

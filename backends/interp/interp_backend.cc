@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "backends/host_copy.h"
 #include "backends/interp/interp_executable.h"
+#include "util/metrics.h"
 #include "util/status_macros.h"
 
 namespace kiln {
@@ -17,10 +18,19 @@ absl::Status CheckDType(const char* what, const Shape& shape) {
                                                " is reserved and not supported yet"));
 }
 
+metrics::Gauge* InUseGauge() {
+  static metrics::Gauge* g = metrics::GetGauge("InterpBytesInUse");
+  return g;
+}
+
 }  // namespace
 
 InterpBuffer::InterpBuffer(Shape shape)
-    : Buffer(std::move(shape)), bytes_(static_cast<size_t>(this->shape().byte_size())) {}
+    : Buffer(std::move(shape)), bytes_(static_cast<size_t>(this->shape().byte_size())) {
+  InUseGauge()->Add(static_cast<int64_t>(bytes_.size()));
+}
+
+InterpBuffer::~InterpBuffer() { InUseGauge()->Add(-static_cast<int64_t>(bytes_.size())); }
 
 absl::StatusOr<BufferPtr> InterpBackend::Allocate(const Shape& shape) {
   RETURN_IF_ERROR(CheckDType("Allocate", shape));

@@ -10,10 +10,12 @@
 
 namespace kiln {
 
-// Host memory.
+// Host memory. Live buffers' bytes are the gauge "InterpBytesInUse" (with its peak).
+// Argument::donated is ignored: the reference keeps every input intact.
 class InterpBuffer : public Buffer {
  public:
   explicit InterpBuffer(Shape shape);
+  ~InterpBuffer() override;
   void* data() { return bytes_.data(); }
   const void* data() const { return bytes_.data(); }
 

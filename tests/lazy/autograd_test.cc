@@ -47,6 +47,45 @@ TEST(AutogradTest, SharedSubexpressionsSumTheirContributions) {
   EXPECT_THAT(x.grad().to_vector<float>(), Near({2 + 3, -4 + 12, 6 + 27}));
 }
 
+TEST(AutogradTest, SecondBackwardThroughAFreedGraphThrows) {
+  Tensor x = Param({1, 2}, {2});
+  Tensor y = mul(x, x);
+  Tensor loss = sum(y);
+  loss.backward();
+  EXPECT_THAT(ErrorOf([&] { loss.backward(); }),
+              HasSubstr("graph of sum was freed by an earlier backward(); pass retain_graph=true"));
+  // Any graph through a freed node: the error comes before anything is recorded.
+  EXPECT_THAT(ErrorOf([&] { sum(mul(y, 2.0)).backward(); }), HasSubstr("retain_graph=true"));
+  EXPECT_THAT(x.grad().to_vector<float>(), Near({2, 4}));
+  // A fresh graph from the leaf is fine; freed nodes still name their op.
+  sum(x).backward();
+  EXPECT_THAT(x.grad().to_vector<float>(), Near({3, 5}));
+  EXPECT_THAT(ErrorOf([&] { y.requires_grad_(false); }), HasSubstr("result of mul"));
+}
+
+TEST(AutogradTest, RetainGraphAllowsASecondBackward) {
+  Tensor x = Param({1, 2}, {2});
+  Tensor loss = sum(mul(x, x));
+  loss.backward({}, /*retain_graph=*/true);
+  loss.backward({}, /*retain_graph=*/true);
+  EXPECT_THAT(x.grad().to_vector<float>(), Near({4, 8}));
+  loss.backward();  // the last one frees it
+  EXPECT_THAT(x.grad().to_vector<float>(), Near({6, 12}));
+  EXPECT_THAT(ErrorOf([&] { loss.backward(); }), HasSubstr("retain_graph=true"));
+}
+
+TEST(AutogradTest, BackwardFreesTheForwardNodesItHeld) {
+  Tensor x = Param({1, 2}, {2});
+  Tensor y = mul(x, 3.0);
+  const NodePtr mul_node = y.value().node;
+  Tensor loss = sum(y);
+  y = Tensor();
+  const long before = mul_node.use_count();
+  loss.backward();
+  // The GradNode's reference is gone; the sum node (held by loss) still reads it.
+  EXPECT_EQ(mul_node.use_count(), before - 1);
+}
+
 TEST(AutogradTest, GradientsAccumulateUntilZeroGrad) {
   Tensor x = Param({1, 2}, {2});
   sum(mul(x, 3.0)).backward();

@@ -50,6 +50,47 @@ TEST(MetricsTest, CounterIsThreadSafe) {
   EXPECT_EQ(c->value(), 40000);
 }
 
+TEST(MetricsTest, GaugeTracksLevelAndPeak) {
+  Gauge* g = GetGauge("MetricsTestGauge");
+  EXPECT_EQ(GetGauge("MetricsTestGauge"), g);
+  g->Add(100);
+  g->Add(50);
+  g->Add(-120);
+  EXPECT_EQ(g->value(), 30);
+  EXPECT_EQ(g->peak(), 150);
+  EXPECT_EQ(gauge("MetricsTestGauge"), 30);
+  EXPECT_EQ(gauge_peak("MetricsTestGauge"), 150);
+  EXPECT_THAT(report(), HasSubstr("Gauge: MetricsTestGauge\n  Value: 30\n  Peak: 150\n"));
+  // reset() keeps the level (it still describes what exists) and restarts the peak.
+  reset();
+  EXPECT_EQ(g->value(), 30);
+  EXPECT_EQ(g->peak(), 30);
+  g->Add(10);
+  EXPECT_EQ(g->peak(), 40);
+  g->Add(-40);  // back to zero, so the report of later tests leaves it out
+  reset();
+  EXPECT_EQ(gauge("MetricsTestNeverCreated"), 0);
+  EXPECT_EQ(gauge_peak("MetricsTestNeverCreated"), 0);
+}
+
+TEST(MetricsTest, GaugePeakIsThreadSafe) {
+  Gauge* g = GetGauge("MetricsTestGaugeThreads");
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([g] {
+      for (int i = 0; i < 10000; ++i) {
+        g->Add(1);
+        g->Add(-1);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(g->value(), 0);
+  EXPECT_GE(g->peak(), 1);
+  EXPECT_LE(g->peak(), 4);
+  reset();
+}
+
 TEST(MetricsTest, TimerCountTotalAndPercentiles) {
   Timer* t = GetTimer("MetricsTestTimer");
   t->Reset();
