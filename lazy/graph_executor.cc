@@ -216,7 +216,8 @@ std::shared_ptr<Executable> Compile(const PreparedGraph& p, const std::string& p
   std::shared_ptr<Executable> executable = *std::move(compiled);
   m.uncached_compile->Add();
   GlobalCompileCache().Insert(p.key, executable);
-  explainer.RecordCompile(std::move(record), explanation, seconds);
+  explainer.RecordCompile(std::move(record), explanation, seconds,
+                          warmup_scopes.load(std::memory_order_acquire) > 0);
   return executable;
 }
 
@@ -370,7 +371,8 @@ void mark_step(CallSite site) {
     static const std::string kPrefix = "mark_step: ";
     Execute(live_tensors::Pending(), kPrefix);
   }
-  if (std::optional<std::string> warning = recompile_explainer().RecordStep()) {
+  const bool warmup = warmup_scopes.load(std::memory_order_acquire) > 0;
+  if (std::optional<std::string> warning = recompile_explainer().RecordStep(warmup)) {
     std::fprintf(stderr, "kiln: %s\n", warning->c_str());
   }
 }

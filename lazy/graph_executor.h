@@ -17,7 +17,8 @@
 // graph kept by backward(retain_graph=true)) blocks it.
 //
 // A recompile storm (after 10 steps, > 0.5 compiles per step) is always reported, once,
-// with its top causes: it is a performance bug users want to hear about unasked.
+// with its top causes: it is a performance bug users want to hear about unasked. Steps
+// and compiles inside a WarmupScope (precompiling buckets) are not counted toward it.
 // KILN_DEBUG=1 prints one line per uncached compile saying why (see
 // recompile_explainer.h), implicit barriers with their call site and a summary at exit;
 // KILN_DEBUG=2 also prints each compiled graph; KILN_DUMP_DIR writes them to files;

@@ -191,9 +191,10 @@ CompileExplanation RecompileExplainer::Explain(const CompileRecord& record) cons
 
 int64_t RecompileExplainer::RecordCompile(CompileRecord record,
                                           const CompileExplanation& explanation,
-                                          double compile_seconds) {
+                                          double compile_seconds, bool warmup) {
   absl::MutexLock lock(&mu_);
   record.compile_number = ++compiles_;
+  if (warmup) ++warmup_compiles_;
   compile_seconds_ += compile_seconds;
   last_explanation_ = explanation.text;
   for (const std::string& cause : explanation.causes) {
@@ -211,6 +212,11 @@ int64_t RecompileExplainer::num_compiles() const {
   return compiles_;
 }
 
+int64_t RecompileExplainer::num_warmup_compiles() const {
+  absl::MutexLock lock(&mu_);
+  return warmup_compiles_;
+}
+
 int64_t RecompileExplainer::num_steps() const {
   absl::MutexLock lock(&mu_);
   return steps_;
@@ -221,11 +227,15 @@ void RecompileExplainer::RecordCacheHit() {
   ++cache_hits_;
 }
 
-std::optional<std::string> RecompileExplainer::RecordStep() {
+std::optional<std::string> RecompileExplainer::RecordStep(bool warmup) {
   absl::MutexLock lock(&mu_);
   ++steps_;
-  if (storm_warned_ || steps_ < kStormMinSteps ||
-      static_cast<double>(compiles_) <= kStormCompilesPerStep * static_cast<double>(steps_)) {
+  if (warmup) ++warmup_steps_;
+  // Warm-up compiles every bucket on purpose, a few steps apart: not a storm.
+  const int64_t steps = steps_ - warmup_steps_;
+  const int64_t compiles = compiles_ - warmup_compiles_;
+  if (storm_warned_ || steps < kStormMinSteps ||
+      static_cast<double>(compiles) <= kStormCompilesPerStep * static_cast<double>(steps)) {
     return std::nullopt;
   }
   storm_warned_ = true;
@@ -233,7 +243,7 @@ std::optional<std::string> RecompileExplainer::RecordStep() {
       "warning: recompile storm: %d compiles in %d steps (more than %.1f per step); top causes: "
       "%s. Inputs whose shapes change every step recompile every step: pad them to a few "
       "sizes and compile each inside a kiln::WarmupScope; KILN_DEBUG=1 explains every compile.",
-      compiles_, steps_, kStormCompilesPerStep, TopCauses(3));
+      compiles, steps, kStormCompilesPerStep, TopCauses(3));
 }
 
 std::string RecompileExplainer::TopCauses(size_t limit) const {
@@ -259,7 +269,9 @@ std::string RecompileExplainer::Summary() const {
   absl::MutexLock lock(&mu_);
   std::string out = "kiln: compile summary\n";
   absl::StrAppend(&out, "kiln:   steps: ", steps_, "\n");
-  absl::StrAppend(&out, "kiln:   compiles: ", compiles_, "\n");
+  absl::StrAppend(&out, "kiln:   compiles: ", compiles_);
+  if (warmup_compiles_ > 0) absl::StrAppend(&out, " (", warmup_compiles_, " during warm-up)");
+  absl::StrAppend(&out, "\n");
   absl::StrAppend(&out, "kiln:   cache hits: ", cache_hits_, "\n");
   absl::StrAppend(&out, "kiln:   compile time: ", FormatSeconds(compile_seconds_), "\n");
   if (!cause_order_.empty()) {
@@ -282,6 +294,7 @@ void RecompileExplainer::Clear() {
   cause_order_.clear();
   last_explanation_.clear();
   steps_ = compiles_ = cache_hits_ = 0;
+  warmup_steps_ = warmup_compiles_ = 0;
   compile_seconds_ = 0;
   storm_warned_ = false;
 }

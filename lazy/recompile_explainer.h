@@ -11,7 +11,9 @@
 //
 // It also counts steps, compiles and cache hits, warns once about a recompile storm
 // (after 10 steps, more than 0.5 compiles per step) and renders the summary printed at
-// exit under KILN_DEBUG=1. All of it is for people reading logs; nothing here changes
+// exit under KILN_DEBUG=1. Steps and compiles made during warm-up (a WarmupScope, e.g.
+// kiln::precompile compiling every shape bucket up front) are deliberate: they are
+// explained and counted, but left out of the storm rate. All of it is for people reading logs; nothing here changes
 // what is compiled.
 #include <cstdint>
 #include <memory>
@@ -81,16 +83,20 @@ class RecompileExplainer {
   // Explains compiling `record` given the history so far; records nothing.
   CompileExplanation Explain(const CompileRecord& record) const;
   // Adds an uncached compile that succeeded; returns its number (1 for the first).
+  // `warmup`: compiled inside a WarmupScope (not counted toward a storm).
   int64_t RecordCompile(CompileRecord record, const CompileExplanation& explanation,
-                        double compile_seconds);
+                        double compile_seconds, bool warmup = false);
   // Number of compiles recorded so far.
   int64_t num_compiles() const;
   // Number of steps recorded so far.
   int64_t num_steps() const;
   void RecordCacheHit();
-  // Counts one mark_step. Returns the storm warning (without the "kiln: " prefix) the
-  // first time the compile rate crosses the threshold, once until Clear().
-  std::optional<std::string> RecordStep();
+  // Number of those compiles made during warm-up.
+  int64_t num_warmup_compiles() const;
+  // Counts one mark_step (`warmup`: inside a WarmupScope). Returns the storm warning
+  // (without the "kiln: " prefix) the first time the rate of compiles outside warm-up
+  // per step outside warm-up crosses the threshold, once until Clear().
+  std::optional<std::string> RecordStep(bool warmup = false);
 
   // The latest explanation text; empty before the first compile.
   std::string last_explanation() const;
@@ -115,6 +121,8 @@ class RecompileExplainer {
   std::string last_explanation_ ABSL_GUARDED_BY(mu_);
   int64_t steps_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t compiles_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t warmup_steps_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t warmup_compiles_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t cache_hits_ ABSL_GUARDED_BY(mu_) = 0;
   double compile_seconds_ ABSL_GUARDED_BY(mu_) = 0;
   bool storm_warned_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh Debian machine (run as root):
-#   bash scripts/kiln.sh example   install what is missing, build, run the quickstart example
+#   bash scripts/kiln.sh example   install what is missing, build, train the NaFlex ViT example
+#                                  (extra arguments go to it, e.g. --steps 50 --data fashion-mnist)
 #   bash scripts/kiln.sh test      install what is missing, build, run the whole test suite
 # Build directory: $KILN_BUILD_DIR (default build/). Uses every core (nproc).
 set -euo pipefail
@@ -11,7 +12,7 @@ jobs=$(nproc)
 
 install_dependencies() {
   local packages=(cmake g++ make libabsl-dev libxxhash-dev libgtest-dev googletest
-                  libbenchmark-dev libopenblas-dev)
+                  libbenchmark-dev libopenblas-dev zlib1g-dev)
   local missing=()
   for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -32,7 +33,9 @@ case "${1:-}" in
   example)
     install_dependencies
     build -DKILN_BUILD_EXAMPLES=ON -DKILN_BUILD_TESTS=OFF -DKILN_BUILD_BENCHMARKS=OFF
-    "$build_dir"/examples/quickstart/quickstart
+    shift
+    # Output files go to naflex_vit_out/ (train_log.csv, loss_curve.svg).
+    "$build_dir"/examples/naflex_vit/naflex_vit "$@"
     ;;
   test)
     install_dependencies

@@ -372,6 +372,35 @@ TEST_F(GraphExecutorTest, UnwritableDumpDirWarnsAndRuns) {
   std::filesystem::remove_all(dir);
 }
 
+TEST_F(GraphExecutorTest, WarmupCompilesAreNotAStorm) {
+  cfg_->debug = 1;
+  ::testing::internal::CaptureStderr();
+  {
+    WarmupScope warmup;  // eight shapes compiled up front, as precompile does for buckets
+    for (int64_t rows = 1; rows <= 8; ++rows) {
+      Tensor y = AffineStep(Rows(rows));
+      mark_step();
+    }
+  }
+  const std::string warmup_out = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(Count("UncachedCompile"), 8);
+  size_t explained = 0;
+  for (size_t at = warmup_out.find("kiln: compile #"); at != std::string::npos;
+       at = warmup_out.find("kiln: compile #", at + 1)) {
+    ++explained;
+  }
+  EXPECT_EQ(explained, 8u) << warmup_out;
+  ::testing::internal::CaptureStderr();
+  for (int step = 0; step < 12; ++step) {
+    Tensor y = AffineStep(Rows(1 + step % 8));
+    mark_step();
+  }
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(out, "");  // cached: no compile explained, no storm warning
+  EXPECT_EQ(Count("UncachedCompile"), 8);
+  EXPECT_THAT(compile_summary(), HasSubstr("kiln:   compiles: 8 (8 during warm-up)\n"));
+}
+
 TEST_F(GraphExecutorTest, StormWarningAfterManyShapes) {
   ::testing::internal::CaptureStderr();
   for (int64_t rows = 1; rows <= 12; ++rows) {

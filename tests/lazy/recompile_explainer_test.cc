@@ -250,6 +250,26 @@ TEST(RecompileExplainerTest, NoStormAtHalfACompilePerStep) {
   for (int step = 1; step <= 10; ++step) EXPECT_EQ(explainer.RecordStep(), std::nullopt);
 }
 
+TEST(RecompileExplainerTest, WarmupCompilesAreNotAStorm) {
+  RecompileExplainer explainer;
+  // Six bucket shapes compiled during warm-up, two steps each, then ten steady steps.
+  for (int64_t n = 1; n <= 6; ++n) {
+    const CompileRecord r = Record({Op(OpKind::kExp, {Param({n})})});
+    explainer.RecordCompile(r, explainer.Explain(r), 0.001, /*warmup=*/true);
+    EXPECT_EQ(explainer.RecordStep(/*warmup=*/true), std::nullopt);
+    EXPECT_EQ(explainer.RecordStep(/*warmup=*/true), std::nullopt);
+  }
+  for (int step = 1; step <= 20; ++step) EXPECT_EQ(explainer.RecordStep(), std::nullopt);
+  EXPECT_EQ(explainer.num_compiles(), 6);
+  EXPECT_EQ(explainer.num_warmup_compiles(), 6);
+  EXPECT_THAT(explainer.Summary(), HasSubstr("kiln:   compiles: 6 (6 during warm-up)\n"));
+  // Compiles after warm-up still count, over the steps after warm-up only.
+  for (int64_t n = 7; n <= 18; ++n) Compile(explainer, Record({Op(OpKind::kExp, {Param({n})})}));
+  const std::optional<std::string> warning = explainer.RecordStep();
+  ASSERT_TRUE(warning.has_value());
+  EXPECT_THAT(*warning, StartsWith("warning: recompile storm: 12 compiles in 21 steps"));
+}
+
 TEST(RecompileExplainerTest, SummaryCountsEverything) {
   RecompileExplainer explainer;
   Compile(explainer, Record({Op(OpKind::kExp, {Param({2})})}));

@@ -1,0 +1,196 @@
+// The NaFlex training loop on a tiny configuration: one compile per bucket and graph
+// kind, all before the first step (so KILN_ERROR_ON_RECOMPILE=1 passes and KILN_DEBUG=1
+// explains exactly those compiles), the loss falls, and the reports and flags work.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "examples/naflex_vit/flags.h"
+#include "examples/naflex_vit/report.h"
+#include "examples/naflex_vit/trainer.h"
+#include "lazy/bucketing.h"
+#include "lazy/graph_executor.h"
+#include "tests/examples/naflex_test_util.h"
+#include "util/config.h"
+#include "util/error.h"
+#include "util/json.h"
+#include "util/metrics.h"
+
+namespace naflex {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+std::string ErrorOf(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const kiln::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+int CountOf(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+class NaFlexTrainTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cfg_->debug = 0;
+    cfg_->error_on_recompile = false;
+    kiln::metrics::reset();
+    kiln::clear_compile_cache();
+  }
+  kiln::ScopedConfigOverride cfg_;
+};
+
+TEST_F(NaFlexTrainTest, CompilesEachBucketOnceBeforeTrainingAndLearns) {
+  cfg_->error_on_recompile = true;  // any compile after precompile would throw
+  cfg_->debug = 1;
+  const TrainOptions options = testing::TinyOptions();
+  ::testing::internal::CaptureStderr();
+  const TrainResult r = Train(options);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+
+  std::set<int64_t> used;
+  for (const StepRecord& s : r.steps) used.insert(s.bucket);
+  EXPECT_EQ(used, (std::set<int64_t>{32, 64}));  // mixed buckets
+  EXPECT_EQ(r.train_compiles, 2);  // one training graph per bucket
+  EXPECT_EQ(r.eval_compiles, 2);   // one evaluation graph per bucket
+  EXPECT_EQ(r.compiles_during_training, 0);
+  EXPECT_EQ(r.steps.back().compiles, 4);  // all before step 0
+  EXPECT_EQ(kiln::metrics::counter("UncachedCompile"), 4);
+  // KILN_DEBUG=1: one explained compile per bucket and graph kind, and nothing more.
+  EXPECT_EQ(CountOf(log, "kiln: compile #"), 4) << log;
+  EXPECT_EQ(CountOf(log, "recompile storm"), 0) << log;
+  EXPECT_EQ(CountOf(log, "implicit barrier"), 0) << log;
+  EXPECT_THAT(kiln::bucket_report(), HasSubstr("32"));
+
+  ASSERT_EQ(r.steps.size(), 40u);
+  double first = 0, last = 0;
+  for (int i = 0; i < 8; ++i) {
+    first += r.steps[static_cast<size_t>(i)].loss / 8;
+    last += r.steps[r.steps.size() - 1 - static_cast<size_t>(i)].loss / 8;
+  }
+  EXPECT_NEAR(r.first_loss, std::log(10.0), 0.3);  // chance level at the start
+  EXPECT_LT(last, first - 0.2) << "first " << first << " last " << last;
+  EXPECT_GT(r.eval_samples, 0);
+  EXPECT_GE(r.eval_accuracy, 0.0);
+  EXPECT_LE(r.eval_accuracy, 1.0);
+  EXPECT_GT(r.cache_hits, 40 - 1);  // every training step and evaluation batch
+
+  // Per-step CSV and the loss curve, written by our own code.
+  const std::string csv = StepsCsv(r.steps);
+  EXPECT_THAT(csv, StartsWith("step,bucket,batch_size,valid_tokens,padded_tokens,loss,lr,"));
+  EXPECT_EQ(CountOf(csv, "\n"), 41);
+  const std::string svg = LossCurveSvg(r.steps);
+  EXPECT_THAT(svg, StartsWith("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+  EXPECT_EQ(CountOf(svg, "<polyline"), 2);
+  const size_t points = svg.find("points=\"");
+  EXPECT_EQ(CountOf(svg.substr(points, svg.find('"', points + 8) - points), ","), 40);
+  EXPECT_THAT(svg, HasSubstr("</svg>\n"));
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "kiln_naflex_test";
+  std::filesystem::create_directories(dir);
+  WriteTextFile((dir / "train_log.csv").string(), csv);
+  std::ifstream in(dir / "train_log.csv");
+  std::stringstream back;
+  back << in.rdbuf();
+  EXPECT_EQ(back.str(), csv);
+  std::filesystem::remove_all(dir);
+
+  // The --bench line is one JSON object with the figures.
+  absl::StatusOr<kiln::Json> bench = kiln::Json::Parse(BenchJson(r));
+  ASSERT_TRUE(bench.ok()) << bench.status();
+  EXPECT_EQ(bench->Find("compiles")->integer(), 4);
+  EXPECT_EQ(bench->Find("compiles_during_training")->integer(), 0);
+  EXPECT_GT(bench->Find("tokens_per_s_padded")->number(), bench->Find("tokens_per_s_valid")->number());
+  EXPECT_GT(bench->Find("padding_fraction")->number(), 0.0);
+  EXPECT_LT(bench->Find("padding_fraction")->number(), 1.0);
+  EXPECT_EQ(bench->Find("first_loss")->number(), r.first_loss);
+}
+
+TEST_F(NaFlexTrainTest, WithoutPrecompileTheErrorFlagCatchesTheSecondBucket) {
+  cfg_->error_on_recompile = true;
+  TrainOptions options = testing::TinyOptions();
+  options.precompile = false;
+  options.steps = 8;
+  options.eval_batches = 0;
+  EXPECT_THAT(ErrorOf([&] { Train(options); }),
+              HasSubstr("recompile with KILN_ERROR_ON_RECOMPILE=1: same graph structure"));
+}
+
+TEST(NaFlexFlagsTest, ParsesEveryFlag) {
+  const CliOptions o = ParseFlags(std::vector<std::string>{
+      "--steps", "12", "--buckets=128", "--token-budget", "2048", "--lr", "5e-4", "--seed", "3",
+      "--data", "fashion-mnist", "--eval-batches", "0", "--device", "interp", "--threads", "2",
+      "--save", "a.safetensors", "--load", "b.safetensors", "--out-dir", "out", "--bench"});
+  EXPECT_EQ(o.train.steps, 12);
+  EXPECT_EQ(o.train.buckets, (std::vector<int64_t>{128}));
+  EXPECT_EQ(o.train.token_budget, 2048);
+  EXPECT_EQ(o.train.lr, 5e-4);
+  EXPECT_EQ(o.train.seed, 3u);
+  EXPECT_EQ(o.train.data, "fashion-mnist");
+  EXPECT_EQ(o.train.eval_batches, 0);
+  EXPECT_EQ(o.device, "interp");
+  EXPECT_EQ(o.threads, 2);
+  EXPECT_EQ(o.save_path, "a.safetensors");
+  EXPECT_EQ(o.train.load_path, "b.safetensors");
+  EXPECT_EQ(o.out_dir, "out");
+  EXPECT_TRUE(o.bench);
+  const CliOptions defaults = ParseFlags(std::vector<std::string>{});
+  EXPECT_EQ(defaults.train.buckets, (std::vector<int64_t>{64, 128, 256}));
+  EXPECT_EQ(defaults.train.token_budget, 4096);
+  EXPECT_EQ(defaults.train.lr, 1e-3);
+}
+
+TEST(NaFlexFlagsTest, ErrorsNameTheFlagAndWhatWasExpected) {
+  const auto error = [](std::vector<std::string> args) {
+    return ErrorOf([&] { ParseFlags(args); });
+  };
+  EXPECT_EQ(error({"--steps", "ten"}), "--steps: expected a positive integer, got 'ten'");
+  EXPECT_EQ(error({"--steps", "0"}), "--steps: expected a positive integer, got '0'");
+  EXPECT_EQ(error({"--steps"}), "--steps: missing value");
+  EXPECT_EQ(error({"--buckets", "64,,128"}),
+            "--buckets: expected a comma-separated list of positive lengths (e.g. 64,128,256), "
+            "got '64,,128'");
+  EXPECT_EQ(error({"--lr", "-1"}), "--lr: expected a positive number, got '-1'");
+  EXPECT_EQ(error({"--data", "imagenet"}),
+            "--data: expected procedural or fashion-mnist, got 'imagenet'");
+  EXPECT_EQ(error({"--bench=yes"}), "--bench: takes no value, got 'yes'");
+  EXPECT_EQ(error({"--frobnicate"}), "unknown flag '--frobnicate' (see --help)");
+  EXPECT_EQ(error({"steps"}), "unexpected argument 'steps' (flags start with --; see --help)");
+  EXPECT_THAT(Usage(), HasSubstr("--token-budget N"));
+
+  TrainOptions o;
+  o.token_budget = 100;
+  EXPECT_EQ(ErrorOf([&] { ValidateOptions(o); }),
+            "token budget 100 is smaller than the largest bucket 256: no batch would hold even "
+            "one sample");
+  o = TrainOptions();
+  o.buckets = {8};
+  EXPECT_EQ(ErrorOf([&] { ValidateOptions(o); }),
+            "the smallest image has 16 tokens, more than the largest bucket 8");
+}
+
+TEST(NaFlexReportTest, ProgressLineAndMedian) {
+  StepRecord r;
+  r.step = 9;
+  r.loss = 1.23456;
+  r.compiles = 6;
+  EXPECT_EQ(ProgressLine(r, 100, 20.0, 4012.4),
+            "step 10/100  loss 1.2346  4012 tok/s  compiles 6  ETA 3m00s");
+  EXPECT_EQ(Median({3, 1, 2}), 2);
+  EXPECT_EQ(Median({4, 1, 2, 3}), 2.5);
+  EXPECT_EQ(Median({}), 0);
+}
+
+}  // namespace
+}  // namespace naflex
