@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
+#include <vector>
 #include <memory>
 #include <optional>
 
@@ -99,6 +101,13 @@ int Run(const naflex::CliOptions& cli) {
     if (auto it = result.eval_compile_seconds.find(bucket); it != result.eval_compile_seconds.end()) {
       std::printf(", eval %.1f s", it->second);
     }
+  }
+  std::map<int64_t, std::vector<double>> step_seconds;
+  for (const naflex::StepRecord& r : result.steps) step_seconds[r.bucket].push_back(r.seconds);
+  std::printf("\nmedian step:");
+  for (const auto& [bucket, seconds] : step_seconds) {
+    std::printf(" L=%lld %.0f ms (%zu steps)", static_cast<long long>(bucket),
+                naflex::Median(seconds) * 1e3, seconds.size());
   }
   std::printf("\ncompiles: %lld training graphs + %lld evaluation graphs, %lld during training; "
               "cache hits %lld\n",
