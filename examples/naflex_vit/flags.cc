@@ -53,7 +53,7 @@ std::vector<int64_t> ParseBuckets(const std::string& flag, const std::string& te
 std::string Usage() {
   return R"(naflex_vit: trains the NaFlex ViT of shared/specs/vit_naflex.md with kiln.
 
-  --steps N            training steps (default 100)
+  --steps N            training steps (default 40)
   --buckets L,L,...    sequence-length buckets (default 64,128,256; --buckets 128 = one
                        bucket, images with more tokens are skipped)
   --token-budget N     tokens per batch: batch size = budget / bucket (default 4096)

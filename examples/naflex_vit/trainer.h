@@ -20,7 +20,7 @@
 namespace naflex {
 
 struct TrainOptions {
-  int64_t steps = 100;
+  int64_t steps = 40;
   std::vector<int64_t> buckets = {64, 128, 256};
   int64_t token_budget = 4096;
   double lr = 1e-3;
