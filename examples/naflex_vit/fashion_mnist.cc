@@ -3,11 +3,9 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <cmath>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/match.h"
 #include "lazy/generator.h"
 #include "util/error.h"
 

@@ -12,13 +12,11 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <iostream>
 #include <map>
-#include <vector>
-#include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "examples/naflex_vit/flags.h"
 #include "examples/naflex_vit/report.h"

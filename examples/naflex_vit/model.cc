@@ -6,7 +6,6 @@
 #include "lazy/nn_loss.h"
 #include "lazy/nn_transformer.h"
 #include "lazy/ops.h"
-#include "util/error.h"
 
 namespace naflex {
 

@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "examples/naflex_vit/fashion_mnist.h"
 #include "examples/naflex_vit/procedural_data.h"
 #include "lazy/bucketing.h"
