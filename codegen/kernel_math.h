@@ -137,10 +137,11 @@ inline float TanhF(float x) {
   p = p * z - 5.37397155531e-2f;
   p = p * z + 1.33314422036e-1f;
   p = p * z - 3.33332819422e-1f;
-  const float small = p * z * x + x;
+  const float small = p * z * a + a;
   const float e = ExpF(2.0f * SelectF(a < 10.0f, a, 10.0f));
-  const float large = CopySignF(1.0f - 2.0f / (e + 1.0f), x);
-  const float result = SelectF(a < 0.625f, small, large);
+  const float large = 1.0f - 2.0f / (e + 1.0f);
+  // The sign goes on last, so that tanh(-0) is -0.
+  const float result = CopySignF(SelectF(a < 0.625f, small, large), x);
   return SelectF(x != x, x, result);
 }
 
