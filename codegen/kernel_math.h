@@ -1,12 +1,12 @@
 #pragma once
 // Vectorisable f32 transcendental functions for generated cpu kernels.
 //
-// Without -ffast-math, GCC keeps std::exp/std::tanh/... as scalar libm calls, so a loop
-// that uses one never vectorises. These functions are branch-free straight-line code
+// Without -ffast-math, GCC keeps exp, tanh, ... as scalar libm calls, so a loop that
+// uses one never vectorises. These functions are branch-free straight-line code
 // (selects instead of branches, bit casts instead of frexp/ldexp, integer arithmetic on
 // the exponent), which GCC vectorises under `#pragma omp simd` with IEEE semantics kept:
 //
-//   for (i...) y[i] = std::tanh(x[i]);   // one tanhf call per element
+//   for (i...) y[i] = tanhf(x[i]);       // one libm call per element
 //   for (i...) y[i] = TanhF(x[i]);       // 8 or 16 lanes per instruction
 //
 // Accuracy (tests/codegen/kernel_math_test.cc measures it over the whole f32 range):
@@ -18,7 +18,7 @@
 
 namespace kiln::math {
 
-// The bits of an f32 and back (bit casts GCC vectorises; std::bit_cast needs <bit>).
+// The bits of an f32 and back (bit casts GCC vectorises; bit_cast would need <bit>).
 inline __INT32_TYPE__ BitsF(float x) {
   __INT32_TYPE__ bits;
   __builtin_memcpy(&bits, &x, sizeof(bits));

@@ -56,7 +56,7 @@ std::vector<float> Inputs(uint32_t seed) {
   return xs;
 }
 
-std::vector<float> Run(const char* device, const std::vector<float>& data,
+std::vector<float> RunOn(const char* device, const std::vector<float>& data,
                        const std::function<Tensor(const Tensor&)>& fn) {
   set_device(device);
   Tensor x = Tensor::from_vector<float>(data, {static_cast<int64_t>(data.size())});
@@ -68,8 +68,8 @@ std::vector<float> Run(const char* device, const std::vector<float>& data,
 void ExpectWithinUlps(const std::string& name, const std::function<Tensor(const Tensor&)>& fn,
                       int64_t max_ulps) {
   const std::vector<float> xs = Inputs(static_cast<uint32_t>(std::hash<std::string>()(name)));
-  const std::vector<float> want = Run("interp", xs, fn);
-  const std::vector<float> got = Run("cpu", xs, fn);
+  const std::vector<float> want = RunOn("interp", xs, fn);
+  const std::vector<float> got = RunOn("cpu", xs, fn);
   ASSERT_EQ(want.size(), got.size());
   int bad = 0;
   for (size_t i = 0; i < xs.size() && bad < 5; ++i) {
@@ -115,8 +115,8 @@ TEST(CpuMathTest, MaxAndMinReductionsPropagateNan) {
     Tensor x = reshape(flat, {rows, cols});
     return concat({max(x, {1}), min(x, {1}), max(x, {0}), min(x, {0})}, 0);
   };
-  const std::vector<float> want = Run("interp", data, reduce);
-  const std::vector<float> got = Run("cpu", data, reduce);
+  const std::vector<float> want = RunOn("interp", data, reduce);
+  const std::vector<float> got = RunOn("cpu", data, reduce);
   ASSERT_EQ(want.size(), got.size());
   int nans = 0;
   for (size_t i = 0; i < want.size(); ++i) {
@@ -138,8 +138,8 @@ TEST(CpuMathTest, SoftmaxWithReciprocalAndNanRows) {
   data[3 * cols + 100] = kNan;
   data[9 * cols] = kInf;
   const auto fn = [&](const Tensor& flat) { return softmax(reshape(flat, {rows, cols}), 1); };
-  const std::vector<float> want = Run("interp", data, fn);
-  const std::vector<float> got = Run("cpu", data, fn);
+  const std::vector<float> want = RunOn("interp", data, fn);
+  const std::vector<float> got = RunOn("cpu", data, fn);
   ASSERT_EQ(want.size(), got.size());
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < cols; ++c) {
