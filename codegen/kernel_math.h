@@ -58,23 +58,9 @@ inline float CopySignF(float x, float s) {
   return FromBitsF((BitsF(x) & 0x7fffffff) | (BitsF(s) & (-0x7fffffff - 1)));
 }
 
-// e^x. x = k ln2 + r with |r| <= ln2/2 (Cody-Waite: ln2 split so k * kLn2Hi is exact),
-// e^r by a degree-7 polynomial, then 2^k applied as two exact factors 2^(k/2) 2^(k-k/2):
-// each factor is a normal f32, and the one rounding of the last product gives the
-// subnormal results correctly. x is clamped to [-104, 89] first: beyond, the result
-// rounds to 0 or overflows to inf anyway (and NaN is mapped into range, then restored).
-inline float ExpF(float x) {
-  const float kLog2e = 1.44269504088896341f;
-  const float kLn2Hi = 0.693145751953125f;  // 16 significant bits
-  const float kLn2Lo = 1.428606765330187e-06f;
-  const float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  float c = SelectF(x < 89.0f, x, 89.0f);  // NaN -> 89
-  c = SelectF(c > -104.0f, c, -104.0f);
-  const float t = c * kLog2e + kRound;
-  const float kf = t - kRound;
-  const __INT32_TYPE__ k = BitsF(t) - BitsF(kRound);
-  const float r = (c - kf * kLn2Hi) - kf * kLn2Lo;
-  // Taylor coefficients, near-minimax on |r| <= 0.35 in f32 (error below 2^-25).
+// e^r for |r| <= ln2/2 (a little more after rounding k): Taylor coefficients to r^7, the
+// truncation error below 2^-25 relative.
+inline float ExpReducedF(float r) {
   float p = 1.98412698e-4f;
   p = p * r + 1.38888889e-3f;
   p = p * r + 8.33333333e-3f;
@@ -82,7 +68,32 @@ inline float ExpF(float x) {
   p = p * r + 1.66666667e-1f;
   p = p * r + 0.5f;
   p = p * (r * r) + r;
-  p = p + 1.0f;
+  return p + 1.0f;
+}
+
+// x = k ln2 + r: returns r and sets k (Cody-Waite: ln2 split so k * kLn2Hi is exact; k is
+// rounded by adding 1.5 * 2^23, which leaves k in the low mantissa bits).
+inline float ReduceLn2F(float x, __INT32_TYPE__* k) {
+  const float kLog2e = 1.44269504088896341f;
+  const float kLn2Hi = 0.693145751953125f;  // 16 significant bits
+  const float kLn2Lo = 1.428606765330187e-06f;
+  const float kRound = 12582912.0f;
+  const float t = x * kLog2e + kRound;
+  const float kf = t - kRound;
+  *k = BitsF(t) - BitsF(kRound);
+  return (x - kf * kLn2Hi) - kf * kLn2Lo;
+}
+
+// e^x. x = k ln2 + r, e^r by ExpReducedF, then 2^k applied as two exact factors
+// 2^(k/2) 2^(k-k/2): each factor is a normal f32, and the one rounding of the last
+// product gives the subnormal results correctly. x is clamped to [-104, 89] first: beyond,
+// the result rounds to 0 or overflows to inf anyway (and NaN is mapped into range, then
+// restored).
+inline float ExpF(float x) {
+  float c = SelectF(x < 89.0f, x, 89.0f);  // NaN -> 89
+  c = SelectF(c > -104.0f, c, -104.0f);
+  __INT32_TYPE__ k;
+  const float p = ExpReducedF(ReduceLn2F(c, &k));
   const __INT32_TYPE__ k1 = k >> 1;
   const __INT32_TYPE__ k2 = k - k1;
   const float result = p * FromBitsF((k1 + 127) << 23) * FromBitsF((k2 + 127) << 23);
@@ -127,8 +138,7 @@ inline float LogF(float x) {
 
 // tanh(x). |x| < 0.625: x + x^3 P(x^2) (the odd series, minimax); otherwise
 // 1 - 2 / (e^(2|x|) + 1), where tanh >= 0.55 so the subtraction loses no accuracy, and the
-// sign of x is put back. Large |x| gives +-1 (e^(2|x|) overflows to inf); NaN stays NaN;
-// -0 stays -0.
+// sign of x is put back. |x| >= 9.1 gives +-1; NaN stays NaN; -0 stays -0.
 inline float TanhF(float x) {
   const float a = FromBitsF(BitsF(x) & 0x7fffffff);
   const float z = x * x;
@@ -138,7 +148,11 @@ inline float TanhF(float x) {
   p = p * z + 1.33314422036e-1f;
   p = p * z - 3.33332819422e-1f;
   const float small = p * z * a + a;
-  const float e = ExpF(2.0f * SelectF(a < 10.0f, a, 10.0f));
+  // e^(2|x|) with |x| clamped to 9.1 (tanh rounds to 1 from 9.011 on): no overflow or
+  // subnormal care is needed, so one exponent factor does.
+  __INT32_TYPE__ k;
+  const float er = ExpReducedF(ReduceLn2F(2.0f * SelectF(a < 9.1f, a, 9.1f), &k));
+  const float e = er * FromBitsF((k + 127) << 23);
   const float large = 1.0f - 2.0f / (e + 1.0f);
   // The sign goes on last, so that tanh(-0) is -0.
   const float result = CopySignF(SelectF(a < 0.625f, small, large), x);
