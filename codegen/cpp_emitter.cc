@@ -13,6 +13,15 @@
 namespace kiln::codegen {
 namespace {
 
+// The text of codegen/kernel_numerics.h and codegen/kernel_math.h, embedded at build time
+// (cmake/kiln_embed_text.cmake), so generated kernels use exactly the library's code.
+constexpr char kKernelNumerics[] =
+#include "codegen/kernel_numerics.inc"
+    ;
+constexpr char kKernelMath[] =
+#include "codegen/kernel_math.inc"
+    ;
+
 constexpr int64_t kSumBlock = 1024;      // elements per f32 partial sum
 constexpr int64_t kMinParallel = 32768;  // fewer elements than this run on one thread
 
@@ -36,9 +45,11 @@ std::string Literal(const Expr& e) {
     case DType::kBool:
       return e.inumber != 0 ? "true" : "false";
     case DType::kI32:
-      return e.inumber == INT32_MIN ? "INT32_MIN" : absl::StrCat(e.inumber);
+      // The minimum is not a literal (its negation overflows), and the generated unit
+      // includes no <cstdint> for INT32_MIN/INT64_MIN.
+      return e.inumber == INT32_MIN ? "(-2147483647 - 1)" : absl::StrCat(e.inumber);
     case DType::kI64:
-      if (e.inumber == INT64_MIN) return "INT64_MIN";
+      if (e.inumber == INT64_MIN) return "(-int64_t(9223372036854775807) - 1)";
       return e.inumber < 0 ? absl::StrCat("(", e.inumber, ")") : absl::StrCat(e.inumber);
     default:
       break;
@@ -86,6 +97,8 @@ class KernelEmitter {
   void EmitScope(const std::vector<bool>& bound, const std::vector<int>& roots);
   void EmitExpr(int e, const std::vector<bool>& bound);
   void EmitReduce(int e, const std::vector<bool>& bound);
+  // After v<e>: its reciprocal, when e is the row-invariant divisor of an f32 division.
+  void EmitReciprocal(int e);
   std::string OpText(const Expr& e) const;
   void EmitNest(const LoopNest& nest);
   void EmitStore(const Store& s);
@@ -93,6 +106,9 @@ class KernelEmitter {
 
   const KernelIR& ir_;
   std::vector<std::vector<int>> deps_;  // sorted loop variables each expression uses
+  // Divisors of f32 divisions that are reductions (or computed from one) and use fewer
+  // loop variables than the division: multiplied by as a reciprocal (EmitReciprocal).
+  std::vector<bool> reciprocal_;
   std::vector<bool> emitted_;
   std::vector<int> scope_emitted_;  // emitted in the current scope stack, in order
   std::string out_;
@@ -116,6 +132,17 @@ void KernelEmitter::ComputeDeps() {
               d.end());
     }
     deps_[i] = std::move(d);
+  }
+  std::vector<bool> from_reduce(ir_.exprs.size(), false);
+  reciprocal_.assign(ir_.exprs.size(), false);
+  for (size_t i = 0; i < ir_.exprs.size(); ++i) {
+    const Expr& e = ir_.exprs[i];
+    from_reduce[i] = e.kind == ExprKind::kReduce;
+    for (int a : e.args) from_reduce[i] = from_reduce[i] || (a >= 0 && from_reduce[a]);
+    if (e.kind == ExprKind::kOp && e.op == OpKind::kDiv && e.dtype == DType::kF32) {
+      const int d = e.args[1];
+      if (from_reduce[d] && deps_[d].size() < deps_[i].size()) reciprocal_[d] = true;
+    }
   }
 }
 
@@ -156,56 +183,63 @@ std::string KernelEmitter::OpText(const Expr& e) const {
     default:
       break;
   }
-  const DType in = e.args.empty() ? e.dtype : ir_.exprs[e.args[0]].dtype;
-  const bool in_flt = IsFloating(in);
+  // f32 transcendentals use codegen/kernel_math.h (vectorisable); f64 ones, and f32 sin,
+  // cos and pow, call the C library through GCC builtins (no <cmath> in the unit).
+  const bool f32 = e.dtype == DType::kF32;
+  auto call = [&](const char* f32_fn, const char* f64_fn) {
+    return absl::StrCat(f32 ? f32_fn : f64_fn, "(", arg(0), ")");
+  };
   switch (e.op) {
     case OpKind::kNeg:
-      return flt ? absl::StrCat("-", arg(0)) : absl::StrCat("kiln_neg(", arg(0), ")");
+      return flt ? absl::StrCat("-", arg(0)) : absl::StrCat("kn::WrapNeg(", arg(0), ")");
     case OpKind::kAbs:
-      return flt ? absl::StrCat("std::fabs(", arg(0), ")") : absl::StrCat("kiln_abs(", arg(0), ")");
+      return flt ? call("__builtin_fabsf", "__builtin_fabs")
+                 : absl::StrCat("kn::WrapAbs(", arg(0), ")");
     case OpKind::kExp:
-      return absl::StrCat("std::exp(", arg(0), ")");
+      return call("km::ExpF", "__builtin_exp");
     case OpKind::kLog:
-      return absl::StrCat("std::log(", arg(0), ")");
+      return call("km::LogF", "__builtin_log");
     case OpKind::kSqrt:
-      return absl::StrCat("std::sqrt(", arg(0), ")");
+      return call("__builtin_sqrtf", "__builtin_sqrt");
     case OpKind::kRsqrt:
-      return absl::StrCat(t, "(1) / std::sqrt(", arg(0), ")");
+      return absl::StrCat(t, "(1) / ", call("__builtin_sqrtf", "__builtin_sqrt"));
     case OpKind::kTanh:
-      return absl::StrCat("std::tanh(", arg(0), ")");
+      return call("km::TanhF", "__builtin_tanh");
     case OpKind::kErf:
-      return absl::StrCat("std::erf(", arg(0), ")");
+      return call("km::ErfF", "__builtin_erf");
     case OpKind::kSigmoid:
-      return absl::StrCat(t, "(1) / (", t, "(1) + std::exp(-", arg(0), "))");
+      if (f32) return call("km::SigmoidF", "");
+      return absl::StrCat("1.0 / (1.0 + __builtin_exp(-", arg(0), "))");
     case OpKind::kRelu:
       return absl::StrCat(arg(0), " < ", t, "(0) ? ", t, "(0) : ", arg(0));
     case OpKind::kSin:
-      return absl::StrCat("std::sin(", arg(0), ")");
+      return call("__builtin_sinf", "__builtin_sin");
     case OpKind::kCos:
-      return absl::StrCat("std::cos(", arg(0), ")");
+      return call("__builtin_cosf", "__builtin_cos");
     case OpKind::kLogicalNot:
       return absl::StrCat("!", arg(0));
     case OpKind::kCast:
-      return absl::StrCat("kiln_cast<", t, ">(", arg(0), ")");
+      return absl::StrCat("kn::CastTo<", t, ">(", arg(0), ")");
     case OpKind::kAdd:
       return flt ? absl::StrCat(arg(0), " + ", arg(1))
-                 : absl::StrCat("kiln_add(", arg(0), ", ", arg(1), ")");
+                 : absl::StrCat("kn::WrapAdd(", arg(0), ", ", arg(1), ")");
     case OpKind::kSub:
       return flt ? absl::StrCat(arg(0), " - ", arg(1))
-                 : absl::StrCat("kiln_sub(", arg(0), ", ", arg(1), ")");
+                 : absl::StrCat("kn::WrapSub(", arg(0), ", ", arg(1), ")");
     case OpKind::kMul:
       return flt ? absl::StrCat(arg(0), " * ", arg(1))
-                 : absl::StrCat("kiln_mul(", arg(0), ", ", arg(1), ")");
+                 : absl::StrCat("kn::WrapMul(", arg(0), ", ", arg(1), ")");
     case OpKind::kDiv:
-      return flt ? absl::StrCat(arg(0), " / ", arg(1))
-                 : absl::StrCat("kiln_idiv(", arg(0), ", ", arg(1), ")");
+      if (!flt) return absl::StrCat("kn::IntDiv(", arg(0), ", ", arg(1), ")");
+      if (reciprocal_[e.args[1]]) return absl::StrCat(arg(0), " * rcp", e.args[1]);
+      return absl::StrCat(arg(0), " / ", arg(1));
     case OpKind::kPow:
-      return flt ? absl::StrCat(t, "(std::pow(double(", arg(0), "), double(", arg(1), ")))")
-                 : absl::StrCat("kiln_ipow(", arg(0), ", ", arg(1), ")");
+      return flt ? absl::StrCat(t, "(__builtin_pow(double(", arg(0), "), double(", arg(1), ")))")
+                 : absl::StrCat("kn::IntPow(", arg(0), ", ", arg(1), ")");
     case OpKind::kMaximum:
-      return absl::StrCat("kiln_max(", arg(0), ", ", arg(1), ")");
+      return absl::StrCat("kn::NanMax(", arg(0), ", ", arg(1), ")");
     case OpKind::kMinimum:
-      return absl::StrCat("kiln_min(", arg(0), ", ", arg(1), ")");
+      return absl::StrCat("kn::NanMin(", arg(0), ", ", arg(1), ")");
     case OpKind::kEq:
       return absl::StrCat(arg(0), " == ", arg(1));
     case OpKind::kNe:
@@ -227,7 +261,6 @@ std::string KernelEmitter::OpText(const Expr& e) const {
     default:
       break;
   }
-  (void)in_flt;
   KILN_CHECK(false) << "cpp emitter: no text for " << OpName(e.op);
   return "";
 }
@@ -291,6 +324,7 @@ void KernelEmitter::EmitExpr(int e, const std::vector<bool>& bound) {
     }
     default:
       Line(absl::StrCat("const ", CType(x.dtype), " v", e, " = ", OpText(x), ";"));
+      EmitReciprocal(e);
   }
 }
 
@@ -332,23 +366,34 @@ void KernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
   for (int v : x.vars) names.push_back(absl::StrCat("i", v, " < ", VarSize(v)));
   Line(absl::StrCat("// ", OpName(x.op), " over ", absl::StrJoin(names, ", ")));
   const char* at = CType(sum ? x.acc_dtype : body_dt);
+  bool has_check = false;
+  Reaches(x.args[0], own, &has_check);
+  const bool max_or_min = x.op == OpKind::kMax || x.op == OpKind::kMin;
+  // Max/min as an OpenMP simd reduction: each lane keeps a plain compare-and-select
+  // maximum (which NaN never wins) and a flag records whether any element was NaN, so the
+  // result is still NaN whenever one was, as in the sequential step.
+  const bool simd_max_or_min = max_or_min && !has_check && body_dt != DType::kBool;
+  const std::string nan_flag = absl::StrCat("nan", e);
   if (sum) {
     Line(absl::StrCat(at, " ", acc, " = 0;"));
   } else if (x.op == OpKind::kArgmax) {
-    Line(absl::StrCat(CType(body_dt), " ", acc, " = kiln_lowest<", CType(body_dt), ">();"));
+    Line(absl::StrCat(CType(body_dt), " ", acc, " = kn::Lowest<", CType(body_dt), ">();"));
     Line(absl::StrCat("int64_t ", acc, "_at = 0;"));
   } else {
-    Line(absl::StrCat(CType(body_dt), " ", acc, " = kiln_",
-                      x.op == OpKind::kMax ? "lowest" : "highest", "<", CType(body_dt), ">();"));
+    Line(absl::StrCat(CType(body_dt), " ", acc, " = kn::",
+                      x.op == OpKind::kMax ? "Lowest" : "Highest", "<", CType(body_dt), ">();"));
+    if (simd_max_or_min && flt) Line(absl::StrCat("int ", nan_flag, " = 0;"));
   }
   const size_t scope_mark = scope_emitted_.size();
   const int innermost = x.vars.back();
-  bool has_check = false;
-  Reaches(x.args[0], own, &has_check);
   const bool blocked = sum && flt;
   const int opened = static_cast<int>(x.vars.size()) - (blocked ? 1 : 0);
   for (int k = 0; k < opened; ++k) {
     const int v = x.vars[k];
+    if (simd_max_or_min && k == opened - 1) {
+      Line(absl::StrCat("#pragma omp simd reduction(", x.op == OpKind::kMax ? "max" : "min",
+                        " : ", acc, ")", flt ? absl::StrCat(" reduction(| : ", nan_flag, ")") : ""));
+    }
     Line(absl::StrCat("for (int64_t i", v, " = 0; i", v, " < ", VarSize(v), "; ++i", v, ") {"));
     ++indent_;
   }
@@ -386,16 +431,20 @@ void KernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
     EmitScope(inner, roots);
     const std::string v = Ref(x.args[0]);
     if (sum) {
-      Line(absl::StrCat(acc, " = kiln_add(", acc, ", ", at, "(", v, "));"));
+      Line(absl::StrCat(acc, " = kn::WrapAdd(", acc, ", ", at, "(", v, "));"));
     } else if (x.op == OpKind::kArgmax) {
       Line(absl::StrCat("if (!(", acc, " != ", acc, ") && (", v, " != ", v, " || ", v, " > ", acc,
                         ")) {"));
       Line(absl::StrCat("  ", acc, " = ", v, ";"));
       Line(absl::StrCat("  ", acc, "_at = ", Ref(x.args[1]), ";"));
       Line("}");
+    } else if (simd_max_or_min) {
+      Line(absl::StrCat(acc, " = kn::Simd", x.op == OpKind::kMax ? "Max" : "Min", "Step(", acc,
+                        ", ", v, ");"));
+      if (flt) Line(absl::StrCat(nan_flag, " |= ", v, " != ", v, ";"));
     } else {
-      Line(absl::StrCat(acc, " = kiln_r", x.op == OpKind::kMax ? "max" : "min", "(", acc, ", ", v,
-                        ");"));
+      Line(absl::StrCat(acc, " = kn::Reduce", x.op == OpKind::kMax ? "Max" : "Min", "Step(", acc,
+                        ", ", v, ");"));
     }
   }
   for (int k = 0; k < opened; ++k) {
@@ -416,9 +465,26 @@ void KernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
       result = absl::StrCat(acc, "_at");
       break;
     default:
-      result = sum ? absl::StrCat("kiln_cast<", CType(dt), ">(", acc, ")") : acc;
+      if (sum) {
+        result = absl::StrCat("kn::CastTo<", CType(dt), ">(", acc, ")");
+      } else if (simd_max_or_min && flt) {
+        result = absl::StrCat("kn::FinishNanReduction(", acc, ", ", nan_flag, " != 0)");
+      } else {
+        result = acc;
+      }
   }
   Line(absl::StrCat("const ", CType(dt), " v", e, " = ", result, ";"));
+  EmitReciprocal(e);
+}
+
+void KernelEmitter::EmitReciprocal(int e) {
+  // An f32 division inside a loop by a value computed once outside it (softmax's row
+  // sum) multiplies by the reciprocal instead: one division per row, and the element loop
+  // vectorises into multiplies. x * (1/s) rounds twice, so it can differ from x / s by one
+  // ulp (at most 1.5 ulp from the exact quotient instead of 0.5), well inside the f32
+  // parity tolerance, and it is never NaN or inf where x / s is finite.
+  if (!reciprocal_[e]) return;
+  Line(absl::StrCat("const float rcp", e, " = 1.0f / v", e, ";"));
 }
 
 void KernelEmitter::EmitStore(const Store& s) {
@@ -428,7 +494,7 @@ void KernelEmitter::EmitStore(const Store& s) {
     if (IsFloating(dt)) {
       Line(absl::StrCat(target, " += ", Ref(s.value), ";"));
     } else {
-      Line(absl::StrCat(target, " = kiln_add(", target, ", ", Ref(s.value), ");"));
+      Line(absl::StrCat(target, " = kn::WrapAdd(", target, ", ", Ref(s.value), ");"));
     }
   } else {
     Line(absl::StrCat(target, " = ", Ref(s.value), ";"));
@@ -529,7 +595,7 @@ std::string KernelEmitter::Emit() {
   }
   for (size_t a = 0; a < ir_.scalar_dtypes.size(); ++a) {
     const char* t = CType(ir_.scalar_dtypes[a]);
-    Line(absl::StrCat("const ", t, " a", a, " = kiln_cast<", t, ">(scalars[", a, "]);"));
+    Line(absl::StrCat("const ", t, " a", a, " = kn::CastTo<", t, ">(scalars[", a, "]);"));
   }
   Line("(void)bufs; (void)sizes; (void)scalars; (void)nt; (void)err;");
   const int pre = ir_.num_pre_nests;
@@ -558,13 +624,19 @@ std::string KernelEmitter::Emit() {
 }  // namespace
 
 std::string CppPreamble() {
-  return R"(// Generated by kiln's C++ emitter.
-#include <cmath>
-#include <cstdint>
-#include <limits>
-#include <type_traits>
+  // No #include: the standard headers would cost most of a small unit's compile time.
+  // The helpers are the library's own headers, pasted in an unnamed namespace so that
+  // nothing in the loaded library can bind to (or be bound by) another copy.
+  return absl::StrCat(R"(// Generated by kiln's C++ emitter.
+typedef __INT32_TYPE__ int32_t;
+typedef __INT64_TYPE__ int64_t;
 
 namespace {
+
+)",
+                      kKernelNumerics, kKernelMath, R"(
+namespace kn = kiln::numerics;
+namespace km = kiln::math;
 
 struct KilnError {
   int32_t check;
@@ -587,98 +659,9 @@ void kiln_fail(KilnError* err, int check, int order, int64_t value, int64_t posi
   }
 }
 
-// The cast of ir/op_kind.h: to bool is != 0; float to integer truncates, saturates and
-// maps NaN to 0; integer to integer wraps.
-template <typename To, typename From>
-inline To kiln_cast(From v) {
-  if constexpr (std::is_same_v<To, bool>) {
-    return v != From(0);
-  } else if constexpr (std::is_same_v<From, bool>) {
-    return v ? To(1) : To(0);
-  } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
-    if (v != v) return To(0);
-    constexpr From kLimit = From(-static_cast<double>(std::numeric_limits<To>::min()));
-    if (v >= kLimit) return std::numeric_limits<To>::max();
-    if (v < -kLimit) return std::numeric_limits<To>::min();
-    return static_cast<To>(v);
-  } else {
-    return static_cast<To>(v);
-  }
-}
-
-// Integer arithmetic wraps (two's complement) instead of being undefined.
-template <typename T>
-inline T kiln_add(T a, T b) {
-  if constexpr (std::is_integral_v<T>) {
-    using U = std::make_unsigned_t<T>;
-    return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
-  } else {
-    return a + b;
-  }
-}
-template <typename T>
-inline T kiln_sub(T a, T b) {
-  using U = std::make_unsigned_t<T>;
-  return static_cast<T>(static_cast<U>(a) - static_cast<U>(b));
-}
-template <typename T>
-inline T kiln_mul(T a, T b) {
-  using U = std::make_unsigned_t<T>;
-  return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
-}
-template <typename T>
-inline T kiln_neg(T a) { return kiln_sub(T(0), a); }
-template <typename T>
-inline T kiln_abs(T a) { return a < T(0) ? kiln_neg(a) : a; }
-// Truncates toward zero; MIN / -1 wraps; a zero divisor was reported and gives 0.
-template <typename T>
-inline T kiln_idiv(T a, T b) {
-  if (b == T(0)) return T(0);
-  if (b == T(-1)) return kiln_neg(a);
-  return a / b;
-}
-// Repeated squaring; a negative exponent was reported.
-template <typename T>
-inline T kiln_ipow(T base, T exponent) {
-  T result = 1;
-  for (auto e = static_cast<std::make_unsigned_t<T>>(exponent); e != 0; e >>= 1) {
-    if (e & 1) result = kiln_mul(result, base);
-    base = kiln_mul(base, base);
-  }
-  return result;
-}
-// maximum/minimum propagate NaN from either side.
-template <typename T>
-inline T kiln_max(T a, T b) {
-  if (a != a) return a;
-  if (b != b) return b;
-  return a < b ? b : a;
-}
-template <typename T>
-inline T kiln_min(T a, T b) {
-  if (a != a) return a;
-  if (b != b) return b;
-  return b < a ? b : a;
-}
-// Reduction steps: once the accumulator is NaN it stays NaN.
-template <typename T>
-inline T kiln_rmax(T acc, T v) { return (v > acc || v != v) ? v : acc; }
-template <typename T>
-inline T kiln_rmin(T acc, T v) { return (v < acc || v != v) ? v : acc; }
-template <typename T>
-inline T kiln_lowest() {
-  if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
-  return std::numeric_limits<T>::lowest();
-}
-template <typename T>
-inline T kiln_highest() {
-  if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::infinity();
-  return std::numeric_limits<T>::max();
-}
-
 }  // namespace
 
-)";
+)");
 }
 
 std::string EmitCppKernel(const KernelIR& kernel) { return KernelEmitter(kernel).Emit(); }

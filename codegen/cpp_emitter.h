@@ -10,7 +10,7 @@
 //                                                   #pragma omp parallel for num_threads(nt) ...
 //                                                   for (int64_t i0 = 0; i0 < n0; ++i0) {
 //                                                     for (int64_t i1 = 0; i1 < 512; ++i1) {
-//                                                       const float v3 = std::exp(b0[...]);
+//                                                       const float v3 = km::ExpF(b0[...]);
 //                                                       b1[...] = v3; } } }
 //
 // Every function has the same plain C signature, so the backend calls any kernel through
@@ -25,6 +25,10 @@
 // in f32 in blocks of 1024 (vectorised lanes inside a block, blocks added in order), which
 // keeps the error of a long sum near that of a pairwise sum. The source depends only on
 // the IR, never on runtime sizes, so equal IR shares one compiled library.
+//
+// f32 exp/log/tanh/erf/sigmoid call codegen/kernel_math.h, which vectorises without
+// -ffast-math; max/min reductions are OpenMP simd reductions with a NaN flag; an f32
+// division by a row's reduction multiplies by its reciprocal.
 #include <string>
 #include <vector>
 
@@ -32,8 +36,9 @@
 
 namespace kiln::codegen {
 
-// The helpers every generated unit starts with (casts, wrapping integer arithmetic,
-// NaN-propagating max/min, the error record). The struct layout of KilnError is
+// The helpers every generated unit starts with: the text of codegen/kernel_numerics.h
+// (casts, wrapping integer arithmetic, NaN-propagating max/min) and codegen/kernel_math.h
+// (f32 exp, log, tanh, erf, sigmoid), and the error record. It includes no header. The struct layout of KilnError is
 // { int32 check; int32 order; int64 value; int64 position; }.
 std::string CppPreamble();
 

@@ -30,7 +30,10 @@ struct Config {
   bool error_on_recompile = false;
   std::string cxx = "c++";
   // The flags that make a loadable shared library from one translation unit.
-  std::string cxxflags = "-O3 -march=native -fopenmp -fPIC -shared";
+  // -fno-math-errno lets sqrt be one (vectorisable) instruction: nothing reads errno, and
+  // no result changes. No -ffast-math: kernels keep IEEE semantics (codegen/kernel_math.h
+  // vectorises exp/tanh/... without it).
+  std::string cxxflags = "-O3 -march=native -fopenmp -fno-math-errno -fPIC -shared";
   // Empty when neither KILN_CACHE_DIR, XDG_CACHE_HOME nor HOME is set: memory only.
   std::string cache_dir;
   bool disk_cache = true;

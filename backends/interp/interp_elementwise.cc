@@ -11,6 +11,13 @@
 namespace kiln::interp {
 namespace {
 
+using numerics::IntDiv;
+using numerics::IntPow;
+using numerics::NanMax;
+using numerics::NanMin;
+using numerics::WrapAbs;
+using numerics::WrapNeg;
+
 // out[i] = f(x[i]); unary elementwise ops keep the shape.
 template <typename T, typename U, typename F>
 void UnaryLoop(const InterpBuffer& x, InterpBuffer& out, F f) {
@@ -50,11 +57,10 @@ template <typename T>
 absl::Status Unary(OpKind op, const InterpBuffer& x, InterpBuffer& out) {
   switch (op) {
     case OpKind::kNeg:
-      UnaryLoop<T, T>(x, out, [](T v) { return WrapSub(T(0), v); });
+      UnaryLoop<T, T>(x, out, [](T v) { return WrapNeg(v); });
       break;
     case OpKind::kAbs:
-      // Wraps like torch: abs(INT_MIN) == INT_MIN.
-      UnaryLoop<T, T>(x, out, [](T v) { return v < T(0) ? WrapSub(T(0), v) : v; });
+      UnaryLoop<T, T>(x, out, [](T v) { return WrapAbs(v); });
       break;
     case OpKind::kRelu:
       // NaN < 0 is false, so NaN passes through as in torch.
@@ -92,47 +98,6 @@ absl::Status Unary(OpKind op, const InterpBuffer& x, InterpBuffer& out) {
           absl::StrCat("interp: ", std::string(OpName(op)), " is not a unary op"));
   }
   return absl::OkStatus();
-}
-
-// Integer division truncating toward zero. The divisor was checked for zero;
-// INT_MIN / -1 wraps to INT_MIN instead of trapping.
-template <typename T>
-T IntDiv(T a, T b) {
-  if constexpr (std::is_same_v<T, bool>) {
-    return a;  // b is true
-  } else {
-    if (b == T(-1)) return WrapSub(T(0), a);
-    return a / b;
-  }
-}
-
-// Integer power by repeated squaring; the exponent was checked to be >= 0.
-template <typename T>
-T IntPow(T base, T exponent) {
-  if constexpr (std::is_same_v<T, bool>) {
-    return exponent ? base : true;
-  } else {
-    T result = 1;
-    for (auto e = static_cast<std::make_unsigned_t<T>>(exponent); e != 0; e >>= 1) {
-      if (e & 1) result = WrapMul(result, base);
-      base = WrapMul(base, base);
-    }
-    return result;
-  }
-}
-
-// Maximum/minimum that propagate NaN from either side, as torch.maximum does.
-template <typename T>
-T NanMax(T a, T b) {
-  if (IsNan(a)) return a;
-  if (IsNan(b)) return b;
-  return a < b ? b : a;
-}
-template <typename T>
-T NanMin(T a, T b) {
-  if (IsNan(a)) return a;
-  if (IsNan(b)) return b;
-  return b < a ? b : a;
 }
 
 // Every element of the divisor/exponent operand is used when the output is non-empty

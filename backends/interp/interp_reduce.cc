@@ -1,7 +1,6 @@
 // Reduction kernels: sum, mean, max, min over a set of dims, and argmax over one dim.
 #include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <vector>
 
@@ -80,24 +79,15 @@ void SumOrMean(OpKind op, const InterpBuffer& x, absl::Span<const bool> reduced,
 template <typename T, typename U>
 void MaxOrMin(OpKind op, const InterpBuffer& x, absl::Span<const bool> reduced, InterpBuffer& out) {
   const bool is_max = op == OpKind::kMax;
-  T init;
-  if constexpr (std::is_floating_point_v<T>) {
-    init = is_max ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
-  } else {
-    init = is_max ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
-  }
+  const T init = is_max ? numerics::Lowest<T>() : numerics::Highest<T>();
   // Not std::vector<T>: for T = bool that has no data().
   const int64_t n = out.shape().numel();
   std::unique_ptr<T[]> acc(new T[n]);
   std::fill(acc.get(), acc.get() + n, init);
   if (is_max) {
-    Accumulate<T>(x, reduced, acc.get(), [](T& a, T v) {
-      if (!IsNan(a) && (IsNan(v) || v > a)) a = v;
-    });
+    Accumulate<T>(x, reduced, acc.get(), [](T& a, T v) { a = numerics::ReduceMaxStep(a, v); });
   } else {
-    Accumulate<T>(x, reduced, acc.get(), [](T& a, T v) {
-      if (!IsNan(a) && (IsNan(v) || v < a)) a = v;
-    });
+    Accumulate<T>(x, reduced, acc.get(), [](T& a, T v) { a = numerics::ReduceMinStep(a, v); });
   }
   U* o = Data<U>(out);
   for (int64_t i = 0; i < n; ++i) o[i] = CastTo<U>(acc[i]);

@@ -1,14 +1,13 @@
 #pragma once
 // Building blocks shared by the interp kernels: typed access to buffer bytes, a dtype
-// dispatch, the element conversion every cast uses, wrapping integer arithmetic and a
+// dispatch, the element semantics (the cast, wrapping integer arithmetic: from
+// codegen/kernel_numerics.h, which the cpu backend's generated code uses too) and a
 // strided N-operand iterator. Kernels are written once as templates over the C++
 // element type and instantiated per dtype through DispatchDType:
 //
 //   DispatchDType(x.shape().dtype(), [&]<typename T>(TypeTag<T>) { Negate<T>(x, out); });
 #include <array>
-#include <cmath>
 #include <cstdint>
-#include <limits>
 #include <string>
 #include <type_traits>
 
@@ -16,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/types/span.h"
 #include "backends/interp/interp_backend.h"
+#include "codegen/kernel_numerics.h"
 #include "ir/dtype.h"
 #include "ir/shape.h"
 #include "util/check.h"
@@ -88,76 +88,12 @@ const T* Data(const InterpBuffer& buffer) {
   return static_cast<const T*>(buffer.data());
 }
 
-// std::isnan for floats; false for integers and bool.
-template <typename T>
-bool IsNan(T v) {
-  if constexpr (std::is_floating_point_v<T>) {
-    return std::isnan(v);
-  } else {
-    return false;
-  }
-}
-
-// The one element conversion (cast, scalar arguments, constants, arange, pad values):
-//   to bool:            v != 0 (NaN is true);
-//   bool to anything:   0 or 1;
-//   float to integer:   truncates toward zero and saturates at the integer's range;
-//                       NaN gives 0 (C++ leaves these undefined; we pick defined values);
-//   integer to integer: wraps modulo 2^bits (two's complement);
-//   to floating:        the nearest representable value (IEEE rounding, inf on overflow).
-template <typename To, typename From>
-To CastTo(From v) {
-  if constexpr (std::is_same_v<To, bool>) {
-    return v != From(0);
-  } else if constexpr (std::is_same_v<From, bool>) {
-    return v ? To(1) : To(0);
-  } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
-    if (std::isnan(v)) return To(0);
-    // 2^(bits-1) is exact in every float type; anything at or above it saturates.
-    constexpr From kLimit = From(-static_cast<double>(std::numeric_limits<To>::min()));
-    if (v >= kLimit) return std::numeric_limits<To>::max();
-    if (v < -kLimit) return std::numeric_limits<To>::min();
-    return static_cast<To>(v);
-  } else {
-    return static_cast<To>(v);
-  }
-}
-
-// Integer arithmetic that wraps on overflow instead of being undefined; plain
-// arithmetic for floats. bool arithmetic is done on 0/1 and converted back (!= 0).
-template <typename T>
-T WrapAdd(T a, T b) {
-  if constexpr (std::is_same_v<T, bool>) {
-    return a || b;
-  } else if constexpr (std::is_integral_v<T>) {
-    using U = std::make_unsigned_t<T>;
-    return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
-  } else {
-    return a + b;
-  }
-}
-template <typename T>
-T WrapSub(T a, T b) {
-  if constexpr (std::is_same_v<T, bool>) {
-    return a != b;
-  } else if constexpr (std::is_integral_v<T>) {
-    using U = std::make_unsigned_t<T>;
-    return static_cast<T>(static_cast<U>(a) - static_cast<U>(b));
-  } else {
-    return a - b;
-  }
-}
-template <typename T>
-T WrapMul(T a, T b) {
-  if constexpr (std::is_same_v<T, bool>) {
-    return a && b;
-  } else if constexpr (std::is_integral_v<T>) {
-    using U = std::make_unsigned_t<T>;
-    return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
-  } else {
-    return a * b;
-  }
-}
+// The element semantics shared with the generated cpu kernels (codegen/kernel_numerics.h).
+using numerics::CastTo;
+using numerics::IsNan;
+using numerics::WrapAdd;
+using numerics::WrapMul;
+using numerics::WrapSub;
 
 // The accumulator of sums and matmuls: f64 for floats (an f32 sum of a million
 // elements stays accurate), i64 for integers and bool.

@@ -90,7 +90,7 @@ TEST(ConfigTest, BackendDefaults) {
   std::vector<std::string> warnings;
   const Config c = ParseConfig({"PATH=/bin"}, &warnings);
   EXPECT_EQ(c.cxx, "c++");
-  EXPECT_EQ(c.cxxflags, "-O3 -march=native -fopenmp -fPIC -shared");
+  EXPECT_EQ(c.cxxflags, "-O3 -march=native -fopenmp -fno-math-errno -fPIC -shared");
   EXPECT_EQ(c.cache_dir, "");  // neither XDG_CACHE_HOME nor HOME: memory only
   EXPECT_TRUE(c.disk_cache);
   EXPECT_EQ(c.num_threads, 0);
@@ -146,7 +146,7 @@ TEST(ConfigTest, BadBackendValuesWarnAndKeepTheDefault) {
        "KILN_NUM_THREADS=-1", "KILN_PROFILE=verbose"},
       &warnings);
   EXPECT_EQ(c.cxx, "c++");
-  EXPECT_EQ(c.cxxflags, "-O3 -march=native -fopenmp -fPIC -shared");
+  EXPECT_EQ(c.cxxflags, "-O3 -march=native -fopenmp -fno-math-errno -fPIC -shared");
   EXPECT_EQ(c.cache_dir, "/home/u/.cache/kiln");  // the default rule still applies
   EXPECT_TRUE(c.disk_cache);
   EXPECT_EQ(c.num_threads, 0);
