@@ -1,16 +1,14 @@
 #include "codegen/kernel_ir.h"
 
 #include <algorithm>
-#include <cmath>
-#include <cstring>
-#include <limits>
-#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "codegen/expr_builder.h"
+#include "codegen/size_symbols.h"
 #include "util/check.h"
 #include "util/status_macros.h"
 
@@ -18,13 +16,6 @@ namespace kiln::codegen {
 namespace {
 
 using Idx = std::vector<int>;  // one index expression per dimension
-
-Expr NewExpr(ExprKind kind, DType dtype) {
-  Expr e;
-  e.kind = kind;
-  e.dtype = dtype;
-  return e;
-}
 
 codegen::Check NewCheck(Check::Kind kind, OpKind op, int order) {
   codegen::Check c;
@@ -39,68 +30,34 @@ bool IsReduction(OpKind op) {
          op == OpKind::kArgmax;
 }
 
-// `v` as an i64 the way a cast to an integer converts it: truncation toward zero,
-// saturation, NaN -> 0.
-int64_t SaturateToI64(double v, DType dtype) {
-  if (std::isnan(v)) return 0;
-  const double limit = dtype == DType::kI32 ? 2147483648.0 : 9223372036854775808.0;
-  if (v >= limit) {
-    return dtype == DType::kI32 ? std::numeric_limits<int32_t>::max()
-                                : std::numeric_limits<int64_t>::max();
-  }
-  if (v < -limit) {
-    return dtype == DType::kI32 ? std::numeric_limits<int32_t>::min()
-                                : std::numeric_limits<int64_t>::min();
-  }
-  return static_cast<int64_t>(v);
-}
-
-class Lowerer {
+// Lowers one kernel: builds its loops and, through the expression builder, the
+// expressions they compute.
+class Lowerer : public ExprBuilder {
  public:
   Lowerer(const Graph& graph, const FusionPlan& plan, int index)
-      : graph_(graph), kernel_(plan.kernels[index]) {
+      : graph_(graph), kernel_(plan.kernels[index]), syms_(graph, plan.kernels[index]) {
     ir_.name = absl::StrCat("kiln_k", index);
     ir_.kind = kernel_.kind;
     const auto& order = graph.post_order();
     for (int i = 0; i < static_cast<int>(order.size()); ++i) pos_[order[i]] = i;
     for (int n : kernel_.nodes) members_.insert(n);
-    true_ = Constant(DType::kBool, 1);
+    ir_.size_values = syms_.values();
   }
 
   absl::StatusOr<KernelIR> Run();
 
  private:
-  // ---- Expressions (hash-consed, so equal expressions get one id) ----
-  int Add(Expr e, int64_t upper = -1, bool nonneg = false);
-  int Constant(DType dtype, double value);
-  int IConst(int64_t value);
+  // ---- Index expressions of the kernel's loops and sizes ----
   int VarExpr(int var) { return vars_expr_[var]; }
-  int NewVar(const Shape& shape, int dim);
-  int Size(const Shape& shape, int dim);
-  int IAdd(int a, int b);
-  int IMul(int a, int b);
-  int IDiv(int a, int64_t c);
-  int IMod(int a, int64_t c);
-  int Op(OpKind op, DType dtype, std::vector<int> args);
-  int Cast(int e, DType dtype) {
-    return exprs()[e].dtype == dtype ? e : Op(OpKind::kCast, dtype, {e});
-  }
-  int And(int a, int b) {
-    if (a == true_) return b;
-    if (b == true_) return a;
-    return Op(OpKind::kLogicalAnd, DType::kBool, {a, b});
-  }
-  int Linearize(const Idx& idx, absl::Span<const int64_t> sizes);
+  // A loop variable over dimension `dim` of `n`.
+  int NewVar(const Node* n, int64_t dim);
+  // The size of dimension `dim` of `n`: 1, or a product of size symbols.
+  int Size(const Node* n, int64_t dim);
+  // The row-major element offset of `idx` in `n`.
+  int Linearize(const Idx& idx, const Node* n);
   int Check(Check check, int value, int guard, int position, int bound = -1);
-  const std::vector<Expr>& exprs() const { return ir_.exprs; }
-  bool IsConst(int e, int64_t* v) const {
-    const Expr& x = exprs()[e];
-    if (x.kind != ExprKind::kConstant || x.dtype != DType::kI64) return false;
-    *v = x.inumber;
-    return true;
-  }
-  // True when `e` is a multiple of `c` (as index arithmetic).
-  bool Divisible(int e, int64_t c) const;
+  // Whether `a` and `b` have the same size symbols in every dimension.
+  bool SameSizes(const Node* a, const Node* b) const;
 
   // ---- Values ----
   absl::StatusOr<int> Lower(const Node* n, const Idx& idx, int guard);
@@ -126,190 +83,50 @@ class Lowerer {
 
   const Graph& graph_;
   const Kernel& kernel_;
+  const SizeSymbols syms_;
   KernelIR ir_;
   absl::flat_hash_map<const Node*, int> pos_;
   absl::flat_hash_set<int> members_;
   absl::flat_hash_set<int> materialized_;  // members read back from their buffer
-  absl::flat_hash_map<std::string, int> interned_;
   absl::flat_hash_map<std::string, int> memo_;
   absl::flat_hash_map<int, int> input_of_;   // node position -> buffer
   absl::flat_hash_map<int, int> output_of_;  // node position -> buffer
   absl::flat_hash_map<int, int> scalar_of_;  // node position -> scalar argument
-  std::vector<int64_t> upper_;               // exclusive upper bound of index exprs, -1 unknown
-  std::vector<bool> nonneg_;
   std::vector<int> vars_expr_;
-  int true_ = -1;
 };
 
-int Lowerer::Add(Expr e, int64_t upper, bool nonneg) {
-  if (e.kind != ExprKind::kReduce && e.kind != ExprKind::kVar && e.kind != ExprKind::kCheck) {
-    uint64_t bits;
-    std::memcpy(&bits, &e.number, sizeof(bits));
-    std::string key = absl::StrCat(static_cast<int>(e.kind), ":", static_cast<int>(e.dtype), ":",
-                                   static_cast<int>(e.op), ":", absl::StrJoin(e.args, ","), ":",
-                                   bits, ":", e.inumber, ":", e.arg);
-    auto [it, inserted] = interned_.try_emplace(std::move(key), static_cast<int>(exprs().size()));
-    if (!inserted) return it->second;
-  }
-  ir_.exprs.push_back(std::move(e));
-  upper_.push_back(upper);
-  nonneg_.push_back(nonneg);
-  return static_cast<int>(exprs().size()) - 1;
-}
-
-int Lowerer::Constant(DType dtype, double value) {
-  Expr e = NewExpr(ExprKind::kConstant, dtype);
-  if (dtype == DType::kBool) {
-    e.inumber = value != 0 ? 1 : 0;
-  } else if (IsIntegral(dtype)) {
-    e.inumber = SaturateToI64(value, dtype);
-  } else if (dtype == DType::kF32) {
-    e.number = static_cast<float>(value);
-  } else {
-    e.number = value;
-  }
-  e.number = IsFloating(dtype) ? e.number : static_cast<double>(e.inumber);
-  const bool nonneg = !IsFloating(dtype) && e.inumber >= 0;
-  return Add(std::move(e), nonneg ? e.inumber + 1 : -1, nonneg);
-}
-
-int Lowerer::IConst(int64_t value) {
-  Expr e = NewExpr(ExprKind::kConstant, DType::kI64);
-  e.inumber = value;
-  e.number = static_cast<double>(value);
-  const bool nonneg = value >= 0;
-  return Add(std::move(e), nonneg && value < std::numeric_limits<int64_t>::max() ? value + 1 : -1,
-             nonneg);
-}
-
-int Lowerer::NewVar(const Shape& shape, int dim) {
+int Lowerer::NewVar(const Node* n, int64_t dim) {
   LoopVar v;
-  v.size = shape.size(dim);
-  if (dim == 0 && shape.rank() >= 2) {
-    v.size_arg = static_cast<int>(ir_.size_values.size());
-    ir_.size_values.push_back(v.size);
-  }
+  v.size = n->shape().size(dim);
+  v.size_expr = Size(n, dim);
   const int id = static_cast<int>(ir_.vars.size());
   ir_.vars.push_back(v);
   Expr e = NewExpr(ExprKind::kVar, DType::kI64);
   e.arg = id;
-  vars_expr_.push_back(
-      Add(std::move(e), v.size_arg >= 0 ? -1 : std::max<int64_t>(v.size, 1), true));
+  int64_t bound;
+  const int64_t upper = IsConst(v.size_expr, &bound) ? std::max<int64_t>(bound, 1) : -1;
+  vars_expr_.push_back(Add(std::move(e), upper, true, v.size_expr));
   return id;
 }
 
-int Lowerer::Size(const Shape& shape, int dim) {
-  if (dim == 0 && shape.rank() >= 2) {
+int Lowerer::Size(const Node* n, int64_t dim) {
+  int size = IConst(1);
+  for (int symbol : syms_.Dim(n, dim)) {
     Expr e = NewExpr(ExprKind::kSizeArg, DType::kI64);
-    e.arg = static_cast<int>(ir_.size_values.size());
-    ir_.size_values.push_back(shape.size(0));
-    return Add(std::move(e), -1, true);
+    e.arg = symbol;
+    size = IMul(size, Add(std::move(e), -1, true));
   }
-  return IConst(shape.size(dim));
+  return size;
 }
 
-bool Lowerer::Divisible(int e, int64_t c) const {
-  int64_t v;
-  if (IsConst(e, &v)) return v % c == 0;
-  const Expr& x = exprs()[e];
-  if (x.kind == ExprKind::kIdxMul) return Divisible(x.args[0], c) || Divisible(x.args[1], c);
-  if (x.kind == ExprKind::kIdxAdd) return Divisible(x.args[0], c) && Divisible(x.args[1], c);
-  return false;
+bool Lowerer::SameSizes(const Node* a, const Node* b) const {
+  return syms_.Dims(a) == syms_.Dims(b);
 }
 
-int Lowerer::IAdd(int a, int b) {
-  int64_t va, vb;
-  const bool ca = IsConst(a, &va), cb = IsConst(b, &vb);
-  if (ca && cb) return IConst(va + vb);
-  if (ca && va == 0) return b;
-  if (cb && vb == 0) return a;
-  // (x / c) * c + x % c == x
-  const Expr& ea = exprs()[a];
-  const Expr& eb = exprs()[b];
-  if (ea.kind == ExprKind::kIdxMul && eb.kind == ExprKind::kIdxMod) {
-    const Expr& div = exprs()[ea.args[0]];
-    if (div.kind == ExprKind::kIdxDiv && div.args[0] == eb.args[0] && div.args[1] == eb.args[1] &&
-        ea.args[1] == eb.args[1]) {
-      return eb.args[0];
-    }
-  }
-  const bool nonneg = nonneg_[a] && nonneg_[b];
-  const int64_t upper = nonneg && upper_[a] > 0 && upper_[b] > 0 ? upper_[a] + upper_[b] - 1 : -1;
-  Expr e = NewExpr(ExprKind::kIdxAdd, DType::kI64);
-  e.args = {a, b};
-  return Add(std::move(e), upper, nonneg);
-}
-
-int Lowerer::IMul(int a, int b) {
-  int64_t va, vb;
-  if (IsConst(a, &va)) std::swap(a, b);  // constants on the right
-  const bool ca = IsConst(a, &va), cb = IsConst(b, &vb);
-  if (ca && cb) return IConst(va * vb);
-  if (cb && vb == 0) return IConst(0);
-  if (cb && vb == 1) return a;
-  const Expr& ea = exprs()[a];
-  int64_t inner;
-  if (cb && ea.kind == ExprKind::kIdxMul && IsConst(ea.args[1], &inner)) {
-    return IMul(ea.args[0], IConst(inner * vb));
-  }
-  const bool nonneg = nonneg_[a] && nonneg_[b];
-  const int64_t upper =
-      nonneg && upper_[a] > 0 && upper_[b] > 0 ? (upper_[a] - 1) * (upper_[b] - 1) + 1 : -1;
-  Expr e = NewExpr(ExprKind::kIdxMul, DType::kI64);
-  e.args = {a, b};
-  return Add(std::move(e), upper, nonneg);
-}
-
-int Lowerer::IDiv(int a, int64_t c) {
-  KILN_CHECK(c > 0) << "index division by " << c;
-  int64_t va;
-  if (c == 1) return a;
-  if (IsConst(a, &va) && va >= 0) return IConst(va / c);
-  if (nonneg_[a] && upper_[a] >= 0 && upper_[a] <= c) return IConst(0);
-  const Expr& ea = exprs()[a];
-  int64_t k;
-  if (ea.kind == ExprKind::kIdxMul && IsConst(ea.args[1], &k) && k % c == 0) {
-    return IMul(ea.args[0], IConst(k / c));
-  }
-  if (ea.kind == ExprKind::kIdxDiv && IsConst(ea.args[1], &k)) return IDiv(ea.args[0], k * c);
-  if (ea.kind == ExprKind::kIdxAdd && nonneg_[ea.args[0]] && nonneg_[ea.args[1]]) {
-    const int p = ea.args[0], q = ea.args[1];
-    if (Divisible(p, c)) return IAdd(IDiv(p, c), IDiv(q, c));
-    if (Divisible(q, c)) return IAdd(IDiv(p, c), IDiv(q, c));
-  }
-  Expr e = NewExpr(ExprKind::kIdxDiv, DType::kI64);
-  e.args = {a, IConst(c)};
-  return Add(std::move(e), upper_[a] > 0 ? (upper_[a] - 1) / c + 1 : -1, true);
-}
-
-int Lowerer::IMod(int a, int64_t c) {
-  KILN_CHECK(c > 0) << "index modulo by " << c;
-  int64_t va;
-  if (c == 1) return IConst(0);
-  if (IsConst(a, &va) && va >= 0) return IConst(va % c);
-  if (nonneg_[a] && upper_[a] >= 0 && upper_[a] <= c) return a;
-  if (Divisible(a, c)) return IConst(0);
-  const Expr& ea = exprs()[a];
-  if (ea.kind == ExprKind::kIdxAdd && nonneg_[ea.args[0]] && nonneg_[ea.args[1]]) {
-    if (Divisible(ea.args[0], c)) return IMod(ea.args[1], c);
-    if (Divisible(ea.args[1], c)) return IMod(ea.args[0], c);
-  }
-  Expr e = NewExpr(ExprKind::kIdxMod, DType::kI64);
-  e.args = {a, IConst(c)};
-  return Add(std::move(e), c, true);
-}
-
-int Lowerer::Op(OpKind op, DType dtype, std::vector<int> args) {
-  Expr e = NewExpr(ExprKind::kOp, dtype);
-  e.op = op;
-  e.args = std::move(args);
-  return Add(std::move(e));
-}
-
-int Lowerer::Linearize(const Idx& idx, absl::Span<const int64_t> sizes) {
+int Lowerer::Linearize(const Idx& idx, const Node* n) {
   if (idx.empty()) return IConst(0);
   int off = idx[0];
-  for (size_t d = 1; d < idx.size(); ++d) off = IAdd(IMul(off, IConst(sizes[d])), idx[d]);
+  for (size_t d = 1; d < idx.size(); ++d) off = IAdd(IMul(off, Size(n, d)), idx[d]);
   return off;
 }
 
@@ -364,8 +181,8 @@ absl::StatusOr<int> Lowerer::LoadValue(const Node* n, const Idx& idx, int guard)
   const int buffer = materialized_.contains(Pos(n)) ? output_of_.at(Pos(n)) : InputBuffer(n);
   Expr e = NewExpr(ExprKind::kLoad, n->shape().dtype());
   e.arg = buffer;
-  e.args = {Linearize(idx, n->shape().sizes())};
-  if (guard != true_) e.args.push_back(guard);
+  e.args = {Linearize(idx, n)};
+  if (guard != True()) e.args.push_back(guard);
   return Add(std::move(e));
 }
 
@@ -442,7 +259,7 @@ absl::StatusOr<int> Lowerer::LowerOp(const Node* n, const Idx& idx, int guard) {
       codegen::Check check =
           NewCheck(op == OpKind::kDiv ? Check::kDivByZero : Check::kNegativeExponent, op, Pos(n));
       check.shape = operand->shape().sizes();
-      v = Check(std::move(check), v, guard, Linearize(operand_idx, operand->shape().sizes()));
+      v = Check(std::move(check), v, guard, Linearize(operand_idx, operand));
     }
     args.push_back(v);
   }
@@ -468,10 +285,10 @@ absl::StatusOr<int> Lowerer::LowerReduce(const Node* n, const Idx& idx, int guar
   int count = IConst(1);
   for (int64_t d = 0; d < rank; ++d) {
     if (reduced[d]) {
-      const int v = NewVar(in, static_cast<int>(d));
+      const int v = NewVar(x, d);
       r.vars.push_back(v);
       in_idx[d] = VarExpr(v);
-      count = IMul(count, Size(in, static_cast<int>(d)));
+      count = IMul(count, Size(x, d));
       if (keepdim) ++k;
     } else {
       in_idx[d] = idx[k++];
@@ -493,7 +310,7 @@ absl::StatusOr<int> Lowerer::LowerMatmul(const Node* n, const Idx& idx, int guar
   const Shape& as = a->shape();
   const Shape& bs = b->shape();
   const int64_t rank = n->shape().rank();
-  const int p = NewVar(as, static_cast<int>(as.rank() - 1));
+  const int p = NewVar(a, as.rank() - 1);
   const Idx batch(idx.begin(), idx.end() - 2);
   Sizes out_batch(n->shape().sizes().begin(), n->shape().sizes().end() - 2);
   const Shape out_batch_shape(n->shape().dtype(), out_batch);
@@ -526,31 +343,17 @@ absl::StatusOr<int> Lowerer::LowerView(const Node* n, const Idx& idx, int guard)
       // Groups of dimensions with equal products map onto each other: linearise the
       // output indices of a group, delinearise into the input's.
       Idx in_idx(in.rank());
-      int64_t i = 0, j = 0;
-      const int64_t ri = in.rank(), ro = out.rank();
-      while (i < ri || j < ro) {
-        const int64_t gi = i, gj = j;
-        int64_t pi = 1, po = 1;
-        if (i < ri) pi *= in.size(i++);
-        if (j < ro) po *= out.size(j++);
-        while (pi != po) {
-          if ((pi < po && i < ri) || j >= ro) {
-            pi *= in.size(i++);
-          } else {
-            po *= out.size(j++);
-          }
-        }
-        // Size-1 dimensions that follow belong to this group too (they change nothing).
-        while (i < ri && in.size(i) == 1 && (j >= ro || out.size(j) != 1)) ++i;
-        while (j < ro && out.size(j) == 1 && (i >= ri || in.size(i) != 1)) ++j;
+      for (const ReshapeGroup& g : ReshapeGroups(in.sizes(), out.sizes())) {
         int lin = IConst(0);
-        for (int64_t d = gj; d < j; ++d) lin = IAdd(IMul(lin, IConst(out.size(d))), idx[d]);
-        int64_t inner = 1;
-        for (int64_t d = i - 1; d >= gi; --d) {
+        for (int64_t d = g.out_begin; d < g.out_end; ++d) {
+          lin = IAdd(IMul(lin, Size(n, d)), idx[d]);
+        }
+        int inner = IConst(1);
+        for (int64_t d = g.in_end - 1; d >= g.in_begin; --d) {
           int v = IDiv(lin, inner);
-          if (d > gi) v = IMod(v, in.size(d));
+          if (d > g.in_begin) v = IMod(v, Size(x, d));
           in_idx[d] = in.size(d) == 1 ? IConst(0) : v;
-          inner *= in.size(d);
+          inner = IMul(inner, Size(x, d));
         }
       }
       return Lower(x, in_idx, guard);
@@ -573,19 +376,19 @@ absl::StatusOr<int> Lowerer::LowerView(const Node* n, const Idx& idx, int guard)
     case OpKind::kPad: {
       const std::vector<int64_t>& pads = attrs.GetInts("pads");
       Idx in_idx(in.rank());
-      int inside = true_;
+      int inside = True();
       for (int64_t d = 0; d < in.rank(); ++d) {
         const int64_t lo = pads[2 * d];
         const int64_t hi = pads[2 * d + 1];
         if (lo > 0) inside = And(inside, Op(OpKind::kGe, DType::kBool, {idx[d], IConst(lo)}));
         if (hi > 0) {
-          inside = And(inside, Op(OpKind::kLt, DType::kBool,
-                                  {idx[d], IAdd(Size(in, static_cast<int>(d)), IConst(lo))}));
+          inside =
+              And(inside, Op(OpKind::kLt, DType::kBool, {idx[d], IAdd(Size(x, d), IConst(lo))}));
         }
         in_idx[d] = IAdd(idx[d], IConst(-lo));
       }
       const int fill = Constant(out.dtype(), attrs.GetDouble("value"));
-      if (inside == true_) return Lower(x, in_idx, guard);
+      if (inside == True()) return Lower(x, in_idx, guard);
       ASSIGN_OR_RETURN(int v, Lower(x, in_idx, And(guard, inside)));
       return Op(OpKind::kWhere, out.dtype(), {inside, v, fill});
     }
@@ -596,7 +399,7 @@ absl::StatusOr<int> Lowerer::LowerView(const Node* n, const Idx& idx, int guard)
       int offset = IConst(0);
       for (int k = 0; k < n->num_operands(); ++k) {
         start.push_back(offset);
-        offset = IAdd(offset, Size(n->operand(k).node->shape(), static_cast<int>(dim)));
+        offset = IAdd(offset, Size(n->operand(k).node.get(), dim));
       }
       int result = -1;
       for (int k = n->num_operands() - 1; k >= 0; --k) {
@@ -604,7 +407,7 @@ absl::StatusOr<int> Lowerer::LowerView(const Node* n, const Idx& idx, int guard)
         if (part->shape().size(dim) == 0) continue;
         Idx part_idx = idx;
         part_idx[dim] = IAdd(idx[dim], IMul(start[k], IConst(-1)));
-        int in_range = true_;
+        int in_range = True();
         if (k > 0) in_range = Op(OpKind::kGe, DType::kBool, {idx[dim], start[k]});
         if (result >= 0) {
           in_range = And(in_range, Op(OpKind::kLt, DType::kBool, {idx[dim], start[k + 1]}));
@@ -634,9 +437,8 @@ absl::StatusOr<int> Lowerer::LowerIndexing(const Node* n, const Idx& idx, int gu
   switch (n->op()) {
     case OpKind::kGather: {
       ASSIGN_OR_RETURN(int raw, Lower(index, idx, guard));
-      const int i =
-          Check(range_check(in.size(dim), index->shape().sizes()), Cast(raw, DType::kI64), guard,
-                Linearize(idx, index->shape().sizes()), Size(in, static_cast<int>(dim)));
+      const int i = Check(range_check(in.size(dim), index->shape().sizes()), Cast(raw, DType::kI64),
+                          guard, Linearize(idx, index), Size(x, dim));
       Idx in_idx = idx;
       in_idx[dim] = i;
       return Lower(x, in_idx, guard);
@@ -644,7 +446,7 @@ absl::StatusOr<int> Lowerer::LowerIndexing(const Node* n, const Idx& idx, int gu
     case OpKind::kIndexSelect: {
       ASSIGN_OR_RETURN(int raw, Lower(index, {idx[dim]}, guard));
       const int i = Check(range_check(in.size(dim), index->shape().sizes()), Cast(raw, DType::kI64),
-                          guard, idx[dim], Size(in, static_cast<int>(dim)));
+                          guard, idx[dim], Size(x, dim));
       Idx in_idx = idx;
       in_idx[dim] = i;
       return Lower(x, in_idx, guard);
@@ -658,19 +460,19 @@ absl::StatusOr<int> Lowerer::LowerIndexing(const Node* n, const Idx& idx, int gu
       const Shape& is = index->shape();
       ASSIGN_OR_RETURN(int self, Lower(x, idx, guard));
       if (is.numel() == 0) return self;
-      int cover = true_;
+      int cover = True();
       for (int64_t d = 0; d < is.rank(); ++d) {
         if (d != dim && is.size(d) < in.size(d)) {
-          cover = And(cover, Op(OpKind::kLt, DType::kBool, {idx[d], IConst(is.size(d))}));
+          cover = And(cover, Op(OpKind::kLt, DType::kBool, {idx[d], Size(index, d)}));
         }
       }
-      const int j = NewVar(is, static_cast<int>(dim));
+      const int j = NewVar(index, dim);
       Idx p = idx;
       p[dim] = VarExpr(j);
       const int g = And(guard, cover);
       ASSIGN_OR_RETURN(int raw, Lower(index, p, g));
       const int i = Check(range_check(in.size(dim), is.sizes()), Cast(raw, DType::kI64), g,
-                          Linearize(p, is.sizes()), Size(in, static_cast<int>(dim)));
+                          Linearize(p, index), Size(x, dim));
       const int hit = And(g, Op(OpKind::kEq, DType::kBool, {i, idx[dim]}));
       ASSIGN_OR_RETURN(int s, Lower(src, p, g));
       const DType dtype = n->shape().dtype();
@@ -687,8 +489,8 @@ absl::StatusOr<int> Lowerer::LowerIndexing(const Node* n, const Idx& idx, int gu
 }
 
 absl::Status Lowerer::AddStore(LoopNest& nest, const Node* n, const Idx& idx, int buffer) {
-  ASSIGN_OR_RETURN(int value, Lower(n, idx, true_));
-  nest.stores.push_back({buffer, Linearize(idx, n->shape().sizes()), value, false});
+  ASSIGN_OR_RETURN(int value, Lower(n, idx, True()));
+  nest.stores.push_back({buffer, Linearize(idx, n), value, false});
   return absl::OkStatus();
 }
 
@@ -698,7 +500,7 @@ absl::Status Lowerer::AddElementwiseNest(const Node* n, int buffer) {
   LoopNest nest;
   Idx idx;
   for (int64_t d = 0; d < s.rank(); ++d) {
-    nest.vars.push_back(NewVar(s, static_cast<int>(d)));
+    nest.vars.push_back(NewVar(n, d));
     idx.push_back(VarExpr(nest.vars.back()));
   }
   nest.num_parallel = s.rank() >= 2 ? static_cast<int>(s.rank()) - 1 : static_cast<int>(s.rank());
@@ -727,7 +529,7 @@ absl::Status Lowerer::BuildLoops() {
     if (first != nullptr && first->shape().numel() > 0) {
       const Shape& s = first->shape();
       for (int64_t d = 0; d < s.rank(); ++d) {
-        nest.vars.push_back(NewVar(s, static_cast<int>(d)));
+        nest.vars.push_back(NewVar(first, d));
         idx.push_back(VarExpr(nest.vars.back()));
       }
       nest.num_parallel =
@@ -735,8 +537,7 @@ absl::Status Lowerer::BuildLoops() {
     }
     for (int p : kernel_.stores) {
       const Node* n = order[p];
-      if (first != nullptr && n->shape().sizes() == first->shape().sizes() &&
-          first->shape().numel() > 0) {
+      if (first != nullptr && SameSizes(n, first) && first->shape().numel() > 0) {
         RETURN_IF_ERROR(AddStore(nest, n, idx, OutputBuffer(n)));
       } else {
         rest.push_back(n);
@@ -747,7 +548,8 @@ absl::Status Lowerer::BuildLoops() {
     return absl::OkStatus();
   }
   // Rows: the reduction input's kept dimensions, parallel; then its reduced ones.
-  const Shape& r = reduction->operand(0).shape();
+  const Node* row = reduction->operand(0).node.get();
+  const Shape& r = row->shape();
   std::vector<bool> reduced(r.rank(), false);
   if (reduction->op() == OpKind::kArgmax) {
     reduced[reduction->attrs().GetInt("dim")] = true;
@@ -759,27 +561,30 @@ absl::Status Lowerer::BuildLoops() {
   for (int pass = 0; pass < 2; ++pass) {
     for (int64_t d = 0; d < r.rank(); ++d) {
       if (reduced[d] != (pass == 1)) continue;
-      var_of[d] = NewVar(r, static_cast<int>(d));
+      var_of[d] = NewVar(row, d);
       nest.vars.push_back(var_of[d]);
       if (pass == 0) ++nest.num_parallel;
     }
   }
-  Sizes keep_form, drop_form;
+  // A store over the row's elements, or one value per row with or without the reduced
+  // dimensions, compared by size symbols.
+  using Dims = std::vector<SizeSymbols::Product>;
+  Dims full_form = syms_.Dims(row), keep_form, drop_form;
   Idx full, keep_idx, drop_idx;
   for (int64_t d = 0; d < r.rank(); ++d) {
     full.push_back(VarExpr(var_of[d]));
-    keep_form.push_back(reduced[d] ? 1 : r.size(d));
+    keep_form.push_back(reduced[d] ? SizeSymbols::Product() : full_form[d]);
     keep_idx.push_back(reduced[d] ? IConst(0) : VarExpr(var_of[d]));
     if (!reduced[d]) {
-      drop_form.push_back(r.size(d));
+      drop_form.push_back(full_form[d]);
       drop_idx.push_back(VarExpr(var_of[d]));
     }
   }
   std::vector<const Node*> rest;
   for (int p : kernel_.stores) {
     const Node* n = order[p];
-    const Sizes& s = n->shape().sizes();
-    if (s == r.sizes()) {
+    const Dims s = syms_.Dims(n);
+    if (s == full_form) {
       RETURN_IF_ERROR(AddStore(nest, n, full, OutputBuffer(n)));
     } else if (s == keep_form) {
       RETURN_IF_ERROR(AddStore(nest, n, keep_idx, OutputBuffer(n)));
@@ -865,21 +670,21 @@ absl::Status Lowerer::BuildScatter() {
     LoopNest nest;
     Idx idx;
     for (int64_t d = 0; d < is.rank(); ++d) {
-      nest.vars.push_back(NewVar(is, static_cast<int>(d)));
+      nest.vars.push_back(NewVar(index, d));
       idx.push_back(VarExpr(nest.vars.back()));
     }
     nest.num_parallel = dim != 0 ? 1 : 0;
-    ASSIGN_OR_RETURN(int raw, Lower(index, idx, true_));
+    ASSIGN_OR_RETURN(int raw, Lower(index, idx, True()));
     codegen::Check check = NewCheck(Check::kIndexRange, OpKind::kScatterAdd, Pos(sa));
     check.dim = dim;
     check.size = sa->shape().size(dim);
     check.shape = is.sizes();
-    const int i = Check(std::move(check), Cast(raw, DType::kI64), true_, Linearize(idx, is.sizes()),
-                        Size(sa->shape(), static_cast<int>(dim)));
+    const int i = Check(std::move(check), Cast(raw, DType::kI64), True(), Linearize(idx, index),
+                        Size(sa, dim));
     Idx target = idx;
     target[dim] = i;
-    ASSIGN_OR_RETURN(int value, Lower(src, idx, true_));
-    nest.stores.push_back({out, Linearize(target, sa->shape().sizes()), value, true});
+    ASSIGN_OR_RETURN(int value, Lower(src, idx, True()));
+    nest.stores.push_back({out, Linearize(target, sa), value, true});
     ir_.nests.push_back(std::move(nest));
   }
   materialized_.insert(Pos(sa));
@@ -906,6 +711,7 @@ absl::StatusOr<KernelIR> Lowerer::Run() {
   // Every store of the plan has a buffer, even when it is empty and no loop writes it.
   const auto& order = graph_.post_order();
   for (int p : kernel_.stores) OutputBuffer(order[p]);
+  ir_.exprs = TakeExprs();
   return std::move(ir_);
 }
 
