@@ -3,498 +3,41 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "codegen/expr_builder.h"
-#include "codegen/size_symbols.h"
-#include "util/check.h"
+#include "codegen/value_lowerer.h"
 #include "util/status_macros.h"
 
 namespace kiln::codegen {
 namespace {
-
-using Idx = std::vector<int>;  // one index expression per dimension
-
-codegen::Check NewCheck(Check::Kind kind, OpKind op, int order) {
-  codegen::Check c;
-  c.kind = kind;
-  c.op = op;
-  c.order = order;
-  return c;
-}
 
 bool IsReduction(OpKind op) {
   return op == OpKind::kSum || op == OpKind::kMean || op == OpKind::kMax || op == OpKind::kMin ||
          op == OpKind::kArgmax;
 }
 
-// Lowers one kernel: builds its loops and, through the expression builder, the
-// expressions they compute.
-class Lowerer : public ExprBuilder {
+// Builds one kernel's loop nests (or BLAS call) and the stores in them.
+class KernelBuilder : public ValueLowerer {
  public:
-  Lowerer(const Graph& graph, const FusionPlan& plan, int index)
-      : graph_(graph), kernel_(plan.kernels[index]), syms_(graph, plan.kernels[index]) {
-    ir_.name = absl::StrCat("kiln_k", index);
-    ir_.kind = kernel_.kind;
-    const auto& order = graph.post_order();
-    for (int i = 0; i < static_cast<int>(order.size()); ++i) pos_[order[i]] = i;
-    for (int n : kernel_.nodes) members_.insert(n);
-    ir_.size_values = syms_.values();
-  }
+  using ValueLowerer::ValueLowerer;
 
   absl::StatusOr<KernelIR> Run();
 
  private:
-  // ---- Index expressions of the kernel's loops and sizes ----
-  int VarExpr(int var) { return vars_expr_[var]; }
-  // A loop variable over dimension `dim` of `n`.
-  int NewVar(const Node* n, int64_t dim);
-  // The size of dimension `dim` of `n`: 1, or a product of size symbols.
-  int Size(const Node* n, int64_t dim);
-  // The row-major element offset of `idx` in `n`.
-  int Linearize(const Idx& idx, const Node* n);
-  int Check(Check check, int value, int guard, int position, int bound = -1);
-  // Whether `a` and `b` have the same size symbols in every dimension.
-  bool SameSizes(const Node* a, const Node* b) const;
-
-  // ---- Values ----
-  absl::StatusOr<int> Lower(const Node* n, const Idx& idx, int guard);
-  absl::StatusOr<int> LowerOp(const Node* n, const Idx& idx, int guard);
-  absl::StatusOr<int> LowerView(const Node* n, const Idx& idx, int guard);
-  absl::StatusOr<int> LowerReduce(const Node* n, const Idx& idx, int guard);
-  absl::StatusOr<int> LowerIndexing(const Node* n, const Idx& idx, int guard);
-  absl::StatusOr<int> LowerMatmul(const Node* n, const Idx& idx, int guard);
-  absl::StatusOr<int> LoadValue(const Node* n, const Idx& idx, int guard);
-  Idx Broadcast(const Shape& operand, const Shape& out, const Idx& idx);
-  int InputBuffer(const Node* n);
-  int OutputBuffer(const Node* n);
-
-  // ---- Kernels ----
   absl::Status BuildLoops();
   absl::Status BuildMatmul();
   absl::Status BuildScatter();
   // A nest over `n`'s own shape storing it into `buffer`.
   absl::Status AddElementwiseNest(const Node* n, int buffer);
   absl::Status AddStore(LoopNest& nest, const Node* n, const Idx& idx, int buffer);
-  int Pos(const Node* n) const { return pos_.at(n); }
-  bool Member(const Node* n) const { return members_.contains(Pos(n)); }
-
-  const Graph& graph_;
-  const Kernel& kernel_;
-  const SizeSymbols syms_;
-  KernelIR ir_;
-  absl::flat_hash_map<const Node*, int> pos_;
-  absl::flat_hash_set<int> members_;
-  absl::flat_hash_set<int> materialized_;  // members read back from their buffer
-  absl::flat_hash_map<std::string, int> memo_;
-  absl::flat_hash_map<int, int> input_of_;   // node position -> buffer
-  absl::flat_hash_map<int, int> output_of_;  // node position -> buffer
-  absl::flat_hash_map<int, int> scalar_of_;  // node position -> scalar argument
-  std::vector<int> vars_expr_;
 };
 
-int Lowerer::NewVar(const Node* n, int64_t dim) {
-  LoopVar v;
-  v.size = n->shape().size(dim);
-  v.size_expr = Size(n, dim);
-  const int id = static_cast<int>(ir_.vars.size());
-  ir_.vars.push_back(v);
-  Expr e = NewExpr(ExprKind::kVar, DType::kI64);
-  e.arg = id;
-  int64_t bound;
-  const int64_t upper = IsConst(v.size_expr, &bound) ? std::max<int64_t>(bound, 1) : -1;
-  vars_expr_.push_back(Add(std::move(e), upper, true, v.size_expr));
-  return id;
-}
-
-int Lowerer::Size(const Node* n, int64_t dim) {
-  int size = IConst(1);
-  for (int symbol : syms_.Dim(n, dim)) {
-    Expr e = NewExpr(ExprKind::kSizeArg, DType::kI64);
-    e.arg = symbol;
-    size = IMul(size, Add(std::move(e), -1, true));
-  }
-  return size;
-}
-
-bool Lowerer::SameSizes(const Node* a, const Node* b) const {
-  return syms_.Dims(a) == syms_.Dims(b);
-}
-
-int Lowerer::Linearize(const Idx& idx, const Node* n) {
-  if (idx.empty()) return IConst(0);
-  int off = idx[0];
-  for (size_t d = 1; d < idx.size(); ++d) off = IAdd(IMul(off, Size(n, d)), idx[d]);
-  return off;
-}
-
-int Lowerer::Check(codegen::Check check, int value, int guard, int position, int bound) {
-  const int id = static_cast<int>(ir_.checks.size());
-  ir_.checks.push_back(std::move(check));
-  Expr e = NewExpr(ExprKind::kCheck, exprs()[value].dtype);
-  e.args = {value, guard, position, bound < 0 ? IConst(0) : bound};
-  e.arg = id;
-  return Add(std::move(e));
-}
-
-Idx Lowerer::Broadcast(const Shape& operand, const Shape& out, const Idx& idx) {
-  const int64_t lead = out.rank() - operand.rank();
-  Idx result(operand.rank());
-  for (int64_t d = 0; d < operand.rank(); ++d) {
-    result[d] = operand.size(d) == 1 ? IConst(0) : idx[d + lead];
-  }
-  return result;
-}
-
-int Lowerer::InputBuffer(const Node* n) {
-  const int pos = Pos(n);
-  auto [it, inserted] = input_of_.try_emplace(pos, static_cast<int>(ir_.buffers.size()));
-  if (inserted) {
-    ir_.buffers.push_back({n->shape().dtype(), BufferRole::kInput, pos, n->shape().sizes()});
-  }
-  return it->second;
-}
-
-int Lowerer::OutputBuffer(const Node* n) {
-  const int pos = Pos(n);
-  auto [it, inserted] = output_of_.try_emplace(pos, static_cast<int>(ir_.buffers.size()));
-  if (inserted) {
-    ir_.buffers.push_back({n->shape().dtype(), BufferRole::kOutput, pos, n->shape().sizes()});
-  }
-  return it->second;
-}
-
-absl::StatusOr<int> Lowerer::LoadValue(const Node* n, const Idx& idx, int guard) {
-  if (n->op() == OpKind::kScalar) {
-    auto [it, inserted] = scalar_of_.try_emplace(Pos(n), static_cast<int>(ir_.scalar_nodes.size()));
-    if (inserted) {
-      ir_.scalar_nodes.push_back(Pos(n));
-      ir_.scalar_dtypes.push_back(n->shape().dtype());
-    }
-    Expr e = NewExpr(ExprKind::kScalarArg, n->shape().dtype());
-    e.arg = it->second;
-    return Add(std::move(e));
-  }
-  // A member read back from this kernel's own output (after a BLAS call or a scatter).
-  const int buffer = materialized_.contains(Pos(n)) ? output_of_.at(Pos(n)) : InputBuffer(n);
-  Expr e = NewExpr(ExprKind::kLoad, n->shape().dtype());
-  e.arg = buffer;
-  e.args = {Linearize(idx, n)};
-  if (guard != True()) e.args.push_back(guard);
-  return Add(std::move(e));
-}
-
-absl::StatusOr<int> Lowerer::Lower(const Node* n, const Idx& idx, int guard) {
-  if (n->num_outputs() != 1) {
-    return absl::UnimplementedError(absl::StrCat("cpu: multi-output node ", n->ShortString()));
-  }
-  if (IsReserved(n->shape().dtype())) {
-    return absl::UnimplementedError(absl::StrCat("cpu: ", n->ShortString(), ": dtype ",
-                                                 DTypeName(n->shape().dtype()),
-                                                 " is reserved and not supported yet"));
-  }
-  // An empty value is never read: every loop that would read it is empty or masked.
-  if (n->shape().numel() == 0) return Constant(n->shape().dtype(), 0);
-  const std::string key = absl::StrCat(Pos(n), "|", absl::StrJoin(idx, ","), "|", guard);
-  if (auto it = memo_.find(key); it != memo_.end()) return it->second;
-  int result;
-  if (!Member(n) || materialized_.contains(Pos(n))) {
-    ASSIGN_OR_RETURN(result, LoadValue(n, idx, guard));
-  } else {
-    ASSIGN_OR_RETURN(result, LowerOp(n, idx, guard));
-  }
-  memo_[key] = result;
-  return result;
-}
-
-absl::StatusOr<int> Lowerer::LowerOp(const Node* n, const Idx& idx, int guard) {
-  const OpKind op = n->op();
-  const DType dtype = n->shape().dtype();
-  switch (op) {
-    case OpKind::kDeviceData:
-    case OpKind::kScalar:
-      return LoadValue(n, idx, guard);
-    case OpKind::kConstant:
-      return Constant(dtype, n->attrs().GetDouble("value"));
-    case OpKind::kArange: {
-      const int i = Op(OpKind::kCast, DType::kF64, {idx[0]});
-      const int v = Op(OpKind::kAdd, DType::kF64,
-                       {Constant(DType::kF64, n->attrs().GetDouble("start")),
-                        Op(OpKind::kMul, DType::kF64,
-                           {i, Constant(DType::kF64, n->attrs().GetDouble("step"))})});
-      return Cast(v, dtype);
-    }
-    case OpKind::kSum:
-    case OpKind::kMean:
-    case OpKind::kMax:
-    case OpKind::kMin:
-    case OpKind::kArgmax:
-      return LowerReduce(n, idx, guard);
-    case OpKind::kMatmul:
-      return LowerMatmul(n, idx, guard);
-    case OpKind::kReshape:
-    case OpKind::kPermute:
-    case OpKind::kExpand:
-    case OpKind::kSlice:
-    case OpKind::kConcat:
-    case OpKind::kPad:
-      return LowerView(n, idx, guard);
-    case OpKind::kGather:
-    case OpKind::kIndexSelect:
-    case OpKind::kScatterAdd:
-      return LowerIndexing(n, idx, guard);
-    default:
-      break;
-  }
-  // Elementwise: operands broadcast to the output.
-  std::vector<int> args;
-  for (int k = 0; k < n->num_operands(); ++k) {
-    const Node* operand = n->operand(k).node.get();
-    const Idx operand_idx = Broadcast(operand->shape(), n->shape(), idx);
-    ASSIGN_OR_RETURN(int v, Lower(operand, operand_idx, guard));
-    const DType odt = operand->shape().dtype();
-    if (k == 1 && IsIntegral(odt) && (op == OpKind::kDiv || op == OpKind::kPow)) {
-      codegen::Check check =
-          NewCheck(op == OpKind::kDiv ? Check::kDivByZero : Check::kNegativeExponent, op, Pos(n));
-      check.shape = operand->shape().sizes();
-      v = Check(std::move(check), v, guard, Linearize(operand_idx, operand));
-    }
-    args.push_back(v);
-  }
-  if (op == OpKind::kCast && exprs()[args[0]].dtype == dtype) return args[0];
-  return Op(op, dtype, std::move(args));
-}
-
-absl::StatusOr<int> Lowerer::LowerReduce(const Node* n, const Idx& idx, int guard) {
-  const Node* x = n->operand(0).node.get();
-  const Shape& in = x->shape();
-  const int64_t rank = in.rank();
-  std::vector<bool> reduced(rank, false);
-  bool keepdim = n->attrs().GetBool("keepdim");
-  if (n->op() == OpKind::kArgmax) {
-    reduced[n->attrs().GetInt("dim")] = true;
-  } else {
-    for (int64_t d : n->attrs().GetInts("dims")) reduced[d] = true;
-  }
-  Expr r = NewExpr(ExprKind::kReduce, n->shape().dtype());
-  r.op = n->op();
-  Idx in_idx(rank);
-  size_t k = 0;
-  int count = IConst(1);
-  for (int64_t d = 0; d < rank; ++d) {
-    if (reduced[d]) {
-      const int v = NewVar(x, d);
-      r.vars.push_back(v);
-      in_idx[d] = VarExpr(v);
-      count = IMul(count, Size(x, d));
-      if (keepdim) ++k;
-    } else {
-      in_idx[d] = idx[k++];
-    }
-  }
-  ASSIGN_OR_RETURN(int body, Lower(x, in_idx, guard));
-  // Reducing no dimensions (dims=[] or a rank-0 input) leaves each element as it is.
-  if (r.vars.empty()) return Cast(body, n->shape().dtype());
-  r.args = {body};
-  r.acc_dtype = IsFloating(in.dtype()) ? in.dtype() : DType::kI64;
-  if (n->op() == OpKind::kMean) r.args.push_back(count);
-  if (n->op() == OpKind::kArgmax) r.args.push_back(VarExpr(r.vars[0]));
-  return Add(std::move(r));
-}
-
-absl::StatusOr<int> Lowerer::LowerMatmul(const Node* n, const Idx& idx, int guard) {
-  const Node* a = n->operand(0).node.get();
-  const Node* b = n->operand(1).node.get();
-  const Shape& as = a->shape();
-  const Shape& bs = b->shape();
-  const int64_t rank = n->shape().rank();
-  const int p = NewVar(a, as.rank() - 1);
-  const Idx batch(idx.begin(), idx.end() - 2);
-  Sizes out_batch(n->shape().sizes().begin(), n->shape().sizes().end() - 2);
-  const Shape out_batch_shape(n->shape().dtype(), out_batch);
-  auto operand_idx = [&](const Shape& s, int row, int col) {
-    Sizes batch_sizes(s.sizes().begin(), s.sizes().end() - 2);
-    Idx result = Broadcast(Shape(s.dtype(), batch_sizes), out_batch_shape, batch);
-    result.push_back(row);
-    result.push_back(col);
-    return result;
-  };
-  ASSIGN_OR_RETURN(int av, Lower(a, operand_idx(as, idx[rank - 2], VarExpr(p)), guard));
-  ASSIGN_OR_RETURN(int bv, Lower(b, operand_idx(bs, VarExpr(p), idx[rank - 1]), guard));
-  const DType dtype = n->shape().dtype();
-  const DType acc = IsFloating(dtype) ? dtype : DType::kI64;
-  Expr r = NewExpr(ExprKind::kReduce, dtype);
-  r.op = OpKind::kSum;
-  r.acc_dtype = acc;
-  r.vars = {p};
-  r.args = {Op(OpKind::kMul, acc, {Cast(av, acc), Cast(bv, acc)})};
-  return Add(std::move(r));
-}
-
-absl::StatusOr<int> Lowerer::LowerView(const Node* n, const Idx& idx, int guard) {
-  const Node* x = n->operand(0).node.get();
-  const Shape& in = x->shape();
-  const Shape& out = n->shape();
-  const Attributes& attrs = n->attrs();
-  switch (n->op()) {
-    case OpKind::kReshape: {
-      // Groups of dimensions with equal products map onto each other: linearise the
-      // output indices of a group, delinearise into the input's.
-      Idx in_idx(in.rank());
-      for (const ReshapeGroup& g : ReshapeGroups(in.sizes(), out.sizes())) {
-        int lin = IConst(0);
-        for (int64_t d = g.out_begin; d < g.out_end; ++d) {
-          lin = IAdd(IMul(lin, Size(n, d)), idx[d]);
-        }
-        int inner = IConst(1);
-        for (int64_t d = g.in_end - 1; d >= g.in_begin; --d) {
-          int v = IDiv(lin, inner);
-          if (d > g.in_begin) v = IMod(v, Size(x, d));
-          in_idx[d] = in.size(d) == 1 ? IConst(0) : v;
-          inner = IMul(inner, Size(x, d));
-        }
-      }
-      return Lower(x, in_idx, guard);
-    }
-    case OpKind::kPermute: {
-      const std::vector<int64_t>& perm = attrs.GetInts("perm");
-      Idx in_idx(in.rank());
-      for (size_t d = 0; d < perm.size(); ++d) in_idx[perm[d]] = idx[d];
-      return Lower(x, in_idx, guard);
-    }
-    case OpKind::kExpand:
-      return Lower(x, Broadcast(in, out, idx), guard);
-    case OpKind::kSlice: {
-      const int64_t dim = attrs.GetInt("dim");
-      Idx in_idx = idx;
-      in_idx[dim] =
-          IAdd(IConst(attrs.GetInt("start")), IMul(idx[dim], IConst(attrs.GetInt("step"))));
-      return Lower(x, in_idx, guard);
-    }
-    case OpKind::kPad: {
-      const std::vector<int64_t>& pads = attrs.GetInts("pads");
-      Idx in_idx(in.rank());
-      int inside = True();
-      for (int64_t d = 0; d < in.rank(); ++d) {
-        const int64_t lo = pads[2 * d];
-        const int64_t hi = pads[2 * d + 1];
-        if (lo > 0) inside = And(inside, Op(OpKind::kGe, DType::kBool, {idx[d], IConst(lo)}));
-        if (hi > 0) {
-          inside =
-              And(inside, Op(OpKind::kLt, DType::kBool, {idx[d], IAdd(Size(x, d), IConst(lo))}));
-        }
-        in_idx[d] = IAdd(idx[d], IConst(-lo));
-      }
-      const int fill = Constant(out.dtype(), attrs.GetDouble("value"));
-      if (inside == True()) return Lower(x, in_idx, guard);
-      ASSIGN_OR_RETURN(int v, Lower(x, in_idx, And(guard, inside)));
-      return Op(OpKind::kWhere, out.dtype(), {inside, v, fill});
-    }
-    case OpKind::kConcat: {
-      const int64_t dim = attrs.GetInt("dim");
-      // Offsets along `dim` where each part starts.
-      std::vector<int> start;
-      int offset = IConst(0);
-      for (int k = 0; k < n->num_operands(); ++k) {
-        start.push_back(offset);
-        offset = IAdd(offset, Size(n->operand(k).node.get(), dim));
-      }
-      int result = -1;
-      for (int k = n->num_operands() - 1; k >= 0; --k) {
-        const Node* part = n->operand(k).node.get();
-        if (part->shape().size(dim) == 0) continue;
-        Idx part_idx = idx;
-        part_idx[dim] = IAdd(idx[dim], IMul(start[k], IConst(-1)));
-        int in_range = True();
-        if (k > 0) in_range = Op(OpKind::kGe, DType::kBool, {idx[dim], start[k]});
-        if (result >= 0) {
-          in_range = And(in_range, Op(OpKind::kLt, DType::kBool, {idx[dim], start[k + 1]}));
-        }
-        ASSIGN_OR_RETURN(int v, Lower(part, part_idx, And(guard, in_range)));
-        result = result < 0 ? v : Op(OpKind::kWhere, out.dtype(), {in_range, v, result});
-      }
-      return result;
-    }
-    default:
-      return absl::InternalError(absl::StrCat("cpu: ", n->ShortString(), " is not a view"));
-  }
-}
-
-absl::StatusOr<int> Lowerer::LowerIndexing(const Node* n, const Idx& idx, int guard) {
-  const Node* x = n->operand(0).node.get();
-  const Node* index = n->operand(1).node.get();
-  const int64_t dim = n->attrs().GetInt("dim");
-  const Shape& in = x->shape();
-  auto range_check = [&](int64_t size, const Sizes& index_shape) {
-    codegen::Check check = NewCheck(Check::kIndexRange, n->op(), Pos(n));
-    check.dim = dim;
-    check.size = size;
-    check.shape = index_shape;
-    return check;
-  };
-  switch (n->op()) {
-    case OpKind::kGather: {
-      ASSIGN_OR_RETURN(int raw, Lower(index, idx, guard));
-      const int i = Check(range_check(in.size(dim), index->shape().sizes()), Cast(raw, DType::kI64),
-                          guard, Linearize(idx, index), Size(x, dim));
-      Idx in_idx = idx;
-      in_idx[dim] = i;
-      return Lower(x, in_idx, guard);
-    }
-    case OpKind::kIndexSelect: {
-      ASSIGN_OR_RETURN(int raw, Lower(index, {idx[dim]}, guard));
-      const int i = Check(range_check(in.size(dim), index->shape().sizes()), Cast(raw, DType::kI64),
-                          guard, idx[dim], Size(x, dim));
-      Idx in_idx = idx;
-      in_idx[dim] = i;
-      return Lower(x, in_idx, guard);
-    }
-    case OpKind::kScatterAdd: {
-      // As a pure function of the output element q: self[q] plus, in order along `dim`,
-      // src[p] for every index position p that agrees with q off `dim` and points at q.
-      // Used only where a scatter_add is not its kernel's own (the scatter kernel
-      // accumulates directly).
-      const Node* src = n->operand(2).node.get();
-      const Shape& is = index->shape();
-      ASSIGN_OR_RETURN(int self, Lower(x, idx, guard));
-      if (is.numel() == 0) return self;
-      int cover = True();
-      for (int64_t d = 0; d < is.rank(); ++d) {
-        if (d != dim && is.size(d) < in.size(d)) {
-          cover = And(cover, Op(OpKind::kLt, DType::kBool, {idx[d], Size(index, d)}));
-        }
-      }
-      const int j = NewVar(index, dim);
-      Idx p = idx;
-      p[dim] = VarExpr(j);
-      const int g = And(guard, cover);
-      ASSIGN_OR_RETURN(int raw, Lower(index, p, g));
-      const int i = Check(range_check(in.size(dim), is.sizes()), Cast(raw, DType::kI64), g,
-                          Linearize(p, index), Size(x, dim));
-      const int hit = And(g, Op(OpKind::kEq, DType::kBool, {i, idx[dim]}));
-      ASSIGN_OR_RETURN(int s, Lower(src, p, g));
-      const DType dtype = n->shape().dtype();
-      Expr r = NewExpr(ExprKind::kReduce, dtype);
-      r.op = OpKind::kSum;
-      r.acc_dtype = IsFloating(dtype) ? dtype : DType::kI64;
-      r.vars = {j};
-      r.args = {Op(OpKind::kWhere, dtype, {hit, s, Constant(dtype, 0)})};
-      return Op(OpKind::kAdd, dtype, {self, Add(std::move(r))});
-    }
-    default:
-      return absl::InternalError(absl::StrCat("cpu: ", n->ShortString(), " is not indexing"));
-  }
-}
-
-absl::Status Lowerer::AddStore(LoopNest& nest, const Node* n, const Idx& idx, int buffer) {
+absl::Status KernelBuilder::AddStore(LoopNest& nest, const Node* n, const Idx& idx, int buffer) {
   ASSIGN_OR_RETURN(int value, Lower(n, idx, True()));
   nest.stores.push_back({buffer, Linearize(idx, n), value, false});
   return absl::OkStatus();
 }
 
-absl::Status Lowerer::AddElementwiseNest(const Node* n, int buffer) {
+absl::Status KernelBuilder::AddElementwiseNest(const Node* n, int buffer) {
   if (n->shape().numel() == 0) return absl::OkStatus();
   const Shape& s = n->shape();
   LoopNest nest;
@@ -505,15 +48,15 @@ absl::Status Lowerer::AddElementwiseNest(const Node* n, int buffer) {
   }
   nest.num_parallel = s.rank() >= 2 ? static_cast<int>(s.rank()) - 1 : static_cast<int>(s.rank());
   RETURN_IF_ERROR(AddStore(nest, n, idx, buffer));
-  ir_.nests.push_back(std::move(nest));
+  ir().nests.push_back(std::move(nest));
   return absl::OkStatus();
 }
 
-absl::Status Lowerer::BuildLoops() {
-  const auto& order = graph_.post_order();
+absl::Status KernelBuilder::BuildLoops() {
+  const auto& order = graph().post_order();
   const Node* reduction = nullptr;
-  if (kernel_.kind == KernelKind::kRow) {
-    for (int p : kernel_.nodes) {
+  if (kernel().kind == KernelKind::kRow) {
+    for (int p : kernel().nodes) {
       if (IsReduction(order[p]->op())) {
         reduction = order[p];
         break;
@@ -523,7 +66,7 @@ absl::Status Lowerer::BuildLoops() {
   if (reduction == nullptr || reduction->operand(0).shape().numel() == 0) {
     // One nest over the stores' common shape; a store of another shape gets its own.
     std::vector<const Node*> rest;
-    const Node* first = kernel_.stores.empty() ? nullptr : order[kernel_.stores[0]];
+    const Node* first = kernel().stores.empty() ? nullptr : order[kernel().stores[0]];
     LoopNest nest;
     Idx idx;
     if (first != nullptr && first->shape().numel() > 0) {
@@ -535,7 +78,7 @@ absl::Status Lowerer::BuildLoops() {
       nest.num_parallel =
           s.rank() >= 2 ? static_cast<int>(s.rank()) - 1 : static_cast<int>(s.rank());
     }
-    for (int p : kernel_.stores) {
+    for (int p : kernel().stores) {
       const Node* n = order[p];
       if (first != nullptr && SameSizes(n, first) && first->shape().numel() > 0) {
         RETURN_IF_ERROR(AddStore(nest, n, idx, OutputBuffer(n)));
@@ -543,7 +86,7 @@ absl::Status Lowerer::BuildLoops() {
         rest.push_back(n);
       }
     }
-    if (!nest.stores.empty()) ir_.nests.push_back(std::move(nest));
+    if (!nest.stores.empty()) ir().nests.push_back(std::move(nest));
     for (const Node* n : rest) RETURN_IF_ERROR(AddElementwiseNest(n, OutputBuffer(n)));
     return absl::OkStatus();
   }
@@ -569,7 +112,7 @@ absl::Status Lowerer::BuildLoops() {
   // A store over the row's elements, or one value per row with or without the reduced
   // dimensions, compared by size symbols.
   using Dims = std::vector<SizeSymbols::Product>;
-  Dims full_form = syms_.Dims(row), keep_form, drop_form;
+  Dims full_form = syms().Dims(row), keep_form, drop_form;
   Idx full, keep_idx, drop_idx;
   for (int64_t d = 0; d < r.rank(); ++d) {
     full.push_back(VarExpr(var_of[d]));
@@ -581,9 +124,9 @@ absl::Status Lowerer::BuildLoops() {
     }
   }
   std::vector<const Node*> rest;
-  for (int p : kernel_.stores) {
+  for (int p : kernel().stores) {
     const Node* n = order[p];
-    const Dims s = syms_.Dims(n);
+    const Dims s = syms().Dims(n);
     if (s == full_form) {
       RETURN_IF_ERROR(AddStore(nest, n, full, OutputBuffer(n)));
     } else if (s == keep_form) {
@@ -594,15 +137,15 @@ absl::Status Lowerer::BuildLoops() {
       rest.push_back(n);
     }
   }
-  if (!nest.stores.empty()) ir_.nests.push_back(std::move(nest));
+  if (!nest.stores.empty()) ir().nests.push_back(std::move(nest));
   for (const Node* n : rest) RETURN_IF_ERROR(AddElementwiseNest(n, OutputBuffer(n)));
   return absl::OkStatus();
 }
 
-absl::Status Lowerer::BuildMatmul() {
-  const auto& order = graph_.post_order();
+absl::Status KernelBuilder::BuildMatmul() {
+  const auto& order = graph().post_order();
   const Node* mm = nullptr;
-  for (int p : kernel_.nodes) {
+  for (int p : kernel().nodes) {
     if (order[p]->op() == OpKind::kMatmul) mm = order[p];
   }
   if (mm == nullptr || !IsFloating(mm->shape().dtype())) return BuildLoops();
@@ -630,8 +173,8 @@ absl::Status Lowerer::BuildMatmul() {
     }
     if (buffer < 0) {
       // Materialise the operand into scratch memory with a generated loop.
-      buffer = static_cast<int>(ir_.buffers.size());
-      ir_.buffers.push_back({v->shape().dtype(), BufferRole::kScratch, -1, v->shape().sizes()});
+      buffer = static_cast<int>(ir().buffers.size());
+      ir().buffers.push_back({v->shape().dtype(), BufferRole::kScratch, -1, v->shape().sizes()});
       RETURN_IF_ERROR(AddElementwiseNest(v, buffer));
     }
     (k == 0 ? call.a : call.b) = buffer;
@@ -640,20 +183,20 @@ absl::Status Lowerer::BuildMatmul() {
   }
   call.out = OutputBuffer(mm);
   call.out_shape = mm->shape().sizes();
-  ir_.matmuls.push_back(call);
-  ir_.num_pre_nests = static_cast<int>(ir_.nests.size());
+  ir().matmuls.push_back(call);
+  ir().num_pre_nests = static_cast<int>(ir().nests.size());
   // Other stores run after the BLAS call and read the product back.
-  materialized_.insert(Pos(mm));
-  for (int p : kernel_.stores) {
+  Materialize(mm);
+  for (int p : kernel().stores) {
     if (order[p] != mm) RETURN_IF_ERROR(AddElementwiseNest(order[p], OutputBuffer(order[p])));
   }
   return absl::OkStatus();
 }
 
-absl::Status Lowerer::BuildScatter() {
-  const auto& order = graph_.post_order();
+absl::Status KernelBuilder::BuildScatter() {
+  const auto& order = graph().post_order();
   const Node* sa = nullptr;
-  for (int p : kernel_.nodes) {
+  for (int p : kernel().nodes) {
     if (order[p]->op() == OpKind::kScatterAdd) sa = order[p];
   }
   if (sa == nullptr) return BuildLoops();
@@ -685,17 +228,17 @@ absl::Status Lowerer::BuildScatter() {
     target[dim] = i;
     ASSIGN_OR_RETURN(int value, Lower(src, idx, True()));
     nest.stores.push_back({out, Linearize(target, sa), value, true});
-    ir_.nests.push_back(std::move(nest));
+    ir().nests.push_back(std::move(nest));
   }
-  materialized_.insert(Pos(sa));
-  for (int p : kernel_.stores) {
+  Materialize(sa);
+  for (int p : kernel().stores) {
     if (order[p] != sa) RETURN_IF_ERROR(AddElementwiseNest(order[p], OutputBuffer(order[p])));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<KernelIR> Lowerer::Run() {
-  switch (kernel_.kind) {
+absl::StatusOr<KernelIR> KernelBuilder::Run() {
+  switch (kernel().kind) {
     case KernelKind::kElementwise:
     case KernelKind::kRow:
       RETURN_IF_ERROR(BuildLoops());
@@ -707,12 +250,12 @@ absl::StatusOr<KernelIR> Lowerer::Run() {
       RETURN_IF_ERROR(BuildScatter());
       break;
   }
-  if (ir_.matmuls.empty()) ir_.num_pre_nests = static_cast<int>(ir_.nests.size());
+  if (ir().matmuls.empty()) ir().num_pre_nests = static_cast<int>(ir().nests.size());
   // Every store of the plan has a buffer, even when it is empty and no loop writes it.
-  const auto& order = graph_.post_order();
-  for (int p : kernel_.stores) OutputBuffer(order[p]);
-  ir_.exprs = TakeExprs();
-  return std::move(ir_);
+  const auto& order = graph().post_order();
+  for (int p : kernel().stores) OutputBuffer(order[p]);
+  ir().exprs = TakeExprs();
+  return std::move(ir());
 }
 
 }  // namespace
@@ -721,8 +264,8 @@ absl::StatusOr<KernelIR> LowerKernel(const Graph& graph, const FusionPlan& plan,
   if (index < 0 || index >= static_cast<int>(plan.kernels.size())) {
     return absl::InvalidArgumentError(absl::StrCat("no kernel ", index));
   }
-  Lowerer lowerer(graph, plan, index);
-  return lowerer.Run();
+  KernelBuilder builder(graph, plan.kernels[index], index);
+  return builder.Run();
 }
 
 }  // namespace kiln::codegen
