@@ -527,7 +527,8 @@ void KernelEmitter::EmitSizes() {
       case ExprKind::kIdxMul:
       case ExprKind::kIdxDiv:
       case ExprKind::kIdxMod:
-        sizes_only[e] = std::all_of(x.args.begin(), x.args.end(), [&](int a) { return sizes_only[a]; });
+        sizes_only[e] =
+            std::all_of(x.args.begin(), x.args.end(), [&](int a) { return sizes_only[a]; });
         break;
       default:
         break;
