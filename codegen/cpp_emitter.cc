@@ -83,10 +83,10 @@ class KernelEmitter {
   }
   // The C name or inline text of an emitted expression.
   std::string Ref(int e) const;
-  std::string VarSize(int var) const {
-    const LoopVar& v = ir_.vars[var];
-    return v.size_arg >= 0 ? absl::StrCat("n", v.size_arg) : absl::StrCat(v.size);
-  }
+  std::string VarSize(int var) const { return Ref(ir_.vars[var].size_expr); }
+  // Emits the runtime sizes the kernel uses and every bound or stride computed from
+  // them alone, once at the top of the function.
+  void EmitSizes();
   bool Bound(int e, const std::vector<bool>& bound) const {
     for (int v : deps_[e]) {
       if (!bound[v]) return false;
@@ -403,7 +403,8 @@ void KernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
     const std::string i = absl::StrCat("i", innermost);
     const std::string part = absl::StrCat("part", e);
     const LoopVar& lv = ir_.vars[innermost];
-    const bool one_block = lv.size_arg < 0 && lv.size <= kSumBlock;
+    const bool one_block =
+        ir_.exprs[lv.size_expr].kind == ExprKind::kConstant && lv.size <= kSumBlock;
     std::string lo = "0", hi = VarSize(innermost);
     if (!one_block) {
       Line(absl::StrCat("for (int64_t ", i, "_lo = 0; ", i, "_lo < ", hi, "; ", i,
@@ -577,6 +578,56 @@ void KernelEmitter::EmitNest(const LoopNest& nest) {
   scope_emitted_.resize(scope_mark);
 }
 
+void KernelEmitter::EmitSizes() {
+  std::vector<bool> sizes_only(ir_.exprs.size(), false);
+  for (size_t e = 0; e < ir_.exprs.size(); ++e) {
+    const Expr& x = ir_.exprs[e];
+    switch (x.kind) {
+      case ExprKind::kConstant:
+        sizes_only[e] = x.dtype == DType::kI64;
+        break;
+      case ExprKind::kSizeArg:
+        sizes_only[e] = true;
+        break;
+      case ExprKind::kIdxAdd:
+      case ExprKind::kIdxMul:
+      case ExprKind::kIdxDiv:
+      case ExprKind::kIdxMod:
+        sizes_only[e] =
+            std::all_of(x.args.begin(), x.args.end(), [&](int a) { return sizes_only[a]; });
+        break;
+      default:
+        break;
+    }
+  }
+  std::vector<bool> needed(ir_.exprs.size(), false);
+  std::vector<int> stack;
+  for (const LoopVar& v : ir_.vars) stack.push_back(v.size_expr);
+  for (const LoopNest& nest : ir_.nests) {
+    for (const Store& s : nest.stores) {
+      stack.push_back(s.offset);
+      stack.push_back(s.value);
+    }
+  }
+  while (!stack.empty()) {
+    const int e = stack.back();
+    stack.pop_back();
+    if (e < 0 || needed[e]) continue;
+    needed[e] = true;
+    for (int a : ir_.exprs[e].args) stack.push_back(a);
+  }
+  for (size_t e = 0; e < ir_.exprs.size(); ++e) {
+    if (!needed[e] || !sizes_only[e]) continue;
+    const Expr& x = ir_.exprs[e];
+    if (x.kind == ExprKind::kSizeArg) {
+      Line(absl::StrCat("const int64_t n", x.arg, " = sizes[", x.arg, "];"));
+    } else if (x.kind != ExprKind::kConstant) {
+      Line(absl::StrCat("const int64_t v", e, " = ", OpText(x), ";"));
+    }
+    emitted_[e] = true;
+  }
+}
+
 std::string KernelEmitter::Emit() {
   Line(absl::StrCat("// kernel ", ir_.name, " (", KernelKindName(ir_.kind), ")"));
   Line(absl::StrCat("extern \"C\" void ", ir_.name,
@@ -590,9 +641,7 @@ std::string KernelEmitter::Emit() {
                       arg.may_alias ? "* b" : "* __restrict b", b, " = static_cast<",
                       in ? "const " : "", CType(arg.dtype), "*>(bufs[", b, "]);"));
   }
-  for (size_t s = 0; s < ir_.size_values.size(); ++s) {
-    Line(absl::StrCat("const int64_t n", s, " = sizes[", s, "];"));
-  }
+  EmitSizes();
   for (size_t a = 0; a < ir_.scalar_dtypes.size(); ++a) {
     const char* t = CType(ir_.scalar_dtypes[a]);
     Line(absl::StrCat("const ", t, " a", a, " = kn::CastTo<", t, ">(scalars[", a, "]);"));

@@ -2,21 +2,24 @@
 // The C++ emitter: prints kernel IR (codegen/kernel_ir.h) as one translation unit with
 // one extern "C" function per kernel, compiled by the host compiler with OpenMP.
 //
-//   KernelIR k0: nest parallel i0 < n0, i1 < 512;      extern "C" void kiln_k0(void* const* bufs,
-//                store b1[i0*512+i1] = exp(b0[..])         const int64_t* sizes, const double*
+//   KernelIR k0: nest parallel i0 < n0, i1 < n1;       extern "C" void kiln_k0(void* const* bufs,
+//                store b1[i0*n1+i1] = exp(b0[..])          const int64_t* sizes, const double*
 //                                                          scalars, int nt, int phase,
 //                                                          KilnError* err) {
 //                                                   const float* __restrict b0 = ...;
+//                                                   const int64_t n0 = sizes[0];
+//                                                   const int64_t n1 = sizes[1];
 //                                                   #pragma omp parallel for num_threads(nt) ...
 //                                                   for (int64_t i0 = 0; i0 < n0; ++i0) {
-//                                                     for (int64_t i1 = 0; i1 < 512; ++i1) {
+//                                                     for (int64_t i1 = 0; i1 < n1; ++i1) {
 //                                                       const float v3 = km::ExpF(b0[...]);
 //                                                       b1[...] = v3; } } }
 //
 // Every function has the same plain C signature, so the backend calls any kernel through
 // one function-pointer type:
 //   bufs    the kernel's buffers (KernelIR::buffers), inputs, outputs and scratch;
-//   sizes   the runtime size arguments (the outermost dimensions);
+//   sizes   the runtime size symbols (KernelIR::size_values); bounds and strides computed
+//           from them alone are computed once, at the top of the function;
 //   scalars the runtime scalar leaves, as f64, converted inside like a cast;
 //   nt      OpenMP threads;  phase  0: the loops before the kernel's BLAS calls, 1: after;
 //   err     the first failed check (an index out of range, ...), check = -1 when none.

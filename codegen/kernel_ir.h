@@ -4,11 +4,11 @@
 // prints it; a CUDA emitter can map the parallel loops to a grid instead.
 //
 //   kernel (row): %1 = max(%0) dims=[1]      KernelIR k0 (buffers b0:f32 in, b1:f32 out)
-//                 %2 = sub(%0, %1')            nest: parallel i0 < sizes[0]; i1 < 512
-//                 %3 = exp(%2) ...               e2 = reduce max over i2 < 512 of
-//                 stores %6 f32[N,512]                  load b0[i0*512 + i2]
-//                                                e5 = load b0[i0*512 + i1] - e2 ...
-//                                                b1[i0*512 + i1] = e9
+//                 %2 = sub(%0, %1')            nest: parallel i0 < n0; i1 < n1
+//                 %3 = exp(%2) ...               e2 = reduce max over i2 < n1 of
+//                 stores %6 f32[N,512]                  load b0[i0*n1 + i2]
+//                                                e5 = load b0[i0*n1 + i1] - e2 ...
+//                                                b1[i0*n1 + i1] = e9
 //
 // Everything is an expression in one DAG (`Expr`): loop variables, index arithmetic,
 // loads, elementwise math, and reductions, each of which owns the loop variables it
@@ -19,10 +19,12 @@
 // (which loop it is computed in) is the emitter's business: it hoists every expression
 // to the outermost loop whose variables it uses, so a row's mean is computed once per row.
 //
-// Sizes: the outermost dimension of a rank >= 2 shape is a runtime size argument
-// (`kSizeArg`); every other size is baked. Two graphs that differ only in their batch
-// size therefore lower to identical IR and identical source, and share one compiled
-// library; the sizes come in as arguments.
+// Sizes: every dimension of size other than 1 is a runtime size (codegen/size_symbols.h):
+// loop bounds and index arithmetic are expressions over `kSizeArg` symbols, the same
+// symbol wherever the ops make two sizes equal. Only size-1 dimensions (broadcasts) and
+// numbers from op attributes (slice starts, pad widths, constants) are baked. Two graphs
+// that differ only in their batch or sequence sizes therefore lower to identical IR and
+// identical source, and share one compiled library; the sizes come in as arguments.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -38,7 +40,7 @@ namespace kiln::codegen {
 enum class ExprKind : uint8_t {
   kConstant,   // `number` converted to dtype (bool, integers: exact; floats: nearest)
   kVar,        // loop variable `var` (i64)
-  kSizeArg,    // runtime size `arg` (i64)
+  kSizeArg,    // runtime size symbol `arg` (i64, >= 0)
   kScalarArg,  // runtime scalar `arg`, passed as f64 and converted to dtype
   kLoad,       // buffer `arg` at element args[0]; args[1], when present, masks the load
                // (false reads 0 and touches no memory)
@@ -68,10 +70,11 @@ struct Expr {
   DType acc_dtype = DType::kF32;  // kReduce of sum/mean
 };
 
-// One loop variable: 0 <= i < size, where the size is baked or a runtime size argument.
+// One loop variable: 0 <= i < size_expr, an i64 expression over constants and size
+// symbols only (so the emitter computes it once, at the top of the function).
 struct LoopVar {
-  int64_t size = 0;   // baked size, or the current value when size_arg >= 0
-  int size_arg = -1;  // runtime size argument holding the bound, or -1
+  int64_t size = 0;    // the bound's current value
+  int size_expr = -1;  // expression id of the bound
 };
 
 // buffers[buffer][offset] = value (or += value with wrapping integer arithmetic).
@@ -130,7 +133,7 @@ struct KernelIR {
   std::vector<BufferArg> buffers;
   std::vector<DType> scalar_dtypes;
   std::vector<int> scalar_nodes;     // post-order position of each runtime scalar leaf
-  std::vector<int64_t> size_values;  // current value of each runtime size argument
+  std::vector<int64_t> size_values;  // current value of each size symbol
   std::vector<LoopVar> vars;
   std::vector<Expr> exprs;
   std::vector<LoopNest> nests;  // run in order

@@ -294,9 +294,12 @@ void OpGradients(const ForwardOp& op, const Tensor& grad, absl::Span<const bool>
     case OpKind::kMean: {
       int64_t count = 1;
       for (int64_t d : op.attrs().GetInts("dims")) count *= in.size(d);
-      // An empty reduction has an empty input, so the scale never reaches an element.
-      Tensor scaled = mul(KeepReducedDims(op, grad),
-                          Constant(count == 0 ? 0.0 : 1.0 / count, grad, site), site);
+      // An empty reduction has an empty input, so the scale never reaches an element. The
+      // scale is a runtime scalar, not a constant: it depends on the sizes, and graphs that
+      // differ only in batch or sequence size must generate the same code.
+      Tensor scaled = internal::RecordScalarOp(OpKind::kMul, KeepReducedDims(op, grad),
+                                               count == 0 ? 0.0 : 1.0 / count,
+                                               /*scalar_first=*/false, site);
       grads[0] = expand(scaled, ToVector(in.sizes()), site);
       return;
     }

@@ -1,5 +1,6 @@
-// The C++ emitter: source text depends only on the plan's structure and baked sizes, so
-// graphs that differ only in their batch size share one compiled library.
+// The C++ emitter: source text depends only on the plan's structure and the size-1
+// dimensions, so graphs that differ only in batch or sequence sizes share one compiled
+// library.
 #include "codegen/cpp_emitter.h"
 
 #include <unistd.h>
@@ -55,12 +56,49 @@ std::string SourceOf(const Graph& graph) {
   return EmitCppSource(kernels);
 }
 
-TEST(CppEmitterTest, BatchSizeDoesNotChangeTheSource) {
-  const std::string a = SourceOf(SoftmaxMlp(32));
-  const std::string b = SourceOf(SoftmaxMlp(1000));
-  EXPECT_EQ(a, b);
-  EXPECT_THAT(a, Not(HasSubstr("1000")));
-  EXPECT_THAT(a, HasSubstr("384"));  // inner sizes are baked
+// One attention head group over x f32[batch, len, 64]: a projection (reshape to rows,
+// matmul), a split into 4 heads of 16, scores [batch, 4, len, len] with a softmax over the
+// keys, and x centred over its last dimension (layer_norm's first step).
+std::vector<Value> AttentionLike(int64_t batch, int64_t len) {
+  Value x = Value{Node::CreateDeviceData(Shape(DType::kF32, {batch, len, 64}), nullptr), 0};
+  Value w = Value{Node::CreateDeviceData(Shape(DType::kF32, {64, 64}), nullptr), 0};
+  Value rows =
+      Op(OpKind::kReshape, {x}, Attributes().Set("sizes", std::vector<int64_t>{batch * len, 64}));
+  Value y = Op(OpKind::kMatmul, {rows, w});
+  Value heads =
+      Op(OpKind::kReshape, {y}, Attributes().Set("sizes", std::vector<int64_t>{batch, len, 4, 16}));
+  Value q =
+      Op(OpKind::kPermute, {heads}, Attributes().Set("perm", std::vector<int64_t>{0, 2, 1, 3}));
+  Value kt = Op(OpKind::kPermute, {q}, Attributes().Set("perm", std::vector<int64_t>{0, 1, 3, 2}));
+  Value scores = Op(OpKind::kMatmul, {q, kt});
+  Value m = Op(OpKind::kMax, {scores}, Dims({3}));
+  Value e = Op(OpKind::kExp, {Op(OpKind::kSub, {scores, m})});
+  Value p = Op(OpKind::kDiv, {e, Op(OpKind::kSum, {e}, Dims({3}))});
+  Value centred = Op(OpKind::kSub, {x, Op(OpKind::kMean, {x}, Dims({2}))});
+  return {p, centred};
+}
+
+TEST(CppEmitterTest, BatchAndSequenceSizesDoNotChangeTheSource) {
+  const std::string a = SourceOf(Graph::Build(AttentionLike(2, 7)));
+  EXPECT_EQ(a, SourceOf(Graph::Build(AttentionLike(3, 130))));
+  // The sequence length equals the head size here: still its own size symbol.
+  EXPECT_EQ(a, SourceOf(Graph::Build(AttentionLike(2, 16))));
+  EXPECT_EQ(SourceOf(SoftmaxMlp(32)), SourceOf(SoftmaxMlp(1000)));
+  EXPECT_THAT(a, HasSubstr("= sizes["));
+  EXPECT_THAT(a, Not(HasSubstr("130")));
+  EXPECT_THAT(a, Not(HasSubstr("384")));
+}
+
+TEST(CppEmitterTest, SizeOneDimensionsAreSpecialised) {
+  auto source = [](int64_t cols) {
+    Value x = Value{Node::CreateDeviceData(Shape(DType::kF32, {6, 10}), nullptr), 0};
+    Value y = Value{Node::CreateDeviceData(Shape(DType::kF32, {6, cols}), nullptr), 0};
+    return SourceOf(Graph::Build({Op(OpKind::kAdd, {x, y})}));
+  };
+  const std::string broadcast = source(1);
+  // The [6, 1] operand is read by row alone: no size or column index in its offset.
+  EXPECT_THAT(broadcast, HasSubstr("= b2[i0];")) << broadcast;
+  EXPECT_NE(broadcast, source(10));
 }
 
 TEST(CppEmitterTest, KernelsHaveThePlainCEntryPoint) {
