@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -600,22 +601,15 @@ void KernelEmitter::EmitSizes() {
         break;
     }
   }
-  std::vector<bool> needed(ir_.exprs.size(), false);
-  std::vector<int> stack;
-  for (const LoopVar& v : ir_.vars) stack.push_back(v.size_expr);
+  std::vector<int> roots;
+  for (const LoopVar& v : ir_.vars) roots.push_back(v.size_expr);
   for (const LoopNest& nest : ir_.nests) {
     for (const Store& s : nest.stores) {
-      stack.push_back(s.offset);
-      stack.push_back(s.value);
+      roots.push_back(s.offset);
+      roots.push_back(s.value);
     }
   }
-  while (!stack.empty()) {
-    const int e = stack.back();
-    stack.pop_back();
-    if (e < 0 || needed[e]) continue;
-    needed[e] = true;
-    for (int a : ir_.exprs[e].args) stack.push_back(a);
-  }
+  const std::vector<bool> needed = ReachableExprs(ir_, std::move(roots));
   for (size_t e = 0; e < ir_.exprs.size(); ++e) {
     if (!needed[e] || !sizes_only[e]) continue;
     const Expr& x = ir_.exprs[e];

@@ -21,11 +21,6 @@ struct RecomputeCost {
   bool has_indexed_load = false;  // gather/index_select inside
 };
 
-bool IsReduction(OpKind op) {
-  return op == OpKind::kSum || op == OpKind::kMean || op == OpKind::kMax || op == OpKind::kMin ||
-         op == OpKind::kArgmax;
-}
-
 bool IsCheapLeaf(OpKind op) { return op == OpKind::kConstant || op == OpKind::kArange; }
 
 bool IsView(OpKind op) {

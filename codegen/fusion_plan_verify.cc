@@ -10,15 +10,6 @@
 #include "codegen/fusion_plan.h"
 
 namespace kiln::codegen {
-namespace {
-
-bool IsReductionOp(OpKind op) {
-  return op == OpKind::kSum || op == OpKind::kMean || op == OpKind::kMax || op == OpKind::kMin ||
-         op == OpKind::kArgmax;
-}
-
-}  // namespace
-
 absl::Status VerifyFusionPlan(const Graph& graph, const FusionPlan& plan) {
   const auto& order = graph.post_order();
   const int n = static_cast<int>(order.size());
@@ -69,7 +60,7 @@ absl::Status VerifyFusionPlan(const Graph& graph, const FusionPlan& plan) {
       const Node* first = nullptr;
       for (int m : k.nodes) {
         const Node* r = order[m];
-        if (!IsReductionOp(r->op())) continue;
+        if (!IsReduction(r->op())) continue;
         if (first == nullptr) {
           first = r;
           continue;

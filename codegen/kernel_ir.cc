@@ -10,11 +10,6 @@
 namespace kiln::codegen {
 namespace {
 
-bool IsReduction(OpKind op) {
-  return op == OpKind::kSum || op == OpKind::kMean || op == OpKind::kMax || op == OpKind::kMin ||
-         op == OpKind::kArgmax;
-}
-
 // Builds one kernel's loop nests (or BLAS call) and the stores in them.
 class KernelBuilder : public ValueLowerer {
  public:
@@ -266,6 +261,18 @@ absl::StatusOr<KernelIR> LowerKernel(const Graph& graph, const FusionPlan& plan,
   }
   KernelBuilder builder(graph, plan.kernels[index], index);
   return builder.Run();
+}
+
+std::vector<bool> ReachableExprs(const KernelIR& ir, std::vector<int> roots) {
+  std::vector<bool> seen(ir.exprs.size(), false);
+  while (!roots.empty()) {
+    const int e = roots.back();
+    roots.pop_back();
+    if (e < 0 || seen[e]) continue;
+    seen[e] = true;
+    for (int a : ir.exprs[e].args) roots.push_back(a);
+  }
+  return seen;
 }
 
 }  // namespace kiln::codegen

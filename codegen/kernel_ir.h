@@ -143,6 +143,9 @@ struct KernelIR {
   bool has_code() const { return !nests.empty(); }
 };
 
+// Marks every expression of `ir` that `roots` (expression ids; -1 entries ignored) use.
+std::vector<bool> ReachableExprs(const KernelIR& ir, std::vector<int> roots);
+
 // Lowers kernel `index` of `plan` over `graph`. Every node that is not a member must be a
 // parameter or a value some kernel stores. Unimplemented for reserved dtypes.
 absl::StatusOr<KernelIR> LowerKernel(const Graph& graph, const FusionPlan& plan, int index);

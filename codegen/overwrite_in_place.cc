@@ -1,6 +1,7 @@
 #include "codegen/overwrite_in_place.h"
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 namespace kiln::codegen {
@@ -28,20 +29,12 @@ std::vector<std::vector<int>> VarDeps(const KernelIR& ir) {
 
 // Marks every expression reachable from the stores of `nest`.
 std::vector<bool> Reachable(const KernelIR& ir, const LoopNest& nest) {
-  std::vector<bool> seen(ir.exprs.size(), false);
-  std::vector<int> stack;
+  std::vector<int> roots;
   for (const Store& s : nest.stores) {
-    stack.push_back(s.offset);
-    stack.push_back(s.value);
+    roots.push_back(s.offset);
+    roots.push_back(s.value);
   }
-  while (!stack.empty()) {
-    const int e = stack.back();
-    stack.pop_back();
-    if (e < 0 || seen[e]) continue;
-    seen[e] = true;
-    for (int a : ir.exprs[e].args) stack.push_back(a);
-  }
-  return seen;
+  return ReachableExprs(ir, std::move(roots));
 }
 
 }  // namespace

@@ -32,11 +32,6 @@ void Cancel(SizeSymbols::Product& a, SizeSymbols::Product& b) {
   b = std::move(rb);
 }
 
-bool IsReduction(OpKind op) {
-  return op == OpKind::kSum || op == OpKind::kMean || op == OpKind::kMax || op == OpKind::kMin ||
-         op == OpKind::kArgmax;
-}
-
 }  // namespace
 
 std::vector<ReshapeGroup> ReshapeGroups(const Sizes& in, const Sizes& out) {

@@ -8,14 +8,6 @@
 #include "util/status_macros.h"
 
 namespace kiln::codegen {
-namespace {
-
-bool IsReduction(OpKind op) {
-  return op == OpKind::kSum || op == OpKind::kMean || op == OpKind::kMax || op == OpKind::kMin ||
-         op == OpKind::kArgmax;
-}
-
-}  // namespace
 
 codegen::Check NewCheck(Check::Kind kind, OpKind op, int order) {
   codegen::Check c;

@@ -105,5 +105,10 @@ inline int OpArity(OpKind op) {
 // DeviceData and Scalar: the leaves whose values are supplied at run time.
 inline bool IsParameter(OpKind op) { return op == OpKind::kDeviceData || op == OpKind::kScalar; }
 inline bool IsLeaf(OpKind op) { return OpArity(op) == 0; }
+// Reduces over `dims` (sum, mean, max, min, argmax).
+inline bool IsReduction(OpKind op) {
+  return op == OpKind::kSum || op == OpKind::kMean || op == OpKind::kMax || op == OpKind::kMin ||
+         op == OpKind::kArgmax;
+}
 
 }  // namespace kiln

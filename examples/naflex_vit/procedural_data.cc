@@ -13,6 +13,17 @@ double Uniform(kiln::Generator& gen, double lo, double hi) {
   return lo + (hi - lo) * gen.NextDouble();
 }
 
+// A sample's grid and label: always the first draws of its generator, so Info and
+// Image agree without making the image.
+SampleInfo DrawInfo(const ProceduralOptions& options, kiln::Generator& gen) {
+  const uint64_t sides = static_cast<uint64_t>(options.max_side - options.min_side + 1);
+  SampleInfo info;
+  info.grid_h = options.min_side + static_cast<int64_t>(gen.NextBelow(sides));
+  info.grid_w = options.min_side + static_cast<int64_t>(gen.NextBelow(sides));
+  info.label = static_cast<int64_t>(gen.NextBelow(10));
+  return info;
+}
+
 }  // namespace
 
 void HsvToRgb(double h, double s, double v, double rgb[3]) {
@@ -31,22 +42,13 @@ ProceduralDataset::ProceduralDataset(ProceduralOptions options) : options_(optio
 
 SampleInfo ProceduralDataset::Info(int64_t id) const {
   kiln::Generator gen(SampleSeed(options_.seed, options_.stream, id));
-  const uint64_t sides = static_cast<uint64_t>(options_.max_side - options_.min_side + 1);
-  SampleInfo info;
-  info.grid_h = options_.min_side + static_cast<int64_t>(gen.NextBelow(sides));
-  info.grid_w = options_.min_side + static_cast<int64_t>(gen.NextBelow(sides));
-  info.label = static_cast<int64_t>(gen.NextBelow(10));
-  return info;
+  return DrawInfo(options_, gen);
 }
 
 std::vector<float> ProceduralDataset::Image(int64_t id, SampleInfo* info_out) const {
-  // The draws that Info makes come first, in the same order, then the nuisances.
+  // The draws that Info makes come first, then the nuisances.
   kiln::Generator gen(SampleSeed(options_.seed, options_.stream, id));
-  const uint64_t sides = static_cast<uint64_t>(options_.max_side - options_.min_side + 1);
-  SampleInfo info;
-  info.grid_h = options_.min_side + static_cast<int64_t>(gen.NextBelow(sides));
-  info.grid_w = options_.min_side + static_cast<int64_t>(gen.NextBelow(sides));
-  info.label = static_cast<int64_t>(gen.NextBelow(10));
+  const SampleInfo info = DrawInfo(options_, gen);
   *info_out = info;
 
   const double hue = 0.2 * static_cast<double>(info.label % 5) + Uniform(gen, -0.04, 0.04);

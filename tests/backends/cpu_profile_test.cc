@@ -16,8 +16,8 @@
 #include "lazy/graph_executor.h"
 #include "lazy/ops.h"
 #include "lazy/tensor.h"
-#include "tests/util/json_test_util.h"
 #include "util/config.h"
+#include "util/json.h"
 #include "util/trace_events.h"
 
 namespace kiln {
@@ -26,7 +26,6 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
-using testing_json::Json;
 
 constexpr int kK = 8, kN = 3;
 
@@ -163,26 +162,25 @@ TEST_F(CpuProfileTest, TraceHasExecutorAndKernelSpans) {
   for (int step = 0; step < 3; ++step) RunStep(7, 0.5f);
   ASSERT_TRUE(trace_events::Flush().ok());
   const std::string text = ReadAll(dir_ / "trace.json");
-  std::string error;
-  std::optional<Json> doc = testing_json::Parse(text, &error);
-  ASSERT_TRUE(doc.has_value()) << error;
+  absl::StatusOr<Json> doc = Json::Parse(text);
+  ASSERT_TRUE(doc.ok()) << doc.status();
   const Json* events = doc->Find("traceEvents");
-  ASSERT_TRUE(events != nullptr && events->type == Json::kArray);
+  ASSERT_TRUE(events != nullptr && events->is_array());
 
   std::vector<const Json*> traces, compiles, executes, kernels;
-  for (const Json& e : events->array) {
+  for (const Json& e : events->array()) {
     for (const char* key : {"name", "cat", "ph"}) {
-      ASSERT_TRUE(e.Find(key) != nullptr && e.Find(key)->type == Json::kString) << key;
+      ASSERT_TRUE(e.Find(key) != nullptr && e.Find(key)->is_string()) << key;
     }
     for (const char* key : {"ts", "dur", "pid", "tid"}) {
-      ASSERT_TRUE(e.Find(key) != nullptr && e.Find(key)->type == Json::kNumber) << key;
+      ASSERT_TRUE(e.Find(key) != nullptr && e.Find(key)->is_number()) << key;
     }
-    EXPECT_EQ(e.Find("ph")->string, "X");
-    const std::string& name = e.Find("name")->string;
+    EXPECT_EQ(e.Find("ph")->string(), "X");
+    const std::string& name = e.Find("name")->string();
     if (name == "trace") traces.push_back(&e);
     if (name == "compile") compiles.push_back(&e);
     if (name == "execute") executes.push_back(&e);
-    if (e.Find("cat")->string == "kernel") kernels.push_back(&e);
+    if (e.Find("cat")->string() == "kernel") kernels.push_back(&e);
   }
   // Three barriers: a trace span between each pair (and one from the previous test's).
   EXPECT_GE(traces.size(), 2u);
@@ -192,20 +190,20 @@ TEST_F(CpuProfileTest, TraceHasExecutorAndKernelSpans) {
   const Json* graph =
       compiles[0]->Find("args") ? compiles[0]->Find("args")->Find("graph") : nullptr;
   ASSERT_NE(graph, nullptr);
-  EXPECT_EQ(graph->string.size(), 32u);
-  EXPECT_EQ(compiles[0]->Find("args")->Find("backend")->string, "cpu");
-  for (const Json* e : executes) EXPECT_EQ(e->Find("args")->Find("graph")->string, graph->string);
+  EXPECT_EQ(graph->string().size(), 32u);
+  EXPECT_EQ(compiles[0]->Find("args")->Find("backend")->string(), "cpu");
+  for (const Json* e : executes) EXPECT_EQ(e->Find("args")->Find("graph")->string(), graph->string());
   for (size_t i = 0; i < kernels.size(); ++i) {
     const Json& k = *kernels[i];
-    EXPECT_EQ(k.Find("name")->string, i % 2 == 0 ? "kiln_k0" : "kiln_k1");
-    EXPECT_EQ(k.Find("args")->Find("kind")->string, i % 2 == 0 ? "matmul" : "row");
-    EXPECT_EQ(k.Find("args")->Find("graph")->string, graph->string);
+    EXPECT_EQ(k.Find("name")->string(), i % 2 == 0 ? "kiln_k0" : "kiln_k1");
+    EXPECT_EQ(k.Find("args")->Find("kind")->string(), i % 2 == 0 ? "matmul" : "row");
+    EXPECT_EQ(k.Find("args")->Find("graph")->string(), graph->string());
     // Inside its run's execute span, on the same thread.
     const Json& run = *executes[i / 2];
-    EXPECT_EQ(k.Find("tid")->number, run.Find("tid")->number);
-    EXPECT_GE(k.Find("ts")->number + 0.001, run.Find("ts")->number);
-    EXPECT_LE(k.Find("ts")->number + k.Find("dur")->number,
-              run.Find("ts")->number + run.Find("dur")->number + 0.002);
+    EXPECT_EQ(k.Find("tid")->number(), run.Find("tid")->number());
+    EXPECT_GE(k.Find("ts")->number() + 0.001, run.Find("ts")->number());
+    EXPECT_LE(k.Find("ts")->number() + k.Find("dur")->number(),
+              run.Find("ts")->number() + run.Find("dur")->number() + 0.002);
   }
 }
 

@@ -13,6 +13,7 @@
 #include "examples/naflex_vit/fashion_mnist.h"
 #include "examples/naflex_vit/procedural_data.h"
 #include "lazy/bucketing.h"
+#include "tests/lazy/op_test_util.h"
 #include "util/error.h"
 
 namespace naflex {
@@ -20,14 +21,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const kiln::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using ::kiln::testing::ErrorOf;
 
 TEST(ProceduralDataTest, SameIdSameSampleWhateverWasDrawnBefore) {
   const ProceduralDataset a({.seed = 7, .stream = 1});

@@ -15,6 +15,7 @@
 #include "lazy/bucketing.h"
 #include "lazy/graph_executor.h"
 #include "tests/examples/naflex_test_util.h"
+#include "tests/lazy/op_test_util.h"
 #include "util/config.h"
 #include "util/error.h"
 #include "util/json.h"
@@ -26,14 +27,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const kiln::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using ::kiln::testing::ErrorOf;
 
 int CountOf(const std::string& text, const std::string& what) {
   int n = 0;
