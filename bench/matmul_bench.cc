@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "backends/cpu/blas.h"
+#include "backends/cpu/blas_kernels.h"
 #include "backends/cpu/cpu_backend.h"
 #include "codegen/kernel_ir.h"
 
@@ -73,6 +74,8 @@ std::vector<Case> StepCases() {
     cases.push_back({p + "p^T dO", batch, len, kHeadDim, len, true, false, false});
   }
   // Small and oddly shaped batches, for the partitioning's edges.
+  cases.push_back({"square via the backend", 1, kBoundSize, kBoundSize, kBoundSize, false, false,
+                   false});
   cases.push_back({"odd 3x[67,45,29]", 3, 67, 45, 29, false, false, false});
   cases.push_back({"bcast 96x[128,64]x[64,64]", 96, 128, 64, 64, false, false, true});
   return cases;
@@ -152,6 +155,8 @@ int main(int argc, char** argv) {
   const int reps = std::max(1, IntFlag(argc, argv, "--reps", 7));
   const double min_seconds = IntFlag(argc, argv, "--min_ms", 40) / 1000.0;
   const int threads = kiln::cpu::NumThreads();
+  // As the backend does before its first matmul (OpenBLAS's kernels, threads).
+  kiln::cpu::SetBlasThreads(threads);
 
   const std::vector<Case> cases = StepCases();
   std::vector<Prepared> prepared;
@@ -191,8 +196,10 @@ int main(int argc, char** argv) {
   }
 
   const double bound_rate = Median(bound_rates);
-  std::printf("matmul_bench: %d threads, medians of %d repetitions (GFLOP/s = 1e9 flop/s)\n",
-              threads, reps);
+  std::printf(
+      "matmul_bench: %d threads, OpenBLAS %s kernels, medians of %d repetitions (GFLOP/s = "
+      "1e9 flop/s)\n",
+      threads, kiln::cpu::BlasKernelName().c_str(), reps);
   std::printf("%-28s %5s %5s %5s %5s %2s %2s %9s %8s %8s %8s\n", "shape", "batch", "m", "n", "k",
               "ta", "tb", "GFLOP/s", "of bound", "min", "max");
   std::printf("%-28s %5d %5lld %5lld %5lld %2d %2d %9.1f %8s %8.1f %8.1f\n", "bound (direct sgemm)",

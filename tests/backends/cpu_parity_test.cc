@@ -368,6 +368,8 @@ TEST_F(CpuParityTest, MatmulAcrossThreads) {
       {"3 matrices", b.Param(DType::kF32, {3, 40, 33}), b.Param(DType::kF32, {3, 33, 50})},
       {"3 matrices, transposed a", transposed({3, 33, 70}), b.Param(DType::kF32, {3, 33, 50})},
       {"3 matrices, transposed b", b.Param(DType::kF32, {3, 70, 33}), transposed({3, 50, 33})},
+      {"2 wide matrices, transposed b", b.Param(DType::kF32, {2, 40, 33}),
+       transposed({2, 150, 33})},
       {"20 matrices, b broadcast", b.Param(DType::kF32, {20, 37, 21}),
        b.Param(DType::kF32, {21, 35})},
       {"broadcast batch dims", b.Param(DType::kF32, {2, 1, 30, 17}),
