@@ -5,8 +5,9 @@
 //
 // Each shape is timed as the backend runs it (RunBlasMatmul on a MatmulCall, transposes
 // as flags), repetitions interleaved across shapes so that a noisy neighbour hits all
-// of them alike; the table shows each shape's median GFLOP/s and its share of the
-// bound's median.
+// of them alike; the table shows each shape's median GFLOP/s, its share of the bound's
+// median, and (per-matrix) the median of the same product run as one sgemm per matrix
+// with OpenBLAS's own threads, the way the backend ran batches before.
 //
 //   build/bench/matmul_bench [--reps=N] [--min_ms=M]
 //   (KILN_NUM_THREADS sets the threads, as for the backend)
@@ -172,13 +173,30 @@ int main(int argc, char** argv) {
                 bound.out.data(), kBoundSize);
   };
 
+  // The same products as one sgemm per matrix with OpenBLAS's own threads inside each
+  // call: what the backend did before it shared tiles out itself.
+  auto run_per_matrix = [](const Case& c, Prepared& p) {
+    const int64_t lda = c.ta ? c.m : c.k;
+    const int64_t ldb = c.tb ? c.k : c.n;
+    for (int64_t i = 0; i < c.batch; ++i) {
+      cblas_sgemm(CblasRowMajor, c.ta ? CblasTrans : CblasNoTrans,
+                  c.tb ? CblasTrans : CblasNoTrans, c.m, c.n, c.k, 1.0f, p.a.data() + i * c.m * c.k,
+                  lda, p.b.data() + (c.shared_b ? 0 : i * c.k * c.n), ldb, 0.0f,
+                  p.out.data() + i * c.m * c.n, c.n);
+    }
+  };
+
   std::vector<double> bound_rates;
-  std::vector<std::vector<double>> rates(cases.size());
+  std::vector<std::vector<double>> rates(cases.size()), per_matrix_rates(cases.size());
   for (int r = 0; r < reps; ++r) {
     // The backend's setting is left as the backend chose it once the bound has run.
     const int saved = openblas_get_num_threads();
     openblas_set_num_threads(threads);
     bound_rates.push_back(bound_case.Flops() / TimePerCall(run_bound, min_seconds) / 1e9);
+    for (size_t i = 0; i < cases.size(); ++i) {
+      auto run = [&] { run_per_matrix(cases[i], prepared[i]); };
+      per_matrix_rates[i].push_back(cases[i].Flops() / TimePerCall(run, min_seconds) / 1e9);
+    }
     openblas_set_num_threads(saved);
     for (size_t i = 0; i < cases.size(); ++i) {
       Prepared& p = prepared[i];
@@ -200,8 +218,8 @@ int main(int argc, char** argv) {
       "matmul_bench: %d threads, OpenBLAS %s kernels, medians of %d repetitions (GFLOP/s = "
       "1e9 flop/s)\n",
       threads, kiln::cpu::BlasKernelName().c_str(), reps);
-  std::printf("%-28s %5s %5s %5s %5s %2s %2s %9s %8s %8s %8s\n", "shape", "batch", "m", "n", "k",
-              "ta", "tb", "GFLOP/s", "of bound", "min", "max");
+  std::printf("%-28s %5s %5s %5s %5s %2s %2s %9s %8s %8s %8s %11s\n", "shape", "batch", "m", "n",
+              "k", "ta", "tb", "GFLOP/s", "of bound", "min", "max", "per-matrix");
   std::printf("%-28s %5d %5lld %5lld %5lld %2d %2d %9.1f %8s %8.1f %8.1f\n", "bound (direct sgemm)",
               1, static_cast<long long>(kBoundSize), static_cast<long long>(kBoundSize),
               static_cast<long long>(kBoundSize), 0, 0, bound_rate, "1.00",
@@ -210,11 +228,12 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
     const double rate = Median(rates[i]);
-    std::printf("%-28s %5lld %5lld %5lld %5lld %2d %2d %9.1f %8.2f %8.1f %8.1f\n", c.label.c_str(),
-                static_cast<long long>(c.batch), static_cast<long long>(c.m),
+    std::printf("%-28s %5lld %5lld %5lld %5lld %2d %2d %9.1f %8.2f %8.1f %8.1f %11.1f\n",
+                c.label.c_str(), static_cast<long long>(c.batch), static_cast<long long>(c.m),
                 static_cast<long long>(c.n), static_cast<long long>(c.k), c.ta, c.tb, rate,
                 rate / bound_rate, *std::min_element(rates[i].begin(), rates[i].end()),
-                *std::max_element(rates[i].begin(), rates[i].end()));
+                *std::max_element(rates[i].begin(), rates[i].end()),
+                Median(per_matrix_rates[i]));
   }
   return 0;
 }

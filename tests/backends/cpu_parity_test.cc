@@ -343,10 +343,9 @@ TEST_F(CpuParityTest, Matmul) {
   }
 }
 
-// Matmuls big enough to be shared out over threads: batches fewer than, equal to and
-// more than the threads (whole matrices per thread, or each matrix cut into blocks of
-// rows or columns), broadcast batches, transposed operands and sizes that are not
-// multiples of the block alignment.
+// Matmuls big enough to be shared out over threads: batches fewer than (OpenBLAS's own
+// threads), equal to and more than the threads (whole matrices per thread), broadcast
+// batches, transposed operands and odd sizes.
 TEST_F(CpuParityTest, MatmulAcrossThreads) {
   Builder b(11);
   auto transposed = [&b](std::vector<int64_t> sizes) {
