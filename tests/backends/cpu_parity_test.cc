@@ -16,6 +16,7 @@
 #include "ir/node.h"
 #include "lazy/generator.h"
 #include "util/check.h"
+#include "util/config.h"
 
 namespace kiln {
 namespace {
@@ -340,6 +341,55 @@ TEST_F(CpuParityTest, Matmul) {
     Value e = Op(OpKind::kExp, {b.Param(DType::kF32, {4, 4})});
     ExpectParity(b, {Op(OpKind::kMatmul, {e, e})}, 1e-4, "fused operand");
   }
+}
+
+// Matmuls big enough to be shared out over threads: batches fewer than (OpenBLAS's own
+// threads), equal to and more than the threads (whole matrices per thread), broadcast
+// batches, transposed operands and odd sizes.
+TEST_F(CpuParityTest, MatmulAcrossThreads) {
+  Builder b(11);
+  auto transposed = [&b](std::vector<int64_t> sizes) {
+    std::vector<int64_t> perm(sizes.size());
+    for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int64_t>(i);
+    std::swap(perm[perm.size() - 2], perm.back());
+    return Op(OpKind::kPermute, {b.Param(DType::kF32, sizes)}, Attributes().Set("perm", perm));
+  };
+  struct Case {
+    std::string name;
+    Value a, b;
+  };
+  const std::vector<Case> cases = {
+      {"one matrix, taller than wide", b.Param(DType::kF32, {131, 45}),
+       b.Param(DType::kF32, {45, 67})},
+      {"one matrix, wider than tall", b.Param(DType::kF32, {67, 45}),
+       b.Param(DType::kF32, {45, 129})},
+      {"one matrix, both transposed", transposed({45, 131}), transposed({67, 45})},
+      {"3 matrices", b.Param(DType::kF32, {3, 40, 33}), b.Param(DType::kF32, {3, 33, 50})},
+      {"3 matrices, transposed a", transposed({3, 33, 70}), b.Param(DType::kF32, {3, 33, 50})},
+      {"3 matrices, transposed b", b.Param(DType::kF32, {3, 70, 33}), transposed({3, 50, 33})},
+      {"2 wide matrices, transposed b", b.Param(DType::kF32, {2, 40, 33}),
+       transposed({2, 150, 33})},
+      {"20 matrices, b broadcast", b.Param(DType::kF32, {20, 37, 21}),
+       b.Param(DType::kF32, {21, 35})},
+      {"broadcast batch dims", b.Param(DType::kF32, {2, 1, 30, 17}),
+       b.Param(DType::kF32, {5, 17, 33})},
+      {"48 attention-like matrices", b.Param(DType::kF32, {48, 64, 64}),
+       transposed({48, 64, 64})},
+  };
+  for (int threads : {1, 2, 3, 5}) {
+    ScopedConfigOverride cfg;
+    cfg->num_threads = threads;
+    for (const Case& c : cases) {
+      ExpectParity(b, {Op(OpKind::kMatmul, {c.a, c.b})}, 1e-4,
+                   c.name + " on " + std::to_string(threads) + " threads");
+    }
+  }
+  Builder d(12);
+  ScopedConfigOverride cfg;
+  cfg->num_threads = 3;
+  ExpectParity(d, {Op(OpKind::kMatmul, {d.Param(DType::kF64, {5, 41, 37}),
+                                        d.Param(DType::kF64, {37, 43})})},
+               1e-9, "f64 on 3 threads");
 }
 
 TEST_F(CpuParityTest, Views) {
