@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "util/config.h"
+#include "util/json.h"
 
 namespace kiln::trace_events {
 namespace {
@@ -57,34 +58,6 @@ int ThreadId() {
 }
 
 double Micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
-
-// A JSON string literal: quotes, backslashes and control characters escaped.
-void AppendJsonString(std::string* out, const std::string& s) {
-  out->push_back('"');
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppendFormat(out, "\\u%04x", static_cast<unsigned char>(c));
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
-}
 
 }  // namespace
 
@@ -137,18 +110,18 @@ std::string ToJson() {
     const Event& e = r.events[i];
     if (i > 0) out.push_back(',');
     out.append("\n{\"name\":");
-    AppendJsonString(&out, e.name);
+    out += JsonQuote(e.name);
     out.append(",\"cat\":");
-    AppendJsonString(&out, e.category);
+    out += JsonQuote(e.category);
     absl::StrAppendFormat(&out, ",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%d,\"tid\":%d",
                           e.ts_us, e.dur_us, pid, e.tid);
     if (!e.args.empty()) {
       out.append(",\"args\":{");
       for (size_t a = 0; a < e.args.size(); ++a) {
         if (a > 0) out.push_back(',');
-        AppendJsonString(&out, e.args[a].first);
+        out += JsonQuote(e.args[a].first);
         out.push_back(':');
-        AppendJsonString(&out, e.args[a].second);
+        out += JsonQuote(e.args[a].second);
       }
       out.push_back('}');
     }
