@@ -77,6 +77,17 @@ std::string Literal(const Expr& e) {
 }
 
 void KernelEmitter::ComputeDeps() {
+  // A column nest's reductions are read per kept element from partial-sum arrays, so
+  // they (and what uses them) belong to the loops over every kept variable.
+  std::vector<std::vector<int>> column_kept(ir_.exprs.size());
+  for (const LoopNest& nest : ir_.nests) {
+    if (nest.kind != NestKind::kColumnReduce) continue;
+    std::vector<int> kept(nest.vars.begin(), nest.vars.begin() + nest.num_parallel);
+    kept.insert(kept.end(), nest.vars.begin() + nest.num_parallel + nest.num_reduced,
+                nest.vars.end());
+    std::sort(kept.begin(), kept.end());
+    for (int e : nest.reductions) column_kept[e] = kept;
+  }
   deps_.resize(ir_.exprs.size());
   for (size_t i = 0; i < ir_.exprs.size(); ++i) {
     const Expr& e = ir_.exprs[i];
@@ -85,7 +96,9 @@ void KernelEmitter::ComputeDeps() {
     for (int a : e.args) d.insert(d.end(), deps_[a].begin(), deps_[a].end());
     std::sort(d.begin(), d.end());
     d.erase(std::unique(d.begin(), d.end()), d.end());
-    if (e.kind == ExprKind::kReduce) {
+    if (!column_kept[i].empty()) {
+      d = column_kept[i];
+    } else if (e.kind == ExprKind::kReduce) {
       d.erase(std::remove_if(d.begin(), d.end(),
                              [&](int v) {
                                return std::find(e.vars.begin(), e.vars.end(), v) != e.vars.end();
@@ -322,6 +335,10 @@ void KernelEmitter::EmitStore(const Store& s) {
 }
 
 void KernelEmitter::EmitNest(const LoopNest& nest) {
+  if (nest.kind == NestKind::kColumnReduce) {
+    EmitColumnNest(nest);
+    return;
+  }
   const int n = static_cast<int>(nest.vars.size());
   const int p = nest.num_parallel;
   // Level of a store: the innermost loop it needs (-1: none). The parallel loops are

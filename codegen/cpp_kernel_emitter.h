@@ -53,6 +53,16 @@ class KernelEmitter {
   void EmitReciprocal(int e);
   std::string OpText(const Expr& e) const;
   void EmitNest(const LoopNest& nest);
+  // A kColumnReduce nest (cpp_reduce_emitter.cc): its sweeps and combines.
+  void EmitColumnNest(const LoopNest& nest);
+  void EmitColumnSweep(const LoopNest& nest, const ColumnSchedule& schedule, int sweep);
+  void EmitColumnCombine(const LoopNest& nest, const ColumnSchedule& schedule, int level);
+  // Opens loops over `vars`, row-major from the linear index `index`, as const
+  // variables i<v> (`rem` names the scratch remainder).
+  void Delinearize(const std::vector<int>& vars, const std::string& index, const std::string& rem);
+  // The product of the sizes of `vars` (1 for none) and their row-major linear index.
+  std::string SizeProduct(const std::vector<int>& vars) const;
+  std::string LinearIndex(const std::vector<int>& vars) const;
   void EmitStore(const Store& s);
   bool Reaches(int root, const std::vector<bool>& inner_vars, bool* has_check) const;
 

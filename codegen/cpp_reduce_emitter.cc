@@ -71,8 +71,8 @@ void KernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
   for (int k = 0; k < opened; ++k) {
     const int v = x.vars[k];
     if (simd_max_or_min && k == opened - 1) {
-      Line(absl::StrCat("#pragma omp simd reduction(", x.op == OpKind::kMax ? "max" : "min",
-                        " : ", acc, ")", flt ? absl::StrCat(" reduction(| : ", nan_flag, ")") : ""));
+      Line(absl::StrCat("#pragma omp simd reduction(", x.op == OpKind::kMax ? "max" : "min", " : ",
+                        acc, ")", flt ? absl::StrCat(" reduction(| : ", nan_flag, ")") : ""));
     }
     Line(absl::StrCat("for (int64_t i", v, " = 0; i", v, " < ", VarSize(v), "; ++i", v, ") {"));
     ++indent_;
@@ -156,6 +156,322 @@ void KernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
   }
   Line(absl::StrCat("const ", CType(dt), " v", e, " = ", result, ";"));
   EmitReciprocal(e);
+}
+
+namespace {
+
+// Floating column sums add rows into a block's partial sums, blocks into a group's, and
+// groups into the chunk's: three short sequential sums, whose error stays near a pairwise
+// sum's, for one extra pass over a block's columns every kColumnBlock rows.
+constexpr int64_t kColumnBlock = 16;   // rows per block
+constexpr int64_t kColumnGroup = 256;  // rows per group of blocks
+
+struct ColumnText {
+  std::string acc_type;  // the accumulator's C type
+  std::string init;      // the identity
+  bool blocked;          // a floating sum, summed per block of rows
+};
+
+ColumnText ColumnTextOf(const KernelIR& ir, int e) {
+  const Expr& x = ir.exprs[e];
+  const DType body = ir.exprs[x.args[0]].dtype;
+  const bool sum = x.op == OpKind::kSum || x.op == OpKind::kMean;
+  ColumnText t;
+  t.acc_type = CType(sum ? x.acc_dtype : body);
+  t.blocked = sum && IsFloating(body);
+  const char* bound = x.op == OpKind::kMax ? "Lowest" : "Highest";
+  t.init =
+      sum ? absl::StrCat(t.acc_type, "(0)") : absl::StrCat("kn::", bound, "<", t.acc_type, ">()");
+  return t;
+}
+
+// `acc` combined with `v` (an element or another partial result).
+std::string ColumnStep(const KernelIR& ir, int e, const std::string& acc, const std::string& v) {
+  const Expr& x = ir.exprs[e];
+  const ColumnText t = ColumnTextOf(ir, e);
+  switch (x.op) {
+    case OpKind::kMax:
+      return absl::StrCat("kn::ReduceMaxStep(", acc, ", ", v, ")");
+    case OpKind::kMin:
+      return absl::StrCat("kn::ReduceMinStep(", acc, ", ", v, ")");
+    default:
+      if (t.blocked) return absl::StrCat(acc, " + ", v);
+      return absl::StrCat("kn::WrapAdd(", acc, ", ", t.acc_type, "(", v, "))");
+  }
+}
+
+}  // namespace
+
+std::string KernelEmitter::SizeProduct(const std::vector<int>& vars) const {
+  std::vector<std::string> sizes;
+  for (int v : vars) sizes.push_back(VarSize(v));
+  return sizes.empty() ? std::string("int64_t(1)") : absl::StrJoin(sizes, " * ");
+}
+
+std::string KernelEmitter::LinearIndex(const std::vector<int>& vars) const {
+  std::string index = vars.empty() ? std::string("int64_t(0)") : absl::StrCat("i", vars[0]);
+  for (size_t k = 1; k < vars.size(); ++k) {
+    index = absl::StrCat("(", index, ") * ", VarSize(vars[k]), " + i", vars[k]);
+  }
+  return index;
+}
+
+void KernelEmitter::Delinearize(const std::vector<int>& vars, const std::string& index,
+                                const std::string& rem) {
+  if (vars.empty()) return;
+  if (vars.size() > 1) Line(absl::StrCat("int64_t ", rem, " = ", index, ";"));
+  for (int k = static_cast<int>(vars.size()) - 1; k >= 0; --k) {
+    const std::string i = absl::StrCat("i", vars[k]);
+    if (vars.size() == 1) {
+      Line(absl::StrCat("const int64_t ", i, " = ", index, ";"));
+    } else if (k == 0) {
+      Line(absl::StrCat("const int64_t ", i, " = ", rem, ";"));
+    } else {
+      Line(absl::StrCat("const int64_t ", i, " = ", rem, " % ", VarSize(vars[k]), ";"));
+      Line(absl::StrCat(rem, " /= ", VarSize(vars[k]), ";"));
+    }
+  }
+}
+
+void KernelEmitter::EmitColumnNest(const LoopNest& nest) {
+  const ColumnSchedule schedule = ScheduleColumns(ir_, nest);
+  const int p = nest.num_parallel;
+  const int q = nest.num_reduced;
+  const std::vector<int> outer(nest.vars.begin(), nest.vars.begin() + p);
+  const std::vector<int> rows(nest.vars.begin() + p, nest.vars.begin() + p + q);
+  const std::vector<int> cols(nest.vars.begin() + p + q, nest.vars.end());
+  const size_t scope_mark = scope_emitted_.size();
+  Line("{");
+  ++indent_;
+  std::vector<std::string> names;
+  for (int e : nest.reductions) names.push_back(absl::StrCat(OpName(ir_.exprs[e].op), " v", e));
+  Line(absl::StrCat("// column reduction: ", absl::StrJoin(names, ", "), "; rows outer, ",
+                    "columns inner"));
+  Line(absl::StrCat("const int64_t ko = ", SizeProduct(outer), ";"));
+  Line(absl::StrCat("const int64_t kr = ", SizeProduct(rows), ";"));
+  Line(absl::StrCat("const int64_t kw = ", SizeProduct(cols), ";"));
+  // Too few outer slices for the threads: each slice's rows are split into chunks, each
+  // with its own partial results, combined in chunk order. The chunk count depends only
+  // on the sizes and nt, so a thread count always gives the same result.
+  Line(absl::StrCat("const bool par = nt > 1 && ko * kr * kw >= ", kMinParallel, ";"));
+  Line("const int64_t want = par && ko < 4 * int64_t(nt) ? (4 * int64_t(nt) + ko - 1) / ko : 1;");
+  Line("const int64_t nch = want < kr ? want : (kr > 0 ? kr : 1);");
+  Line("const int64_t ntask = ko * nch;");
+  std::vector<std::string> arrays;
+  for (int e : nest.reductions) {
+    const ColumnText t = ColumnTextOf(ir_, e);
+    auto array = [&](const std::string& name, const std::string& type, const std::string& n) {
+      Line(absl::StrCat(type, "* ", name, " = new ", type, "[", n, " > 0 ? ", n, " : 1];"));
+      arrays.push_back(name);
+    };
+    array(absl::StrCat("part", e), t.acc_type, "ntask * kw");
+    if (t.blocked) array(absl::StrCat("blk", e), t.acc_type, "2 * ntask * kw");
+    if (schedule.num_sweeps > 1)
+      array(absl::StrCat("fin", e), CType(ir_.exprs[e].dtype), "ko * kw");
+  }
+  for (int s = 0; s < schedule.num_sweeps; ++s) {
+    EmitColumnSweep(nest, schedule, s);
+    if (s < schedule.num_levels) EmitColumnCombine(nest, schedule, s);
+  }
+  for (const std::string& a : arrays) Line(absl::StrCat("delete[] ", a, ";"));
+  --indent_;
+  Line("}");
+  for (size_t k = scope_mark; k < scope_emitted_.size(); ++k) emitted_[scope_emitted_[k]] = false;
+  scope_emitted_.resize(scope_mark);
+}
+
+void KernelEmitter::EmitColumnSweep(const LoopNest& nest, const ColumnSchedule& schedule,
+                                    int sweep) {
+  const int p = nest.num_parallel;
+  const int q = nest.num_reduced;
+  const std::vector<int> outer(nest.vars.begin(), nest.vars.begin() + p);
+  const std::vector<int> rows(nest.vars.begin() + p, nest.vars.begin() + p + q);
+  const std::vector<int> cols(nest.vars.begin() + p + q, nest.vars.end());
+  const size_t scope_mark = scope_emitted_.size();
+  std::vector<int> now;      // reductions accumulated in this sweep
+  std::vector<int> earlier;  // finished ones, read back per column
+  std::vector<int> roots;
+  for (size_t k = 0; k < nest.reductions.size(); ++k) {
+    const int e = nest.reductions[k];
+    if (schedule.level[k] == sweep) {
+      now.push_back(e);
+      roots.push_back(ir_.exprs[e].args[0]);
+    } else if (schedule.level[k] < sweep) {
+      earlier.push_back(e);
+      emitted_[e] = true;
+      scope_emitted_.push_back(e);
+    }
+  }
+  std::vector<const Store*> stores;
+  for (size_t k = 0; k < nest.stores.size(); ++k) {
+    if (schedule.store_phase[k] != sweep) continue;
+    stores.push_back(&nest.stores[k]);
+    roots.push_back(nest.stores[k].offset);
+    roots.push_back(nest.stores[k].value);
+  }
+  std::vector<bool> bound(ir_.vars.size(), false);
+  Line("#pragma omp parallel for schedule(static) num_threads(nt) if (par)");
+  Line("for (int64_t task = 0; task < ntask; ++task) {");
+  ++indent_;
+  Line("const int64_t o = task / nch;");
+  Line("const int64_t ch = task - o * nch;");
+  Delinearize(outer, "o", "orem");
+  for (int v : outer) bound[v] = true;
+  EmitScope(bound, roots);
+  // Zeroes (or folds into `to`) the partial sums `from` of every blocked reduction.
+  auto blocked_pass = [&](const char* from, const char* to) {
+    for (int e : now) {
+      if (!ColumnTextOf(ir_, e).blocked) continue;
+      Line("#pragma omp simd");
+      if (to == nullptr) {
+        Line(absl::StrCat("for (int64_t c = 0; c < kw; ++c) ", from, e, "[c] = 0;"));
+      } else {
+        Line(absl::StrCat("for (int64_t c = 0; c < kw; ++c) ", to, e, "[c] += ", from, e, "[c];"));
+      }
+    }
+  };
+  for (int e : now) {
+    const ColumnText t = ColumnTextOf(ir_, e);
+    Line(absl::StrCat(t.acc_type, "* __restrict pp", e, " = part", e, " + task * kw;"));
+    if (t.blocked) {
+      Line(absl::StrCat(t.acc_type, "* __restrict qq", e, " = blk", e, " + 2 * task * kw;"));
+      Line(absl::StrCat(t.acc_type, "* __restrict gg", e, " = qq", e, " + kw;"));
+    }
+    Line(absl::StrCat("for (int64_t c = 0; c < kw; ++c) pp", e, "[c] = ", t.init, ";"));
+  }
+  Line("const int64_t r_end = kr * (ch + 1) / nch;");
+  Line(absl::StrCat("for (int64_t rg = kr * ch / nch; rg < r_end; rg += ", kColumnGroup, ") {"));
+  ++indent_;
+  Line(absl::StrCat("const int64_t rg_end = rg + ", kColumnGroup, " < r_end ? rg + ", kColumnGroup,
+                    " : r_end;"));
+  blocked_pass("gg", nullptr);
+  Line(absl::StrCat("for (int64_t rb = rg; rb < rg_end; rb += ", kColumnBlock, ") {"));
+  ++indent_;
+  Line(absl::StrCat("const int64_t rb_end = rb + ", kColumnBlock, " < rg_end ? rb + ", kColumnBlock,
+                    " : rg_end;"));
+  blocked_pass("qq", nullptr);
+  Line("for (int64_t r = rb; r < rb_end; ++r) {");
+  ++indent_;
+  Delinearize(rows, "r", "rrem");
+  for (int v : rows) bound[v] = true;
+  EmitScope(bound, roots);
+  std::vector<bool> col_vars(ir_.vars.size(), false);
+  for (int v : cols) col_vars[v] = true;
+  bool has_check = false;
+  for (int root : roots) Reaches(root, col_vars, &has_check);
+  for (size_t k = 0; k < cols.size(); ++k) {
+    const int v = cols[k];
+    if (k + 1 == cols.size() && !has_check) Line("#pragma omp simd");
+    Line(absl::StrCat("for (int64_t i", v, " = 0; i", v, " < ", VarSize(v), "; ++i", v, ") {"));
+    ++indent_;
+    bound[v] = true;
+    if (k + 1 < cols.size()) EmitScope(bound, roots);
+  }
+  Line(absl::StrCat("const int64_t c = ", LinearIndex(cols), ";"));
+  const std::vector<bool> used = ReachableExprs(ir_, roots);
+  for (int e : earlier) {
+    if (!used[e]) continue;
+    Line(absl::StrCat("const ", CType(ir_.exprs[e].dtype), " v", e, " = fin", e, "[o * kw + c];"));
+    EmitReciprocal(e);
+  }
+  EmitScope(bound, roots);
+  for (const Store* st : stores) EmitStore(*st);
+  for (int e : now) {
+    const std::string v = Ref(ir_.exprs[e].args[0]);
+    if (ColumnTextOf(ir_, e).blocked) {
+      Line(absl::StrCat("qq", e, "[c] += ", v, ";"));
+    } else {
+      const std::string acc = absl::StrCat("pp", e, "[c]");
+      Line(absl::StrCat(acc, " = ", ColumnStep(ir_, e, acc, v), ";"));
+    }
+  }
+  for (size_t k = 0; k < cols.size(); ++k) {
+    --indent_;
+    Line("}");
+  }
+  --indent_;
+  Line("}");
+  blocked_pass("qq", "gg");
+  --indent_;
+  Line("}");
+  blocked_pass("gg", "pp");
+  --indent_;
+  Line("}");
+  --indent_;
+  Line("}");
+  for (size_t k = scope_mark; k < scope_emitted_.size(); ++k) emitted_[scope_emitted_[k]] = false;
+  scope_emitted_.resize(scope_mark);
+}
+
+void KernelEmitter::EmitColumnCombine(const LoopNest& nest, const ColumnSchedule& schedule,
+                                      int level) {
+  const int p = nest.num_parallel;
+  const int q = nest.num_reduced;
+  const std::vector<int> outer(nest.vars.begin(), nest.vars.begin() + p);
+  const std::vector<int> cols(nest.vars.begin() + p + q, nest.vars.end());
+  std::vector<int> kept = outer;
+  kept.insert(kept.end(), cols.begin(), cols.end());
+  const bool last = level + 1 == schedule.num_levels;
+  const size_t scope_mark = scope_emitted_.size();
+  const int n = static_cast<int>(kept.size());
+  Line(absl::StrCat("#pragma omp parallel for", n > 1 ? absl::StrCat(" collapse(", n, ")") : "",
+                    " schedule(static) num_threads(nt) if (par)"));
+  std::vector<bool> bound(ir_.vars.size(), false);
+  for (int v : kept) {
+    Line(absl::StrCat("for (int64_t i", v, " = 0; i", v, " < ", VarSize(v), "; ++i", v, ") {"));
+    ++indent_;
+    bound[v] = true;
+  }
+  Line(absl::StrCat("const int64_t o = ", LinearIndex(outer), ";"));
+  Line(absl::StrCat("const int64_t c = ", LinearIndex(cols), ";"));
+  for (size_t k = 0; k < nest.reductions.size(); ++k) {
+    const int e = nest.reductions[k];
+    const Expr& x = ir_.exprs[e];
+    const char* type = CType(x.dtype);
+    if (schedule.level[k] < level && last) {
+      Line(absl::StrCat("const ", type, " v", e, " = fin", e, "[o * kw + c];"));
+    } else if (schedule.level[k] == level) {
+      const ColumnText t = ColumnTextOf(ir_, e);
+      const std::string acc = absl::StrCat("cmb", e);
+      Line(absl::StrCat(t.acc_type, " ", acc, " = part", e, "[o * nch * kw + c];"));
+      Line(absl::StrCat(
+          "for (int64_t ch = 1; ch < nch; ++ch) ", acc, " = ",
+          ColumnStep(ir_, e, acc, absl::StrCat("part", e, "[(o * nch + ch) * kw + c]")), ";"));
+      std::string result;
+      if (x.op == OpKind::kMean) {
+        result = absl::StrCat(type, "(double(", acc, ") / double(", Ref(x.args[1]), "))");
+      } else if (x.op == OpKind::kSum) {
+        result = absl::StrCat("kn::CastTo<", type, ">(", acc, ")");
+      } else {
+        result = acc;
+      }
+      Line(absl::StrCat("const ", type, " v", e, " = ", result, ";"));
+      if (schedule.num_sweeps > 1) Line(absl::StrCat("fin", e, "[o * kw + c] = v", e, ";"));
+    } else {
+      continue;
+    }
+    emitted_[e] = true;
+    scope_emitted_.push_back(e);
+    EmitReciprocal(e);
+  }
+  if (last) {
+    std::vector<int> roots;
+    for (size_t k = 0; k < nest.stores.size(); ++k) {
+      if (schedule.store_phase[k] != -1) continue;
+      roots.push_back(nest.stores[k].offset);
+      roots.push_back(nest.stores[k].value);
+    }
+    EmitScope(bound, roots);
+    for (size_t k = 0; k < nest.stores.size(); ++k) {
+      if (schedule.store_phase[k] == -1) EmitStore(nest.stores[k]);
+    }
+  }
+  for (int k = 0; k < n; ++k) {
+    --indent_;
+    Line("}");
+  }
+  for (size_t k = scope_mark; k < scope_emitted_.size(); ++k) emitted_[scope_emitted_[k]] = false;
+  scope_emitted_.resize(scope_mark);
 }
 
 }  // namespace kiln::codegen::cpp_internal

@@ -13,18 +13,88 @@ namespace {
 // Builds one kernel's loop nests (or BLAS call) and the stores in them.
 class KernelBuilder : public ValueLowerer {
  public:
-  using ValueLowerer::ValueLowerer;
+  // `allow_columns`: a row kernel that keeps its input's last dimension may become a
+  // kColumnReduce nest.
+  KernelBuilder(const Graph& graph, const Kernel& kernel, int index, bool allow_columns)
+      : ValueLowerer(graph, kernel, index), allow_columns_(allow_columns) {}
 
   absl::StatusOr<KernelIR> Run();
+  // After Run: the kernel has a shape kColumnReduce does not cover; lower it again with
+  // allow_columns false.
+  bool needs_plain_loops() const { return needs_plain_loops_; }
 
  private:
+  // Whether the row kernel reducing `dims` of `row` can be a kColumnReduce nest; then
+  // `group` gets, per dimension, 0 (kept outer), 1 (reduced) or 2 (kept inner).
+  bool ColumnGroups(const Node* row, const std::vector<bool>& reduced,
+                    std::vector<int>* group) const;
+  // Fills nest.reductions from the nest's stores; false when a reduction there does not
+  // iterate exactly the nest's reduced variables.
+  bool CollectColumnReductions(LoopNest& nest) const;
+
   absl::Status BuildLoops();
   absl::Status BuildMatmul();
   absl::Status BuildScatter();
   // A nest over `n`'s own shape storing it into `buffer`.
   absl::Status AddElementwiseNest(const Node* n, int buffer);
   absl::Status AddStore(LoopNest& nest, const Node* n, const Idx& idx, int buffer);
+
+  const bool allow_columns_;
+  bool needs_plain_loops_ = false;
 };
+
+bool KernelBuilder::ColumnGroups(const Node* row, const std::vector<bool>& reduced,
+                                 std::vector<int>* group) const {
+  if (!allow_columns_) return false;
+  const auto& order = graph().post_order();
+  for (int p : kernel().nodes) {
+    const OpKind op = order[p]->op();
+    // Argmax keeps the per-row loop (its position and tie order).
+    if (op == OpKind::kArgmax) return false;
+  }
+  const Shape& r = row->shape();
+  // Size-1 dimensions are baked, so where they sit does not matter for memory order.
+  int64_t last_reduced = -1;
+  for (int64_t d = 0; d < r.rank(); ++d) {
+    if (reduced[d] && r.size(d) != 1) last_reduced = d;
+  }
+  group->assign(r.rank(), 0);
+  bool columns = false;
+  for (int64_t d = 0; d < r.rank(); ++d) {
+    if (reduced[d]) {
+      (*group)[d] = 1;
+    } else if (d > last_reduced && r.size(d) != 1) {
+      (*group)[d] = 2;
+      columns = true;
+    }
+  }
+  return columns;
+}
+
+bool KernelBuilder::CollectColumnReductions(LoopNest& nest) const {
+  const std::vector<int> reduced_vars(nest.vars.begin() + nest.num_parallel,
+                                      nest.vars.begin() + nest.num_parallel + nest.num_reduced);
+  std::vector<int> roots;
+  for (const Store& st : nest.stores) {
+    roots.push_back(st.offset);
+    roots.push_back(st.value);
+  }
+  std::vector<bool> seen(exprs().size(), false);
+  while (!roots.empty()) {
+    const int e = roots.back();
+    roots.pop_back();
+    if (e < 0 || seen[e]) continue;
+    seen[e] = true;
+    const Expr& x = exprs()[e];
+    if (x.kind == ExprKind::kReduce) {
+      if (x.vars != reduced_vars) return false;
+      nest.reductions.push_back(e);
+    }
+    for (int a : x.args) roots.push_back(a);
+  }
+  std::sort(nest.reductions.begin(), nest.reductions.end());
+  return !nest.reductions.empty();
+}
 
 absl::Status KernelBuilder::AddStore(LoopNest& nest, const Node* n, const Idx& idx, int buffer) {
   ASSIGN_OR_RETURN(int value, Lower(n, idx, True()));
@@ -94,15 +164,30 @@ absl::Status KernelBuilder::BuildLoops() {
   } else {
     for (int64_t d : reduction->attrs().GetInts("dims")) reduced[d] = true;
   }
+  std::vector<int> group;
+  const bool columns = ColumnGroups(row, reduced, &group);
+  if (!columns) {
+    group.clear();
+    for (int64_t d = 0; d < r.rank(); ++d) group.push_back(reduced[d] ? 1 : 0);
+  }
   std::vector<int> var_of(r.rank());
   LoopNest nest;
-  for (int pass = 0; pass < 2; ++pass) {
+  for (int pass = 0; pass < 3; ++pass) {
     for (int64_t d = 0; d < r.rank(); ++d) {
-      if (reduced[d] != (pass == 1)) continue;
+      if (group[d] != pass) continue;
       var_of[d] = NewVar(row, d);
       nest.vars.push_back(var_of[d]);
       if (pass == 0) ++nest.num_parallel;
+      if (pass == 1) ++nest.num_reduced;
     }
+  }
+  if (columns) {
+    nest.kind = NestKind::kColumnReduce;
+    // The reductions iterate the nest's own row variables, so an element both stored
+    // and reduced is one expression.
+    ShareReducedVars(row, reduced, var_of);
+  } else {
+    nest.num_reduced = 0;
   }
   // A store over the row's elements, or one value per row with or without the reduced
   // dimensions, compared by size symbols.
@@ -131,6 +216,11 @@ absl::Status KernelBuilder::BuildLoops() {
     } else {
       rest.push_back(n);
     }
+  }
+  ShareReducedVars(nullptr, {}, {});
+  if (columns && !CollectColumnReductions(nest)) {
+    needs_plain_loops_ = true;
+    return absl::OkStatus();
   }
   if (!nest.stores.empty()) ir().nests.push_back(std::move(nest));
   for (const Node* n : rest) RETURN_IF_ERROR(AddElementwiseNest(n, OutputBuffer(n)));
@@ -237,6 +327,7 @@ absl::StatusOr<KernelIR> KernelBuilder::Run() {
     case KernelKind::kElementwise:
     case KernelKind::kRow:
       RETURN_IF_ERROR(BuildLoops());
+      if (needs_plain_loops_) return absl::StatusOr<KernelIR>(KernelIR());
       break;
     case KernelKind::kMatmul:
       RETURN_IF_ERROR(BuildMatmul());
@@ -259,8 +350,52 @@ absl::StatusOr<KernelIR> LowerKernel(const Graph& graph, const FusionPlan& plan,
   if (index < 0 || index >= static_cast<int>(plan.kernels.size())) {
     return absl::InvalidArgumentError(absl::StrCat("no kernel ", index));
   }
-  KernelBuilder builder(graph, plan.kernels[index], index);
-  return builder.Run();
+  KernelBuilder builder(graph, plan.kernels[index], index, /*allow_columns=*/true);
+  absl::StatusOr<KernelIR> ir = builder.Run();
+  if (!builder.needs_plain_loops()) return ir;
+  KernelBuilder plain(graph, plan.kernels[index], index, /*allow_columns=*/false);
+  return plain.Run();
+}
+
+ColumnSchedule ScheduleColumns(const KernelIR& ir, const LoopNest& nest) {
+  ColumnSchedule schedule;
+  std::vector<int> level_of(ir.exprs.size(), -1);
+  std::vector<bool> reduced_var(ir.vars.size(), false);
+  for (int k = 0; k < nest.num_reduced; ++k) reduced_var[nest.vars[nest.num_parallel + k]] = true;
+  // The highest level of the nest's reductions that `roots` use (-1: none), not looking
+  // inside them; `uses_reduced`: whether a reduced variable is used outside them.
+  auto walk = [&](std::vector<int> roots, bool* uses_reduced) {
+    int top = -1;
+    std::vector<bool> seen(ir.exprs.size(), false);
+    while (!roots.empty()) {
+      const int e = roots.back();
+      roots.pop_back();
+      if (e < 0 || seen[e]) continue;
+      seen[e] = true;
+      if (level_of[e] >= 0) {
+        top = std::max(top, level_of[e]);
+        continue;
+      }
+      const Expr& x = ir.exprs[e];
+      if (x.kind == ExprKind::kVar && reduced_var[x.arg]) *uses_reduced = true;
+      for (int a : x.args) roots.push_back(a);
+    }
+    return top;
+  };
+  bool unused = false;
+  for (int e : nest.reductions) {
+    level_of[e] = walk(ir.exprs[e].args, &unused) + 1;
+    schedule.level.push_back(level_of[e]);
+    schedule.num_levels = std::max(schedule.num_levels, level_of[e] + 1);
+  }
+  schedule.num_sweeps = schedule.num_levels;
+  for (const Store& st : nest.stores) {
+    bool element = false;
+    const int top = walk({st.offset, st.value}, &element);
+    schedule.store_phase.push_back(element ? top + 1 : -1);
+    if (element) schedule.num_sweeps = std::max(schedule.num_sweeps, top + 2);
+  }
+  return schedule;
 }
 
 std::vector<bool> ReachableExprs(const KernelIR& ir, std::vector<int> roots) {

@@ -85,6 +85,25 @@ struct Store {
   bool accumulate = false;
 };
 
+enum class NestKind : uint8_t {
+  // Plain loops; each reduction is computed where it is used, in loops of its own.
+  kLoops,
+  // A reduction over leading dimensions that keeps the contiguous last one (a column
+  // sum: the bias gradient, sum over rows of dY[rows, C]). `vars` are the kept outer
+  // dimensions (`num_parallel` of them), then the reduced ones (`num_reduced`), then the
+  // kept inner ones (at least one: the columns). The nest sweeps rows outer and columns
+  // inner, accumulating every reduction in `reductions` (kReduce expressions over exactly
+  // the reduced vars, which are also the vars of the element stores, so a value both
+  // stored and reduced is computed once) into one partial result per column and per
+  // chunk of rows; the chunks are combined in order, then the per-column stores run.
+  //   sum over i1 of g[i1, i0]       ->  for rows i1: for columns i0 (simd):
+  //   b2[i0] = b1[i0] - lr * sum            part[i0] += g[i1 * n0 + i0]
+  //                                       for columns i0: b2[i0] = b1[i0] - lr * part[i0]
+  // A reduction whose body uses another of the nest's reductions runs in a later sweep
+  // (ScheduleColumns).
+  kColumnReduce,
+};
+
 // A loop nest: `vars` outer to inner, the first `num_parallel` of them parallel (run by
 // several threads; stores there never collide). Each store sits in the innermost loop
 // whose variables it uses.
@@ -92,6 +111,23 @@ struct LoopNest {
   std::vector<int> vars;
   int num_parallel = 0;
   std::vector<Store> stores;
+  NestKind kind = NestKind::kLoops;
+  int num_reduced = 0;          // kColumnReduce only
+  std::vector<int> reductions;  // kColumnReduce only: expression ids, increasing
+};
+
+// The order in which a kColumnReduce nest does its work. Sweep k runs over every element,
+// accumulating the reductions of level k (level: 0, or one more than the highest level
+// of the nest's reductions its body uses) and storing the element stores of phase k;
+// after the sweep the level-k partial results are combined per column. The per-column
+// stores (those whose offset and value use no reduced variable) run with the last
+// combine. An element store that uses a reduction of the last level gets a sweep of its
+// own after that combine.
+struct ColumnSchedule {
+  std::vector<int> level;        // per entry of LoopNest::reductions
+  std::vector<int> store_phase;  // per store: its sweep, or -1 for a per-column store
+  int num_levels = 0;            // sweeps that accumulate: 1 + the highest level
+  int num_sweeps = 0;            // num_levels, plus one when a store needs the last level
 };
 
 // A data-dependent failure found while a kernel runs: an index out of range, an
@@ -142,6 +178,9 @@ struct KernelIR {
   std::vector<MatmulCall> matmuls;  // run by the backend after the nests
   bool has_code() const { return !nests.empty(); }
 };
+
+// The schedule of `nest`, a kColumnReduce nest of `ir`.
+ColumnSchedule ScheduleColumns(const KernelIR& ir, const LoopNest& nest);
 
 // Marks every expression of `ir` that `roots` (expression ids; -1 entries ignored) use.
 std::vector<bool> ReachableExprs(const KernelIR& ir, std::vector<int> roots);

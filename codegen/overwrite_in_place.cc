@@ -59,6 +59,12 @@ bool CanOverwriteInPlace(const KernelIR& ir, int input, int output) {
     }
   }
   if (store == nullptr) return false;
+  // A column nest with more than one sweep reads its inputs again after earlier sweeps
+  // and combines have stored.
+  const LoopNest& nest = ir.nests[store_nest];
+  if (nest.kind == NestKind::kColumnReduce && ScheduleColumns(ir, nest).num_sweeps > 1) {
+    return false;
+  }
   const std::vector<std::vector<int>> deps = VarDeps(ir);
   const std::vector<int>& offset_deps = deps[store->offset];
   for (size_t n = 0; n < ir.nests.size(); ++n) {

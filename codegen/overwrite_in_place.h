@@ -20,6 +20,9 @@ namespace kiln::codegen {
 //
 //   row kernel:  db = sum over i of g[i, j];  b1[j] = b0[j] - lr * db   (b0 read at j)
 //
+// A kColumnReduce nest qualifies with one sweep only: its element stores run in the sweep
+// that reads the elements, its per-column stores after it.
+//
 // True when `ir` has no BLAS calls, `output` (a kOutput buffer)
 // is written by exactly one plain (non-accumulating) store, and every load of `input` (a
 // kInput buffer) sits in that store's loop nest at the store's offset expression, masked

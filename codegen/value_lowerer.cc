@@ -210,6 +210,8 @@ absl::StatusOr<int> ValueLowerer::LowerReduce(const Node* n, const Idx& idx, int
   } else {
     for (int64_t d : n->attrs().GetInts("dims")) reduced[d] = true;
   }
+  const bool shared =
+      shared_row_ != nullptr && reduced == shared_reduced_ && SameSizes(x, shared_row_);
   Expr r = NewExpr(ExprKind::kReduce, n->shape().dtype());
   r.op = n->op();
   Idx in_idx(rank);
@@ -217,7 +219,7 @@ absl::StatusOr<int> ValueLowerer::LowerReduce(const Node* n, const Idx& idx, int
   int count = IConst(1);
   for (int64_t d = 0; d < rank; ++d) {
     if (reduced[d]) {
-      const int v = NewVar(x, d);
+      const int v = shared ? shared_vars_[d] : NewVar(x, d);
       r.vars.push_back(v);
       in_idx[d] = VarExpr(v);
       count = IMul(count, Size(x, d));

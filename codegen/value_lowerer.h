@@ -52,6 +52,15 @@ class ValueLowerer : public ExprBuilder {
   // Whether `a` and `b` have the same size symbols in every dimension.
   bool SameSizes(const Node* a, const Node* b) const;
 
+  // From now on a reduction of a value with `row`'s sizes over the dimensions marked in
+  // `reduced` iterates var_of[d] for each reduced d instead of new variables (nullptr:
+  // new variables again).
+  void ShareReducedVars(const Node* row, std::vector<bool> reduced, std::vector<int> var_of) {
+    shared_row_ = row;
+    shared_reduced_ = std::move(reduced);
+    shared_vars_ = std::move(var_of);
+  }
+
   // The kernel's buffer holding `n` as an input or output (added on first use).
   int InputBuffer(const Node* n);
   int OutputBuffer(const Node* n);
@@ -88,6 +97,9 @@ class ValueLowerer : public ExprBuilder {
   absl::flat_hash_map<int, int> output_of_;  // node position -> buffer
   absl::flat_hash_map<int, int> scalar_of_;  // node position -> scalar argument
   std::vector<int> vars_expr_;
+  const Node* shared_row_ = nullptr;  // ShareReducedVars
+  std::vector<bool> shared_reduced_;
+  std::vector<int> shared_vars_;
 };
 
 }  // namespace kiln::codegen
