@@ -132,6 +132,56 @@ TEST(CppEmitterTest, RowReductionIsHoistedOutOfTheElementLoop) {
   EXPECT_EQ(source.find("MaxStep", exp), std::string::npos) << source;
 }
 
+// A bias gradient: dY = tanh(x) * g, stored (for a weight gradient) and summed over the
+// rows, and an update of the bias by the sum.
+Graph BiasGradient() {
+  Value x = Value{Node::CreateDeviceData(Shape(DType::kF32, {512, 96}), nullptr), 0};
+  Value g = Value{Node::CreateDeviceData(Shape(DType::kF32, {512, 96}), nullptr), 0};
+  Value b = Value{Node::CreateDeviceData(Shape(DType::kF32, {96}), nullptr), 0};
+  Value dy = Op(OpKind::kMul, {Op(OpKind::kTanh, {x}), g});
+  Value db = Op(OpKind::kSum, {dy},
+                Attributes().Set("dims", std::vector<int64_t>{0}).Set("keepdim", false));
+  Value lr = Value{Node::CreateScalar(DType::kF32, 0.1), 0};
+  return Graph::Build({dy, Op(OpKind::kSub, {b, Op(OpKind::kMul, {db, lr})})});
+}
+
+TEST(CppEmitterTest, ColumnSumIsOneSweepThatStoresAndSumsEachElementOnce) {
+  const Graph graph = BiasGradient();
+  const FusionPlan plan = PlanFusion(graph);
+  ASSERT_EQ(plan.kernels.size(), 1u) << plan.ToString(graph);
+  const KernelIR ir = LowerKernel(graph, plan, 0).value();
+  ASSERT_EQ(ir.nests.size(), 1u);
+  const LoopNest& nest = ir.nests[0];
+  ASSERT_EQ(nest.kind, NestKind::kColumnReduce);
+  EXPECT_EQ(nest.num_parallel, 0);
+  EXPECT_EQ(nest.num_reduced, 1);
+  ASSERT_EQ(nest.reductions.size(), 1u);
+  // The stored dY and the summed element are one expression.
+  const int body = ir.exprs[nest.reductions[0]].args[0];
+  bool stored = false;
+  for (const Store& st : nest.stores) stored = stored || st.value == body;
+  EXPECT_TRUE(stored);
+  const ColumnSchedule schedule = ScheduleColumns(ir, nest);
+  EXPECT_EQ(schedule.num_sweeps, 1);
+  const std::string source = EmitCppKernel(ir);
+  EXPECT_THAT(source, HasSubstr("column reduction"));
+  size_t tanh_calls = 0;
+  for (size_t at = source.find("km::TanhF("); at != std::string::npos;
+       at = source.find("km::TanhF(", at + 1)) {
+    ++tanh_calls;
+  }
+  EXPECT_EQ(tanh_calls, 1u) << source;
+}
+
+TEST(CppEmitterTest, ArgmaxOverLeadingDimensionsKeepsPlainLoops) {
+  Value x = Value{Node::CreateDeviceData(Shape(DType::kF32, {40, 30}), nullptr), 0};
+  const Graph graph = Graph::Build(
+      {Op(OpKind::kArgmax, {x}, Attributes().Set("dim", int64_t{0}).Set("keepdim", false))});
+  const FusionPlan plan = PlanFusion(graph);
+  const KernelIR ir = LowerKernel(graph, plan, 0).value();
+  for (const LoopNest& nest : ir.nests) EXPECT_EQ(nest.kind, NestKind::kLoops);
+}
+
 // An 8-op elementwise chain around tanh, like bench/fusion_bench's:
 // |(tanh(x * x + x) * x + x) * x - x|.
 Graph TanhChain() {
@@ -167,8 +217,8 @@ std::string VectorizationReport(const std::string& source) {
   std::ofstream(path) << source;
   const std::string log = std::string(dir) + "/log.txt";
   const std::string command = config().cxx + " " + config().cxxflags +
-                              " -fopt-info-vec-optimized -o " + dir + "/unit.so " + path +
-                              " > " + log + " 2>&1";
+                              " -fopt-info-vec-optimized -o " + dir + "/unit.so " + path + " > " +
+                              log + " 2>&1";
   const int rc = std::system(command.c_str());
   std::string report;
   if (rc == 0) {
@@ -277,6 +327,34 @@ TEST(CppEmitterTest, EverySimdLoopVectorisesWithManyOutputsAndABoolMask) {
   // The GELU element loop; the softmax's max, sum and element loops.
   EXPECT_GE(simd_loops, 4) << source;
   EXPECT_THAT(missed, ::testing::IsEmpty()) << report << source;
+}
+
+TEST(CppEmitterTest, ColumnSumElementLoopVectorisesWithTheDefaultFlags) {
+  const Graph graph = BiasGradient();
+  const std::string source = SourceOf(graph);
+  const std::string report = VectorizationReport(source);
+  if (report.empty()) {
+    GTEST_SKIP() << "the host compiler gave no vectorisation report";
+  }
+  // The element loop over the columns: from its header (the line before the first
+  // "const int64_t c =") to the block sum's update at its end. GCC names a line inside.
+  const size_t at = source.find("const int64_t c = ");
+  const size_t last = source.find("[c] += ", at);
+  ASSERT_NE(last, std::string::npos) << source;
+  const int first_line = static_cast<int>(std::count(source.begin(), source.begin() + at, '\n'));
+  const int last_line =
+      static_cast<int>(std::count(source.begin(), source.begin() + last, '\n')) + 1;
+  bool vectorized = false;
+  for (size_t pos = report.find("unit.cc:"); pos != std::string::npos;
+       pos = report.find("unit.cc:", pos + 1)) {
+    const int line = std::atoi(report.c_str() + pos + 8);
+    const std::string rest = report.substr(pos, report.find('\n', pos) - pos);
+    if (line >= first_line && line <= last_line &&
+        rest.find("loop vectorized") != std::string::npos) {
+      vectorized = true;
+    }
+  }
+  EXPECT_TRUE(vectorized) << report << source;
 }
 
 }  // namespace
