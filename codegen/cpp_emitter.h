@@ -29,6 +29,11 @@
 // keeps the error of a long sum near that of a pairwise sum. The source depends only on
 // the IR, never on runtime sizes, so equal IR shares one compiled library.
 //
+// A column reduction (NestKind::kColumnReduce: reduced leading dimensions, kept contiguous
+// last one) is printed by cpp_reduce_emitter.cc as task loops over chunks of rows, each
+// with heap arrays of partial results per column and an inner `omp simd` loop over the
+// columns, then a combine loop over the columns; see kernel_ir.h.
+//
 // f32 exp/log/tanh/erf/sigmoid call codegen/kernel_math.h, which vectorises without
 // -ffast-math; max/min reductions are OpenMP simd reductions with a NaN flag; an f32
 // division by a row's reduction multiplies by its reciprocal.
@@ -41,8 +46,8 @@ namespace kiln::codegen {
 
 // The helpers every generated unit starts with: the text of codegen/kernel_numerics.h
 // (casts, wrapping integer arithmetic, NaN-propagating max/min) and codegen/kernel_math.h
-// (f32 exp, log, tanh, erf, sigmoid), and the error record. It includes no header. The struct layout of KilnError is
-// { int32 check; int32 order; int64 value; int64 position; }.
+// (f32 exp, log, tanh, erf, sigmoid), and the error record. It includes no header. The struct
+// layout of KilnError is { int32 check; int32 order; int64 value; int64 position; }.
 std::string CppPreamble();
 
 // One kernel's function.

@@ -57,8 +57,8 @@ class KernelEmitter {
   void EmitColumnNest(const LoopNest& nest);
   void EmitColumnSweep(const LoopNest& nest, const ColumnSchedule& schedule, int sweep);
   void EmitColumnCombine(const LoopNest& nest, const ColumnSchedule& schedule, int level);
-  // Opens loops over `vars`, row-major from the linear index `index`, as const
-  // variables i<v> (`rem` names the scratch remainder).
+  // Declares each variable i<v> of `vars` from their row-major linear index `index`
+  // (`rem` names a scratch remainder).
   void Delinearize(const std::vector<int>& vars, const std::string& index, const std::string& rem);
   // The product of the sizes of `vars` (1 for none) and their row-major linear index.
   std::string SizeProduct(const std::vector<int>& vars) const;

@@ -65,7 +65,9 @@ enum class KernelKind {
   // loops over the reduced dimensions: the reductions, their elementwise producers
   // (prologue) and elementwise consumers over the same row (epilogue), so softmax,
   // layer_norm and their backward passes are one kernel. Every reduction in the kernel
-  // reduces the same input sizes over the same dimensions.
+  // reduces the same input sizes over the same dimensions. When the reductions keep the
+  // input's contiguous last dimension (column sums), the kernel IR sweeps rows outer and
+  // columns inner instead (codegen/kernel_ir.h, NestKind::kColumnReduce).
   kRow,
   // One matmul, run by BLAS; operands are loaded buffers (a transposed operand is a flag).
   kMatmul,

@@ -24,8 +24,9 @@ class KernelBuilder : public ValueLowerer {
   bool needs_plain_loops() const { return needs_plain_loops_; }
 
  private:
-  // Whether the row kernel reducing `dims` of `row` can be a kColumnReduce nest; then
-  // `group` gets, per dimension, 0 (kept outer), 1 (reduced) or 2 (kept inner).
+  // Whether the row kernel reducing the dimensions `reduced` of `row` can be a
+  // kColumnReduce nest; then `group` gets, per dimension, 0 (kept outer), 1 (reduced) or
+  // 2 (kept inner).
   bool ColumnGroups(const Node* row, const std::vector<bool>& reduced,
                     std::vector<int>* group) const;
   // Fills nest.reductions from the nest's stores; false when a reduction there does not
@@ -53,7 +54,7 @@ bool KernelBuilder::ColumnGroups(const Node* row, const std::vector<bool>& reduc
     if (op == OpKind::kArgmax) return false;
   }
   const Shape& r = row->shape();
-  // Size-1 dimensions are baked, so where they sit does not matter for memory order.
+  // Size-1 dimensions add no stride: they never decide which dimension is innermost.
   int64_t last_reduced = -1;
   for (int64_t d = 0; d < r.rank(); ++d) {
     if (reduced[d] && r.size(d) != 1) last_reduced = d;
