@@ -16,6 +16,9 @@ constexpr int64_t kMinParallel = 32768;  // fewer elements than this run on one 
 // The C type of `dtype`.
 const char* CType(DType dtype);
 
+// The element type of a buffer of `dtype` (bool buffers are read as bytes).
+const char* StorageType(DType dtype);
+
 // The C literal of a constant expression.
 std::string Literal(const Expr& e);
 
