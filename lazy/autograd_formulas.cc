@@ -63,18 +63,51 @@ Tensor ExtremumGradient(const ForwardOp& op, const Tensor& grad) {
   return mul(mask, div(KeepReducedDims(op, grad), count, site), site);
 }
 
+// Whether `v` is a transpose of the last two dimensions of its operand (the W^T of a
+// Linear layer's x @ W^T, the k^T of attention's q @ k^T).
+bool IsLastTwoTranspose(const Value& v) {
+  if (v.node->op() != OpKind::kPermute) return false;
+  const std::vector<int64_t> perm = v.node->attrs().GetInts("perm");
+  const int64_t r = static_cast<int64_t>(perm.size());
+  if (r < 2 || perm[r - 2] != r - 1 || perm[r - 1] != r - 2) return false;
+  for (int64_t i = 0; i + 2 < r; ++i) {
+    if (perm[i] != i) return false;
+  }
+  return true;
+}
+
 void MatmulGradients(const ForwardOp& op, const Tensor& grad, absl::Span<const bool> needs,
                      absl::Span<Tensor> grads) {
   // IR matmul operands have rank >= 2 (the lazy layer reshapes 1-D ones), so both
   // products below are plain batched matmuls; broadcast batch dimensions sum back.
   const CallSite& site = op.site();
+  const Shape& a = op.node().operand(0).shape();
+  const Shape& b = op.node().operand(1).shape();
+  const Sizes& out = op.node().shape().sizes();
+  const auto batch_of = [](const Sizes& s) { return Sizes(s.begin(), s.end() - 2); };
+  const bool same_batch =
+      batch_of(a.sizes()) == batch_of(out) && batch_of(b.sizes()) == batch_of(out);
+  // An operand that is a transpose T^T gets its gradient as (dT)^T, with dT computed by
+  // the product that yields T's own layout: the two transposes cancel in the graph, so
+  // BLAS writes dT (a weight's gradient) in the layout its update reads, and in the
+  // orientation OpenBLAS runs fastest, instead of writing dT^T for a strided update.
   if (needs[0]) {
-    Tensor bt = transpose(op.operand(1), -1, -2, site);
-    grads[0] = SumToSizes(matmul(grad, bt, site), op.node().operand(0).shape().sizes(), site);
+    if (same_batch && IsLastTwoTranspose(op.node().operand(0))) {
+      const Tensor gt = transpose(grad, -1, -2, site);
+      grads[0] = transpose(matmul(op.operand(1), gt, site), -1, -2, site);
+    } else {
+      const Tensor bt = transpose(op.operand(1), -1, -2, site);
+      grads[0] = SumToSizes(matmul(grad, bt, site), a.sizes(), site);
+    }
   }
   if (needs[1]) {
-    Tensor at = transpose(op.operand(0), -1, -2, site);
-    grads[1] = SumToSizes(matmul(at, grad, site), op.node().operand(1).shape().sizes(), site);
+    if (same_batch && IsLastTwoTranspose(op.node().operand(1))) {
+      const Tensor gt = transpose(grad, -1, -2, site);
+      grads[1] = transpose(matmul(gt, op.operand(0), site), -1, -2, site);
+    } else {
+      const Tensor at = transpose(op.operand(0), -1, -2, site);
+      grads[1] = SumToSizes(matmul(at, grad, site), b.sizes(), site);
+    }
   }
 }
 

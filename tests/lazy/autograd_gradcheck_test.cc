@@ -365,6 +365,23 @@ TEST(AutogradGradcheckTest, Matmul) {
   }
 }
 
+// Transposed operands take their own gradient path (the product in the operand's layout).
+TEST(AutogradGradcheckTest, MatmulWithTransposedOperands) {
+  Generator gen(17);
+  GradCheck([](const std::vector<Tensor>& x) { return matmul(x[0], transpose(x[1], 0, 1)); },
+            {Random(gen, {4, 3}), Random(gen, {2, 3})}, gen);
+  GradCheck([](const std::vector<Tensor>& x) { return matmul(transpose(x[0], 0, 1), x[1]); },
+            {Random(gen, {3, 4}), Random(gen, {3, 2})}, gen);
+  GradCheck(
+      [](const std::vector<Tensor>& x) {
+        return matmul(transpose(x[0], -1, -2), transpose(x[1], -1, -2));
+      },
+      {Random(gen, {2, 3, 4}), Random(gen, {2, 5, 3})}, gen);
+  // Batch broadcasting: the transposed operand has fewer batch dimensions.
+  GradCheck([](const std::vector<Tensor>& x) { return matmul(x[0], transpose(x[1], 0, 1)); },
+            {Random(gen, {2, 4, 3}), Random(gen, {5, 3})}, gen);
+}
+
 TEST(AutogradGradcheckTest, ReshapePermuteExpand) {
   Generator gen(8);
   GradCheck(

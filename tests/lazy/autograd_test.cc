@@ -213,5 +213,23 @@ TEST(AutogradTest, LongChainsBackwardAndFreeWithoutDeepRecursion) {
   EXPECT_THAT(x.grad().to_vector<float>(), Near({1}));
 }
 
+// x @ W^T (a Linear layer): W's gradient is the product g^T x, which has W's own shape,
+// under the two transposes that cancel; not x^T g (W^T's shape) transposed.
+TEST(AutogradTest, TransposedMatmulOperandGradientIsComputedInItsOwnLayout) {
+  Tensor w = full_data({3, 5}, 0.25);
+  w.requires_grad_();
+  Tensor x = full_data({4, 5}, 0.5);
+  sum(matmul(x, transpose(w, 0, 1))).backward();
+  Value v = w.grad().value();
+  int views = 0;
+  while (v.node->op() == OpKind::kPermute) {
+    v = v.node->operand(0);
+    ++views;
+  }
+  EXPECT_EQ(views, 2);
+  ASSERT_EQ(v.node->op(), OpKind::kMatmul);
+  EXPECT_THAT(v.node->shape().sizes(), ::testing::ElementsAre(3, 5));
+}
+
 }  // namespace
 }  // namespace kiln
