@@ -21,11 +21,15 @@ import statistics
 import time
 
 
-def choose_openblas_kernels():
-    """Debian's torch calls OpenBLAS, whose 0.3.21 falls back to its slowest (SSE3) kernels
-    on CPUs newer than it knows; kiln's cpu backend picks the AVX-512 or AVX2 kernels in
-    that case (backends/cpu/blas_kernels.h), so the peer gets the same. An explicit
-    OPENBLAS_CORETYPE wins. Must run before torch loads OpenBLAS."""
+def choose_openblas_setup():
+    """The peer at its best. Debian's torch calls OpenBLAS, whose 0.3.21 falls back to its
+    slowest (SSE3) kernels on CPUs newer than it knows; kiln's cpu backend picks the
+    AVX-512 or AVX2 kernels in that case (backends/cpu/blas_kernels.h), so the peer gets
+    the same. And OpenBLAS's own thread pool fights torch's OpenMP threads for the cores
+    (1.5 s instead of 1.0 s per step at L = 128 on 2 cores), so OpenBLAS runs single-
+    threaded inside torch's threads, as kiln runs it. Explicit OPENBLAS_* settings win.
+    Must run before torch loads OpenBLAS."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if "OPENBLAS_CORETYPE" in os.environ:
         return
     try:
@@ -39,9 +43,9 @@ def choose_openblas_kernels():
         os.environ["OPENBLAS_CORETYPE"] = "Haswell"
 
 
-choose_openblas_kernels()
+choose_openblas_setup()
 
-import torch  # noqa: E402 (after choosing OpenBLAS's kernels)
+import torch  # noqa: E402 (after choosing OpenBLAS's setup)
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
@@ -134,6 +138,7 @@ def main():
     torch.set_num_threads(args.threads)
     result = {"torch": torch.__version__, "threads": args.threads,
               "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
+              "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", ""),
               "tokens_per_s_padded": {}}
     for bucket in (int(b) for b in args.buckets.split(",")):
         seconds = median_step_seconds(bucket, args.token_budget, args.steps)
