@@ -431,8 +431,7 @@ void KernelEmitter::EmitNest(const LoopNest& nest) {
   }
   --indent_;
   Line("}");
-  for (size_t k = scope_mark; k < scope_emitted_.size(); ++k) emitted_[scope_emitted_[k]] = false;
-  scope_emitted_.resize(scope_mark);
+  LeaveScope(scope_mark);
 }
 
 void KernelEmitter::EmitSizes() {

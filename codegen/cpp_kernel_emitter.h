@@ -50,6 +50,12 @@ class KernelEmitter {
   }
   // Emits every expression reachable from `roots` whose variables are all bound.
   void EmitScope(const std::vector<bool>& bound, const std::vector<int>& roots);
+  // Closes a C++ scope opened when scope_emitted_ had `mark` entries: what was emitted
+  // inside is out of scope, so a later use emits it again.
+  void LeaveScope(size_t mark) {
+    for (size_t k = mark; k < scope_emitted_.size(); ++k) emitted_[scope_emitted_[k]] = false;
+    scope_emitted_.resize(mark);
+  }
   void EmitExpr(int e, const std::vector<bool>& bound);
   void EmitReduce(int e, const std::vector<bool>& bound);
   // After v<e>: its reciprocal, when e is the row-invariant divisor of an f32 division.

@@ -133,8 +133,7 @@ void KernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
     Line("}");
   }
   // Expressions of the loop body are out of scope now.
-  for (size_t k = scope_mark; k < scope_emitted_.size(); ++k) emitted_[scope_emitted_[k]] = false;
-  scope_emitted_.resize(scope_mark);
+  LeaveScope(scope_mark);
   emitted_[e] = true;
   scope_emitted_.push_back(e);
   std::string result;
@@ -276,8 +275,7 @@ void KernelEmitter::EmitColumnNest(const LoopNest& nest) {
   for (const std::string& a : arrays) Line(absl::StrCat("delete[] ", a, ";"));
   --indent_;
   Line("}");
-  for (size_t k = scope_mark; k < scope_emitted_.size(); ++k) emitted_[scope_emitted_[k]] = false;
-  scope_emitted_.resize(scope_mark);
+  LeaveScope(scope_mark);
 }
 
 void KernelEmitter::EmitColumnSweep(const LoopNest& nest, const ColumnSchedule& schedule,
@@ -399,8 +397,7 @@ void KernelEmitter::EmitColumnSweep(const LoopNest& nest, const ColumnSchedule& 
   Line("}");
   --indent_;
   Line("}");
-  for (size_t k = scope_mark; k < scope_emitted_.size(); ++k) emitted_[scope_emitted_[k]] = false;
-  scope_emitted_.resize(scope_mark);
+  LeaveScope(scope_mark);
 }
 
 void KernelEmitter::EmitColumnCombine(const LoopNest& nest, const ColumnSchedule& schedule,
@@ -470,8 +467,7 @@ void KernelEmitter::EmitColumnCombine(const LoopNest& nest, const ColumnSchedule
     --indent_;
     Line("}");
   }
-  for (size_t k = scope_mark; k < scope_emitted_.size(); ++k) emitted_[scope_emitted_[k]] = false;
-  scope_emitted_.resize(scope_mark);
+  LeaveScope(scope_mark);
 }
 
 }  // namespace kiln::codegen::cpp_internal
