@@ -13,6 +13,11 @@ batch: each sample keeps between L/2 and L valid tokens); the data pipeline is n
 
 Prints one line per bucket and a JSON line: padded tokens per second (B * L / median step
 time) per bucket. Needs torch (Debian: python3-torch).
+
+  python3 bench/naflex_torch_peer.py --replay DIR --log OUT/train_log.csv
+
+replays a `naflex_vit --dump-batches DIR` run (its starting weights, batches and learning
+rates) and prints PyTorch's loss next to kiln's at every step.
 """
 import argparse
 import json
@@ -52,25 +57,44 @@ import torch.nn.functional as F  # noqa: E402
 DIM, HEADS, MLP, DEPTH, CLASSES, GRID, FEATURES = 192, 3, 768, 6, 10, 16, 768
 
 
-class Block(nn.Module):
+class Attention(nn.Module):
     def __init__(self):
         super().__init__()
-        self.norm1 = nn.LayerNorm(DIM, eps=1e-6)
         self.qkv = nn.Linear(DIM, 3 * DIM)
         self.proj = nn.Linear(DIM, DIM)
-        self.norm2 = nn.LayerNorm(DIM, eps=1e-6)
-        self.fc1 = nn.Linear(DIM, MLP)
-        self.fc2 = nn.Linear(MLP, DIM)
 
     def forward(self, x, key_mask):
         b, l, _ = x.shape
-        qkv = self.qkv(self.norm1(x)).reshape(b, l, 3, HEADS, DIM // HEADS).permute(2, 0, 3, 1, 4)
+        qkv = self.qkv(x).reshape(b, l, 3, HEADS, DIM // HEADS).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
         scores = (q * (DIM // HEADS) ** -0.5) @ k.transpose(-2, -1)
         scores = scores.masked_fill(~key_mask[:, None, None, :], float("-inf"))
         attn = scores.softmax(dim=-1) @ v
-        x = x + self.proj(attn.transpose(1, 2).reshape(b, l, DIM))
-        return x + self.fc2(F.gelu(self.fc1(self.norm2(x)), approximate="tanh"))
+        return self.proj(attn.transpose(1, 2).reshape(b, l, DIM))
+
+
+class Mlp(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(DIM, MLP)
+        self.fc2 = nn.Linear(MLP, DIM)
+
+    def forward(self, x):
+        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+
+
+# Module names as timm's (and kiln's state_dict): blocks.0.attn.qkv.weight, ...
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(DIM, eps=1e-6)
+        self.attn = Attention()
+        self.norm2 = nn.LayerNorm(DIM, eps=1e-6)
+        self.mlp = Mlp()
+
+    def forward(self, x, key_mask):
+        x = x + self.attn(self.norm1(x), key_mask)
+        return x + self.mlp(self.norm2(x))
 
 
 class NaFlexViT(nn.Module):
@@ -106,15 +130,67 @@ def batch_for(bucket, budget, gen):
     return tokens, pos_index, pos_weight, mask, labels
 
 
+def adamw(model):
+    """The spec's AdamW: weight decay 0.05 on the Linear weights only."""
+    decay = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+    decay_ids = {id(p) for p in decay}
+    rest = [p for p in model.parameters() if id(p) not in decay_ids]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": 0.05},
+                              {"params": rest, "weight_decay": 0.0}],
+                             lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+
+
+def load_safetensors(path):
+    """The tensors of a safetensors file (the dtypes naflex_vit writes)."""
+    import numpy as np
+    dtypes = {"F32": np.float32, "I64": np.int64, "BOOL": np.bool_}
+    with open(path, "rb") as f:
+        header_len = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(header_len))
+        data = f.read()
+    tensors = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = entry["data_offsets"]
+        array = np.frombuffer(data[begin:end], dtype=dtypes[entry["dtype"]])
+        tensors[name] = torch.from_numpy(array.reshape(entry["shape"]).copy())
+    return tensors
+
+
+def replay(directory, log_path):
+    """Trains from naflex_vit's starting weights on its batches (--dump-batches) with its
+    learning rates (train_log.csv) and prints both losses per step."""
+    import csv
+    with open(log_path) as f:
+        rows = list(csv.DictReader(f))
+    model = NaFlexViT()
+    model.load_state_dict(load_safetensors(os.path.join(directory, "init.safetensors")))
+    opt = adamw(model)
+    worst = 0.0
+    for row in rows:
+        step = int(row["step"])
+        batch = load_safetensors(os.path.join(directory, f"step_{step:03d}.safetensors"))
+        for group in opt.param_groups:
+            group["lr"] = float(row["lr"])
+        opt.zero_grad(set_to_none=True)
+        logits = model(batch["tokens"], batch["pos_index"], batch["pos_weight"], batch["mask"])
+        w = batch["weights"]
+        loss = (F.cross_entropy(logits, batch["labels"], reduction="none") * w).sum() / w.sum()
+        loss.backward()
+        opt.step()
+        diff = abs(loss.item() - float(row["loss"]))
+        worst = max(worst, diff)
+        print(f"step {step:3d}  bucket {row['bucket']:>3}  torch {loss.item():.4f}  "
+              f"kiln {float(row['loss']):.4f}  |diff| {diff:.2e}", flush=True)
+    print(json.dumps({"steps": len(rows), "max_abs_loss_diff": worst}))
+
+
 def median_step_seconds(bucket, budget, steps):
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
     model = NaFlexViT()
-    decay = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
-    decay_ids = {id(p) for p in decay}
-    rest = [p for p in model.parameters() if id(p) not in decay_ids]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05},
-                             {"params": rest, "weight_decay": 0.0}], lr=1e-3, eps=1e-8)
+    opt = adamw(model)
     times = []
     for step in range(steps):
         tokens, pos_index, pos_weight, mask, labels = batch_for(bucket, budget, gen)
@@ -134,8 +210,16 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--token-budget", type=int, default=4096)
+    parser.add_argument("--replay", metavar="DIR",
+                        help="replay naflex_vit --dump-batches DIR instead of timing")
+    parser.add_argument("--log", metavar="CSV", help="with --replay: that run's train_log.csv")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.replay:
+        if not args.log:
+            parser.error("--replay needs --log (the run's train_log.csv)")
+        replay(args.replay, args.log)
+        return
     result = {"torch": torch.__version__, "threads": args.threads,
               "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
               "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", ""),

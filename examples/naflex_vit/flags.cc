@@ -65,6 +65,8 @@ std::string Usage() {
   --threads N          cpu backend threads (default: every core)
   --save PATH          write the trained model as a safetensors checkpoint
   --load PATH          start from a safetensors checkpoint
+  --dump-batches DIR   write the starting weights and every training batch (safetensors)
+                       for a replay on another implementation
   --out-dir DIR        where train_log.csv and loss_curve.svg go (default naflex_vit_out)
   --bench              print one JSON line of figures at the end
   --help               this text
@@ -124,6 +126,8 @@ CliOptions ParseFlags(const std::vector<std::string>& args) {
       out.save_path = next();
     } else if (flag == "--load") {
       out.train.load_path = next();
+    } else if (flag == "--dump-batches") {
+      out.train.dump_dir = next();
     } else if (flag == "--out-dir") {
       out.out_dir = next();
     } else {

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "examples/naflex_vit/fashion_mnist.h"
 #include "examples/naflex_vit/procedural_data.h"
 #include "lazy/bucketing.h"
@@ -69,6 +72,14 @@ std::unique_ptr<kiln::optim::AdamW> MakeOptimizer(const NaFlexViT& model,
   adam.eps = 1e-8;
   adam.weight_decay = options.weight_decay;
   return std::make_unique<kiln::optim::AdamW>(model.ParamGroups(options.weight_decay), adam);
+}
+
+// The batch of training step `step`, for a replay elsewhere (TrainOptions::dump_dir).
+void DumpBatch(const std::string& dir, int64_t step, const ModelBatch& mb) {
+  const kiln::TensorMap tensors = {{"tokens", mb.tokens},       {"mask", mb.mask},
+                                   {"pos_index", mb.pos_index}, {"pos_weight", mb.pos_weight},
+                                   {"labels", mb.labels},       {"weights", mb.weights}};
+  kiln::save_safetensors(absl::StrFormat("%s/step_%03d.safetensors", dir, step), tensors);
 }
 
 }  // namespace
@@ -187,6 +198,10 @@ TrainResult Train(const TrainOptions& options_in, const StepCallback& on_step) {
   result.model = std::make_shared<NaFlexViT>(options.model, gen);
   NaFlexViT& model = *result.model;
   if (!options.load_path.empty()) kiln::load_checkpoint(options.load_path, model);
+  if (!options.dump_dir.empty()) {
+    std::filesystem::create_directories(options.dump_dir);
+    kiln::save_checkpoint(options.dump_dir + "/init.safetensors", model);
+  }
   std::unique_ptr<kiln::optim::AdamW> opt = MakeOptimizer(model, options);
   const int64_t warmup = std::min(options.warmup_steps, options.steps - 1);
   const kiln::optim::LrSchedule schedule =
@@ -240,6 +255,7 @@ TrainResult Train(const TrainOptions& options_in, const StepCallback& on_step) {
     }
     const Clock::time_point data_start = Clock::now();
     const ModelBatch mb = MakeBatch(*data.train, *batch, grid);
+    if (!options.dump_dir.empty()) DumpBatch(options.dump_dir, step, mb);
     StepRecord record;
     record.data_seconds = SecondsSince(data_start);
     record.step = step;

@@ -41,6 +41,11 @@ struct TrainOptions {
   ModelConfig model;
   // Checkpoint to start from (empty: fresh weights from `seed`).
   std::string load_path;
+  // Where to write the starting weights (init.safetensors) and every training batch
+  // (step_NNN.safetensors: tokens, mask, pos_index, pos_weight, labels, weights), so that
+  // another implementation can replay the run (bench/naflex_torch_peer.py --replay).
+  // Empty: nothing written.
+  std::string dump_dir;
   // Compile every bucket before training (the normal case; off only to test that the
   // run then compiles during training instead).
   bool precompile = true;

@@ -4,6 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -14,6 +17,7 @@
 #include "examples/naflex_vit/trainer.h"
 #include "lazy/bucketing.h"
 #include "lazy/graph_executor.h"
+#include "lazy/safetensors.h"
 #include "tests/examples/naflex_test_util.h"
 #include "tests/lazy/op_test_util.h"
 #include "util/config.h"
@@ -121,11 +125,42 @@ TEST_F(NaFlexTrainTest, WithoutPrecompileTheErrorFlagCatchesTheSecondBucket) {
               HasSubstr("recompile with KILN_ERROR_ON_RECOMPILE=1: same graph structure"));
 }
 
+// --dump-batches: the starting weights (the state_dict before step 0) and each step's
+// batch, readable back, with the shapes of the bucket the step ran.
+TEST_F(NaFlexTrainTest, DumpWritesTheStartingWeightsAndEveryBatch) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("naflex_dump_" + std::to_string(getpid()));
+  TrainOptions options = testing::TinyOptions();
+  options.steps = 3;
+  options.eval_batches = 0;
+  options.dump_dir = dir.string();
+  const TrainResult r = Train(options);
+  const kiln::TensorMap init = kiln::load_safetensors((dir / "init.safetensors").string());
+  EXPECT_EQ(init.size(), r.model->state_dict().size());
+  EXPECT_EQ(init.count("blocks.0.attn.qkv.weight"), 1u);
+  for (const StepRecord& s : r.steps) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "step_%03d.safetensors", static_cast<int>(s.step));
+    const kiln::TensorMap batch = kiln::load_safetensors((dir / name).string());
+    ASSERT_EQ(batch.size(), 6u) << name;
+    const auto tokens = batch.at("tokens").sizes();
+    EXPECT_EQ(tokens[0], s.batch_size) << name;
+    EXPECT_EQ(tokens[1], s.bucket) << name;
+    EXPECT_EQ(batch.at("mask").dtype(), kiln::DType::kBool) << name;
+    int64_t valid = 0;
+    for (bool v : batch.at("mask").to_vector<bool>()) valid += v;
+    EXPECT_EQ(valid, s.valid_tokens) << name;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "step_003.safetensors"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(NaFlexFlagsTest, ParsesEveryFlag) {
   const CliOptions o = ParseFlags(std::vector<std::string>{
       "--steps", "12", "--buckets=128", "--token-budget", "2048", "--lr", "5e-4", "--seed", "3",
       "--data", "fashion-mnist", "--eval-batches", "0", "--device", "interp", "--threads", "2",
-      "--save", "a.safetensors", "--load", "b.safetensors", "--out-dir", "out", "--bench"});
+      "--save", "a.safetensors", "--load", "b.safetensors", "--out-dir", "out", "--bench",
+      "--dump-batches", "dump"});
   EXPECT_EQ(o.train.steps, 12);
   EXPECT_EQ(o.train.buckets, (std::vector<int64_t>{128}));
   EXPECT_EQ(o.train.token_budget, 2048);
@@ -137,6 +172,7 @@ TEST(NaFlexFlagsTest, ParsesEveryFlag) {
   EXPECT_EQ(o.threads, 2);
   EXPECT_EQ(o.save_path, "a.safetensors");
   EXPECT_EQ(o.train.load_path, "b.safetensors");
+  EXPECT_EQ(o.train.dump_dir, "dump");
   EXPECT_EQ(o.out_dir, "out");
   EXPECT_TRUE(o.bench);
   const CliOptions defaults = ParseFlags(std::vector<std::string>{});
