@@ -19,6 +19,13 @@ struct RecomputeCost {
   int ops = 0;                    // elementwise ops (views, constants and arange are free)
   bool reads_results = false;     // reads another kernel's stored result
   bool has_indexed_load = false;  // gather/index_select inside
+  // The tensors it reads (results and device data; scalars are free), up to two.
+  std::vector<int> buffers;
+  void AddBuffer(int b) {
+    if (buffers.size() < 2 && std::find(buffers.begin(), buffers.end(), b) == buffers.end()) {
+      buffers.push_back(b);
+    }
+  }
 };
 
 bool IsCheapLeaf(OpKind op) { return op == OpKind::kConstant || op == OpKind::kArange; }
@@ -172,14 +179,19 @@ void Planner::ChooseResults() {
     c.ops = (IsCheapLeaf(op) || IsView(op)) ? 0 : 1;
     c.has_indexed_load = op == OpKind::kGather || op == OpKind::kIndexSelect;
     for (int o : operands_[i]) {
-      if (IsParameter(node(o).op())) continue;
+      if (IsParameter(node(o).op())) {
+        if (node(o).op() != OpKind::kScalar) c.AddBuffer(o);
+        continue;
+      }
       if (result_[o]) {
         c.reads_results = true;
+        c.AddBuffer(o);
         continue;
       }
       c.ops += cost[o].ops;
       c.reads_results |= cost[o].reads_results;
       c.has_indexed_load |= cost[o].has_indexed_load;
+      for (int b : cost[o].buffers) c.AddBuffer(b);
     }
     if (forced) {
       result_[i] = !matmul_view[i];
@@ -189,7 +201,8 @@ void Planner::ChooseResults() {
     // Used by several nodes: recompute only what is free (views, constants) or a short
     // chain of elementwise ops on parameters; anything else is computed once.
     const bool free = c.ops == 0 && !c.has_indexed_load;
-    const bool short_chain = c.ops <= kMaxRecomputedOps && !c.reads_results && !c.has_indexed_load;
+    const bool short_chain = c.ops <= kMaxRecomputedOps && !c.has_indexed_load &&
+                             (!c.reads_results || c.buffers.size() <= 1);
     if (!free && !short_chain) result_[i] = true;
   }
 }
@@ -421,6 +434,17 @@ FusionPlan Planner::Emit() {
   for (int p = 0; p < n(); ++p) {
     if (is_output_[p] && IsParam(p)) param_outputs.push_back(p);
   }
+  // Results another kernel reads, directly or through the chains it recomputes (a
+  // recomputed node is a member of every kernel that reads it, so its users alone do not
+  // tell).
+  std::vector<bool> read_elsewhere(n(), false);
+  for (int h : ordered) {
+    for (int s : groups_[h].results) {
+      for (int p : inputs_[s]) {
+        if (!IsParam(p) && group_of_[p] != h) read_elsewhere[p] = true;
+      }
+    }
+  }
   for (int g : ordered) {
     const Group& group = groups_[g];
     for (auto it = param_outputs.begin(); it != param_outputs.end();) {
@@ -442,9 +466,7 @@ FusionPlan Planner::Emit() {
     k.loads.erase(std::unique(k.loads.begin(), k.loads.end()), k.loads.end());
     std::optional<std::string> boundary;
     for (int r : group.results) {
-      bool stored = is_output_[r];
-      for (int u : users_[r]) stored |= !members.contains(u);
-      if (stored) k.stores.push_back(r);
+      if (is_output_[r] || read_elsewhere[r]) k.stores.push_back(r);
     }
     // Why this kernel does not continue into the kernels that read its stores.
     for (int other : ordered) {

@@ -19,9 +19,13 @@
 //     or used by several nodes and not cheap to recompute. Every other node is inlined:
 //     a member of each kernel that reads it, recomputed there, never stored. Cheap to
 //     recompute (rule for multi-use nodes): views, constants and arange (index arithmetic,
-//     no work), or a chain of at most kMaxRecomputedOps elementwise ops whose leaves are
-//     parameters and constants only (no reduction, gather, matmul or other kernel's result
-//     inside). Anything else used twice is stored once and loaded by each reader.
+//     no work), or a chain of at most kMaxRecomputedOps elementwise ops (no gather inside)
+//     whose leaves are parameters and constants, or one stored result and constants: its
+//     readers then load that one tensor instead of this value, no more traffic and one
+//     store less (a forward activation that the backward recomputes from the tensor it
+//     already reads). Anything else used twice is stored once and loaded by each reader.
+//     A result is stored when a graph output or when another kernel reads it, directly
+//     or through a chain it recomputes.
 //  2. Matmul operands are buffers: a parameter, or a result stored by an earlier kernel.
 //     An operand that transposes the last two dimensions of a buffer is not copied: the
 //     permute is a member of the matmul kernel and the kernel loads the un-transposed

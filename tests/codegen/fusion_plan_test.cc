@@ -286,6 +286,45 @@ TEST(FusionPlanTest, MultiUseRecomputeRule) {
   EXPECT_EQ(KernelsWithMember(plan, 4), 1);
 }
 
+TEST(FusionPlanTest, ShortChainOverOneStoredResultIsRecomputedByItsReaders) {
+  // %4 is one op on the matmul's result: each kernel that reads it loads %2 and
+  // recomputes %4 rather than have %4 stored as well (a forward activation saved for
+  // the backward pass).
+  Graph g = Parse(R"(graph {
+  %0 = f32[8,32] device_data()
+  %1 = f32[32,32] device_data()
+  %2 = f32[8,32] matmul(%0, %1)
+  %3 = f32[] scalar()
+  %4 = f32[8,32] mul(%2, %3)
+  %5 = f32[8,32] tanh(%4)
+  %6 = f32[8] sum(%4) dims=[1] keepdim=false
+  %7 = f32[32] sum(%4) dims=[0] keepdim=false
+  return (%5, %6, %7)
+})");
+  FusionPlan plan = PlanAndVerify(g);
+  EXPECT_FALSE(Stored(plan, 4)) << plan.ToString(g);
+  EXPECT_GE(KernelsWithMember(plan, 4), 2) << plan.ToString(g);
+  EXPECT_TRUE(Stored(plan, 2));
+}
+
+TEST(FusionPlanTest, ResultReadOnlyThroughARecomputedChainIsStored) {
+  // %3 reads only the reduction %1 and is recomputed in the row kernel of %1 and in the
+  // kernel of %5; that second kernel loads %1, so %1 is stored although every user of it
+  // is a member of its own kernel.
+  Graph g = Parse(R"(graph {
+  %0 = f32[8,32] device_data()
+  %1 = f32[8,1] sum(%0) dims=[1] keepdim=true
+  %2 = f32[] scalar()
+  %3 = f32[8,1] mul(%1, %2)
+  %4 = f32[8,32] add(%0, %3)
+  %5 = f32[1,1] sum(%3) dims=[0] keepdim=true
+  return (%4, %5)
+})");
+  FusionPlan plan = PlanAndVerify(g);  // every load is a parameter or an earlier store
+  EXPECT_TRUE(Stored(plan, 1)) << plan.ToString(g);
+  EXPECT_EQ(KernelsWithMember(plan, 3), 2) << plan.ToString(g);
+}
+
 TEST(FusionPlanTest, ViewsInsideAChainAreOneKernel) {
   Graph g = Parse(R"(graph {
   %0 = f32[4,6] device_data()
