@@ -242,19 +242,28 @@ absl::Status KernelBuilder::BuildMatmul() {
     int buffer = -1;
     bool transpose = false;
     Sizes shape = v->shape().sizes();
-    if (v->shape().numel() == 0) {
-      // Nothing to read: the scratch buffer below stays empty.
-    } else if (!Member(v)) {
-      buffer = InputBuffer(v);
-    } else if (v->op() == OpKind::kPermute && !Member(v->operand(0).node.get())) {
-      const std::vector<int64_t>& perm = v->attrs().GetInts("perm");
-      const int64_t rank = static_cast<int64_t>(perm.size());
-      bool swap = rank >= 2 && perm[rank - 2] == rank - 1 && perm[rank - 1] == rank - 2;
-      for (int64_t d = 0; d + 2 < rank && swap; ++d) swap = perm[d] == d;
-      if (swap) {
-        buffer = InputBuffer(v->operand(0).node.get());
-        transpose = true;
-        shape = v->operand(0).shape().sizes();
+    if (v->shape().numel() > 0) {
+      // The planner's operand views (fusion_plan.h, rule 2): transpose?(reshape*(buffer)).
+      // A reshape of a loaded buffer is the same memory read with other sizes, and a
+      // transpose of the last two dimensions is BLAS's flag: no copy for either.
+      const Node* src = v;
+      if (Member(src) && src->op() == OpKind::kPermute) {
+        const std::vector<int64_t>& perm = src->attrs().GetInts("perm");
+        const int64_t rank = static_cast<int64_t>(perm.size());
+        bool swap = rank >= 2 && perm[rank - 2] == rank - 1 && perm[rank - 1] == rank - 2;
+        for (int64_t d = 0; d + 2 < rank && swap; ++d) swap = perm[d] == d;
+        if (swap) {
+          transpose = true;
+          src = src->operand(0).node.get();
+        }
+      }
+      const Sizes viewed = src->shape().sizes();
+      while (Member(src) && src->op() == OpKind::kReshape) src = src->operand(0).node.get();
+      if (!Member(src)) {
+        buffer = InputBuffer(src);
+        shape = viewed;
+      } else {
+        transpose = false;
       }
     }
     if (buffer < 0) {

@@ -102,6 +102,29 @@ TEST(CppEmitterTest, SizeOneDimensionsAreSpecialised) {
   EXPECT_NE(broadcast, source(10));
 }
 
+// A Linear over [batch, len, in] tokens: x reshaped to rows times W^T. Both operands are
+// views of loaded buffers (a reshape, a transpose), so the BLAS call reads the buffers
+// themselves, with the transpose as a flag, and the kernel copies nothing first.
+TEST(CppEmitterTest, LinearOverTokensPassesItsBuffersToBlasWithoutCopies) {
+  Value x = Value{Node::CreateDeviceData(Shape(DType::kF32, {2, 3, 4}), nullptr), 0};
+  Value w = Value{Node::CreateDeviceData(Shape(DType::kF32, {5, 4}), nullptr), 0};
+  Value rows = Op(OpKind::kReshape, {x}, Attributes().Set("sizes", std::vector<int64_t>{6, 4}));
+  Value wt = Op(OpKind::kPermute, {w}, Attributes().Set("perm", std::vector<int64_t>{1, 0}));
+  const Graph graph = Graph::Build({Op(OpKind::kMatmul, {rows, wt})});
+  const FusionPlan plan = PlanFusion(graph);
+  ASSERT_EQ(plan.kernels.size(), 1u) << plan.ToString(graph);
+  const KernelIR ir = LowerKernel(graph, plan, 0).value();
+  EXPECT_TRUE(ir.nests.empty());
+  ASSERT_EQ(ir.matmuls.size(), 1u);
+  const MatmulCall& call = ir.matmuls[0];
+  EXPECT_EQ(ir.buffers[call.a].role, BufferRole::kInput);
+  EXPECT_EQ(ir.buffers[call.b].role, BufferRole::kInput);
+  EXPECT_FALSE(call.transpose_a);
+  EXPECT_TRUE(call.transpose_b);
+  EXPECT_THAT(call.a_shape, ::testing::ElementsAre(6, 4));
+  EXPECT_THAT(call.b_shape, ::testing::ElementsAre(5, 4));
+}
+
 TEST(CppEmitterTest, KernelsHaveThePlainCEntryPoint) {
   const std::string source = SourceOf(SoftmaxMlp(8));
   EXPECT_THAT(source,
