@@ -44,18 +44,6 @@ std::vector<int64_t> ReducedDims(const Node& node) {
   return dims;
 }
 
-// A permute that swaps the last two dimensions and keeps the others: a BLAS transpose flag.
-bool IsLastTwoTranspose(const Node& node) {
-  if (node.op() != OpKind::kPermute) return false;
-  const std::vector<int64_t>& perm = node.attrs().GetInts("perm");
-  const int64_t r = static_cast<int64_t>(perm.size());
-  if (r < 2) return false;
-  for (int64_t i = 0; i + 2 < r; ++i) {
-    if (perm[i] != i) return false;
-  }
-  return perm[r - 2] == r - 1 && perm[r - 1] == r - 2;
-}
-
 Sizes WithoutOnes(const Sizes& sizes) {
   Sizes out;
   for (int64_t s : sizes) {

@@ -247,15 +247,9 @@ absl::Status KernelBuilder::BuildMatmul() {
       // A reshape of a loaded buffer is the same memory read with other sizes, and a
       // transpose of the last two dimensions is BLAS's flag: no copy for either.
       const Node* src = v;
-      if (Member(src) && src->op() == OpKind::kPermute) {
-        const std::vector<int64_t>& perm = src->attrs().GetInts("perm");
-        const int64_t rank = static_cast<int64_t>(perm.size());
-        bool swap = rank >= 2 && perm[rank - 2] == rank - 1 && perm[rank - 1] == rank - 2;
-        for (int64_t d = 0; d + 2 < rank && swap; ++d) swap = perm[d] == d;
-        if (swap) {
-          transpose = true;
-          src = src->operand(0).node.get();
-        }
+      if (Member(src) && IsLastTwoTranspose(*src)) {
+        transpose = true;
+        src = src->operand(0).node.get();
       }
       const Sizes viewed = src->shape().sizes();
       while (Member(src) && src->op() == OpKind::kReshape) src = src->operand(0).node.get();

@@ -123,4 +123,15 @@ void Node::ComputeHash() {
 
 std::string Node::ShortString() const { return absl::StrCat(OpName(op_), " ", shape().ToString()); }
 
+bool IsLastTwoTranspose(const Node& node) {
+  if (node.op() != OpKind::kPermute) return false;
+  const std::vector<int64_t>& perm = node.attrs().GetInts("perm");
+  const int64_t r = static_cast<int64_t>(perm.size());
+  if (r < 2) return false;
+  for (int64_t i = 0; i + 2 < r; ++i) {
+    if (perm[i] != i) return false;
+  }
+  return perm[r - 2] == r - 1 && perm[r - 1] == r - 2;
+}
+
 }  // namespace kiln

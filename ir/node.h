@@ -115,4 +115,8 @@ class Node {
 
 inline const Shape& Value::shape() const { return node->shape(index); }
 
+// Whether `node` is a permute that swaps the last two dimensions and keeps the others
+// (x @ W^T's W^T): what BLAS takes as a transpose flag instead of a copy.
+bool IsLastTwoTranspose(const Node& node);
+
 }  // namespace kiln

@@ -63,19 +63,6 @@ Tensor ExtremumGradient(const ForwardOp& op, const Tensor& grad) {
   return mul(mask, div(KeepReducedDims(op, grad), count, site), site);
 }
 
-// Whether `v` is a transpose of the last two dimensions of its operand (the W^T of a
-// Linear layer's x @ W^T, the k^T of attention's q @ k^T).
-bool IsLastTwoTranspose(const Value& v) {
-  if (v.node->op() != OpKind::kPermute) return false;
-  const std::vector<int64_t> perm = v.node->attrs().GetInts("perm");
-  const int64_t r = static_cast<int64_t>(perm.size());
-  if (r < 2 || perm[r - 2] != r - 1 || perm[r - 1] != r - 2) return false;
-  for (int64_t i = 0; i + 2 < r; ++i) {
-    if (perm[i] != i) return false;
-  }
-  return true;
-}
-
 void MatmulGradients(const ForwardOp& op, const Tensor& grad, absl::Span<const bool> needs,
                      absl::Span<Tensor> grads) {
   // IR matmul operands have rank >= 2 (the lazy layer reshapes 1-D ones), so both
@@ -92,7 +79,7 @@ void MatmulGradients(const ForwardOp& op, const Tensor& grad, absl::Span<const b
   // BLAS writes dT (a weight's gradient) in the layout its update reads, and in the
   // orientation OpenBLAS runs fastest, instead of writing dT^T for a strided update.
   if (needs[0]) {
-    if (same_batch && IsLastTwoTranspose(op.node().operand(0))) {
+    if (same_batch && IsLastTwoTranspose(*op.node().operand(0).node)) {
       const Tensor gt = transpose(grad, -1, -2, site);
       grads[0] = transpose(matmul(op.operand(1), gt, site), -1, -2, site);
     } else {
@@ -101,7 +88,7 @@ void MatmulGradients(const ForwardOp& op, const Tensor& grad, absl::Span<const b
     }
   }
   if (needs[1]) {
-    if (same_batch && IsLastTwoTranspose(op.node().operand(1))) {
+    if (same_batch && IsLastTwoTranspose(*op.node().operand(1).node)) {
       const Tensor gt = transpose(grad, -1, -2, site);
       grads[1] = transpose(matmul(gt, op.operand(0), site), -1, -2, site);
     } else {
