@@ -16,72 +16,16 @@
 #include "lazy/graph_executor.h"
 #include "lazy/ops.h"
 #include "lazy/tensor.h"
+#include "tests/backends/cpu_parity_util.h"
 #include "util/config.h"
 
 namespace kiln {
 namespace {
 
-using Outputs = std::vector<std::vector<double>>;
-
-Outputs Values(const std::vector<Tensor>& tensors) {
-  Outputs out;
-  for (const Tensor& t : tensors) {
-    if (t.dtype() == DType::kF32) {
-      const std::vector<float> v = t.to_vector<float>();
-      out.emplace_back(v.begin(), v.end());
-    } else if (t.dtype() == DType::kF64) {
-      out.push_back(t.to_vector<double>());
-    } else {
-      const std::vector<int64_t> v = cast(t, DType::kI64).to_vector<int64_t>();
-      out.emplace_back(v.begin(), v.end());
-    }
-  }
-  return out;
-}
-
-// Runs `fn` on `device` from a fixed seed.
-Outputs RunOn(const char* device, const std::function<std::vector<Tensor>(Generator&)>& fn) {
-  set_device(device);
-  Generator gen(2024);
-  const std::vector<Tensor> results = fn(gen);
-  // One graph for all results, so that producer, reduction and consumer fuse.
-  mark_step();
-  Outputs out = Values(results);
-  set_device("interp");
-  return out;
-}
-
-// `tol` is relative to max(1, |interp|); NaN must match NaN.
-void ExpectMatchesInterp(const std::function<std::vector<Tensor>(Generator&)>& fn, double tol,
-                         const std::string& name) {
-  const Outputs want = RunOn("interp", fn);
-  const Outputs got = RunOn("cpu", fn);
-  ASSERT_EQ(want.size(), got.size()) << name;
-  for (size_t o = 0; o < want.size(); ++o) {
-    ASSERT_EQ(want[o].size(), got[o].size()) << name << " output " << o;
-    int bad = 0;
-    for (size_t i = 0; i < want[o].size() && bad < 5; ++i) {
-      const double w = want[o][i];
-      const double g = got[o][i];
-      const bool ok =
-          std::isnan(w) ? std::isnan(g) : std::fabs(w - g) <= tol * std::max(1.0, std::fabs(w));
-      if (!ok) {
-        ++bad;
-        ADD_FAILURE() << name << " output " << o << " element " << i << ": cpu " << g
-                      << " vs interp " << w;
-      }
-    }
-  }
-}
-
-class CpuColumnReduceTest : public ::testing::Test {
- protected:
-  void SetUp() override { cpu::SetPoisonAllocationsForTesting(true); }
-  void TearDown() override {
-    cpu::SetPoisonAllocationsForTesting(false);
-    set_device("interp");
-  }
-};
+using ::kiln::testing::ExpectCpuMatchesInterp;
+using ::kiln::testing::Outputs;
+using ::kiln::testing::RunOn;
+using CpuColumnReduceTest = ::kiln::testing::PoisonedCpuTest;
 
 struct Case {
   std::vector<int64_t> sizes;
@@ -141,7 +85,7 @@ TEST_F(CpuColumnReduceTest, FusedColumnReductionsMatchInterp) {
     for (const Case& c : Cases()) {
       for (const char* op : {"sum", "mean", "max", "min"}) {
         for (bool keepdim : {false, true}) {
-          ExpectMatchesInterp([&](Generator& gen) { return Fused(gen, c, op, keepdim); }, 1e-5,
+          ExpectCpuMatchesInterp([&](Generator& gen) { return Fused(gen, c, op, keepdim); }, 1e-5,
                               Name(c, op, keepdim, threads));
         }
       }
@@ -153,13 +97,13 @@ TEST_F(CpuColumnReduceTest, LongColumnSumsStayAccurate) {
   for (int threads : {1, 2}) {
     ScopedConfigOverride cfg;
     cfg->num_threads = threads;
-    ExpectMatchesInterp(
+    ExpectCpuMatchesInterp(
         [](Generator& gen) {
           Tensor x = add(randn({20000, 3}, gen), 1.0);
           return std::vector<Tensor>{sum(x, {0}), mean(x, {0}, true)};
         },
         1e-5, "long f32 column sum");
-    ExpectMatchesInterp(
+    ExpectCpuMatchesInterp(
         [](Generator& gen) {
           Tensor x = randn({2, 3001, 17}, gen, DType::kF64);
           return std::vector<Tensor>{sum(exp(x), {0, 1})};
@@ -171,14 +115,14 @@ TEST_F(CpuColumnReduceTest, LongColumnSumsStayAccurate) {
 TEST_F(CpuColumnReduceTest, IntegerAndNaNColumns) {
   ScopedConfigOverride cfg;
   cfg->num_threads = 2;
-  ExpectMatchesInterp(
+  ExpectCpuMatchesInterp(
       [](Generator& gen) {
         Tensor i = cast(mul(randn({300, 41}, gen), 1000.0), DType::kI32);
         return std::vector<Tensor>{sum(i, {0}), max(i, {0}), min(cast(i, DType::kI64), {0})};
       },
       0, "integer columns");
   // log of negative numbers: NaN in some columns.
-  ExpectMatchesInterp(
+  ExpectCpuMatchesInterp(
       [](Generator& gen) {
         Tensor x = log(add(randn({700, 13}, gen), 2.5));
         return std::vector<Tensor>{max(x, {0}), min(x, {0}, true), sum(x, {0})};
@@ -192,7 +136,7 @@ TEST_F(CpuColumnReduceTest, DependentColumnReductions) {
   for (int threads : {1, 2}) {
     ScopedConfigOverride cfg;
     cfg->num_threads = threads;
-    ExpectMatchesInterp(
+    ExpectCpuMatchesInterp(
         [](Generator& gen) {
           Tensor x = randn({257, 3, 50}, gen);
           Tensor centred = sub(x, mean(x, {0, 1}, true));
@@ -211,8 +155,8 @@ TEST_F(CpuColumnReduceTest, SameThreadCountGivesTheSameBits) {
     Tensor x = randn({1000, 70}, gen);
     return std::vector<Tensor>{sum(mul(x, x), {0})};
   };
-  const Outputs a = RunOn("cpu", fn);
-  const Outputs b = RunOn("cpu", fn);
+  const Outputs a = RunOn("cpu", fn, 2024);
+  const Outputs b = RunOn("cpu", fn, 2024);
   ASSERT_EQ(a.size(), b.size());
   EXPECT_EQ(0, std::memcmp(a[0].data(), b[0].data(), a[0].size() * sizeof(double)));
 }

@@ -22,49 +22,19 @@
 #include "lazy/ops.h"
 #include "lazy/optim_adamw.h"
 #include "lazy/tensor.h"
+#include "tests/backends/cpu_parity_util.h"
 #include "util/config.h"
 
 namespace kiln {
 namespace {
 
-// Runs `fn` (which builds tensors from `gen` on the current device and returns the
-// results) on interp and on cpu, and compares every element.
+using CpuCompositeTest = ::kiln::testing::PoisonedCpuTest;
+
+// The composites' inputs come from their own seed.
 void ExpectSameOnBoth(const std::function<std::vector<Tensor>(Generator&)>& fn, double tol,
                       const std::string& name) {
-  std::vector<std::vector<std::vector<float>>> results;
-  for (const char* device : {"interp", "cpu"}) {
-    set_device(device);
-    Generator gen(1234);
-    std::vector<std::vector<float>> values;
-    for (const Tensor& t : fn(gen)) values.push_back(t.to_vector<float>());
-    results.push_back(std::move(values));
-  }
-  set_device("interp");
-  ASSERT_EQ(results[0].size(), results[1].size());
-  for (size_t o = 0; o < results[0].size(); ++o) {
-    const auto& want = results[0][o];
-    const auto& got = results[1][o];
-    ASSERT_EQ(want.size(), got.size()) << name << " output " << o;
-    int bad = 0;
-    for (size_t i = 0; i < want.size() && bad < 5; ++i) {
-      const double err = std::fabs(double(want[i]) - double(got[i]));
-      if (!(err <= tol * std::max(1.0, std::fabs(double(want[i]))))) {
-        ++bad;
-        ADD_FAILURE() << name << " output " << o << " element " << i << ": cpu " << got[i]
-                      << " vs interp " << want[i];
-      }
-    }
-  }
+  ::kiln::testing::ExpectCpuMatchesInterp(fn, tol, name, /*seed=*/1234);
 }
-
-class CpuCompositeTest : public ::testing::Test {
- protected:
-  void SetUp() override { cpu::SetPoisonAllocationsForTesting(true); }
-  void TearDown() override {
-    cpu::SetPoisonAllocationsForTesting(false);
-    set_device("interp");
-  }
-};
 
 TEST_F(CpuCompositeTest, SoftmaxAndLayerNorm) {
   ExpectSameOnBoth(
