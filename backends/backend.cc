@@ -4,6 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/emulated_device.h"
+#include "backends/cuda/runtime_device.h"
 #include "backends/interp/interp_backend.h"
 
 namespace kiln {
@@ -17,12 +20,26 @@ absl::StatusOr<Backend*> GetBackend(std::string_view name) {
     static Backend* cpu = new cpu::CpuBackend();  // process lifetime, like interp
     return cpu;
   }
-  if (name == "cuda") {
-    return absl::UnavailableError(absl::StrCat(
-        "backend '", std::string(name), "' is not built into this kiln; available: interp, cpu"));
+  if (name == "cuda_emulated") {
+    static Backend* emulated =  // process lifetime, like interp
+        new cuda::CudaBackend("cuda_emulated", std::make_unique<cuda::EmulatedDevice>());
+    return emulated;
   }
-  return absl::NotFoundError(
-      absl::StrCat("unknown backend '", std::string(name), "'; expected interp, cpu or cuda"));
+  if (name == "cuda") {
+    // Opened once: a machine without a driver or GPU gives the same answer every time.
+    static const absl::StatusOr<Backend*> cuda = []() -> absl::StatusOr<Backend*> {
+      absl::StatusOr<std::unique_ptr<cuda::CudaDevice>> device = cuda::OpenRuntimeDevice();
+      if (!device.ok()) {
+        return absl::UnavailableError(absl::StrCat(
+            "backend 'cuda' is unavailable: ", device.status().message(),
+            "; available: interp, cpu, cuda_emulated (the CUDA kernels run on the CPU)"));
+      }
+      return new cuda::CudaBackend("cuda", *std::move(device));  // process lifetime
+    }();
+    return cuda;
+  }
+  return absl::NotFoundError(absl::StrCat("unknown backend '", std::string(name),
+                                          "'; expected interp, cpu, cuda or cuda_emulated"));
 }
 
 }  // namespace kiln

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
+#include "bench/bench_data.h"
 #include "benchmark/benchmark.h"
 #include "lazy/kiln.h"
 
@@ -39,16 +40,7 @@ constexpr int64_t kChainElements = int64_t{1} << 24;  // 16M f32 = 64 MiB
 constexpr int64_t kRows = 8192;
 constexpr int64_t kCols = 2048;  // [8192, 2048] f32 = 64 MiB
 
-// Deterministic values in about [-2, 2] (fast to make; the contents do not matter).
-std::vector<float> HostData(int64_t n, uint32_t seed) {
-  std::vector<float> data(static_cast<size_t>(n));
-  uint32_t s = seed;
-  for (auto& v : data) {
-    s = s * 1664525u + 1013904223u;
-    v = static_cast<float>(s >> 8) * (4.0f / 16777216.0f) - 2.0f;
-  }
-  return data;
-}
+using kiln::bench::HostData;
 
 // The inputs of every benchmark on one device, made once (uploading 64 MiB per
 // repetition would dominate a short run).

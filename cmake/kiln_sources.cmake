@@ -7,4 +7,5 @@ file(GLOB KILN_SOURCES CONFIGURE_DEPENDS
   ${PROJECT_SOURCE_DIR}/codegen/*.cc
   ${PROJECT_SOURCE_DIR}/backends/*.cc
   ${PROJECT_SOURCE_DIR}/backends/interp/*.cc
-  ${PROJECT_SOURCE_DIR}/backends/cpu/*.cc)
+  ${PROJECT_SOURCE_DIR}/backends/cpu/*.cc
+  ${PROJECT_SOURCE_DIR}/backends/cuda/*.cc)

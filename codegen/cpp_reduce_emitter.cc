@@ -6,11 +6,10 @@
 #include "absl/strings/str_join.h"
 #include "codegen/cpp_kernel_emitter.h"
 
-namespace kiln::codegen::cpp_internal {
+namespace kiln::codegen::internal {
 
-bool KernelEmitter::Reaches(int root, const std::vector<bool>& inner_vars, bool* has_check) const {
-  // Whether the part of `root` that depends on `inner_vars` contains a check or a nested
-  // reduction, which keep the loop from being an OpenMP simd loop.
+bool CppKernelEmitter::Reaches(int root, const std::vector<bool>& inner_vars,
+                               bool* has_check) const {
   std::vector<bool> seen(ir_.exprs.size(), false);
   std::vector<int> stack = {root};
   while (!stack.empty()) {
@@ -32,7 +31,7 @@ bool KernelEmitter::Reaches(int root, const std::vector<bool>& inner_vars, bool*
   return *has_check;
 }
 
-void KernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
+void CppKernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
   const Expr& x = ir_.exprs[e];
   const std::string acc = absl::StrCat("acc", e);
   const DType dt = x.dtype;
@@ -114,11 +113,7 @@ void KernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
     if (sum) {
       Line(absl::StrCat(acc, " = kn::WrapAdd(", acc, ", ", at, "(", v, "));"));
     } else if (x.op == OpKind::kArgmax) {
-      Line(absl::StrCat("if (!(", acc, " != ", acc, ") && (", v, " != ", v, " || ", v, " > ", acc,
-                        ")) {"));
-      Line(absl::StrCat("  ", acc, " = ", v, ";"));
-      Line(absl::StrCat("  ", acc, "_at = ", Ref(x.args[1]), ";"));
-      Line("}");
+      EmitArgmaxStep(acc, v, Ref(x.args[1]));
     } else if (simd_max_or_min) {
       Line(absl::StrCat(acc, " = kn::Simd", x.op == OpKind::kMax ? "Max" : "Min", "Step(", acc,
                         ", ", v, ");"));
@@ -201,38 +196,7 @@ std::string ColumnStep(const KernelIR& ir, int e, const std::string& acc, const 
 
 }  // namespace
 
-std::string KernelEmitter::SizeProduct(const std::vector<int>& vars) const {
-  std::vector<std::string> sizes;
-  for (int v : vars) sizes.push_back(VarSize(v));
-  return sizes.empty() ? std::string("int64_t(1)") : absl::StrJoin(sizes, " * ");
-}
-
-std::string KernelEmitter::LinearIndex(const std::vector<int>& vars) const {
-  std::string index = vars.empty() ? std::string("int64_t(0)") : absl::StrCat("i", vars[0]);
-  for (size_t k = 1; k < vars.size(); ++k) {
-    index = absl::StrCat("(", index, ") * ", VarSize(vars[k]), " + i", vars[k]);
-  }
-  return index;
-}
-
-void KernelEmitter::Delinearize(const std::vector<int>& vars, const std::string& index,
-                                const std::string& rem) {
-  if (vars.empty()) return;
-  if (vars.size() > 1) Line(absl::StrCat("int64_t ", rem, " = ", index, ";"));
-  for (int k = static_cast<int>(vars.size()) - 1; k >= 0; --k) {
-    const std::string i = absl::StrCat("i", vars[k]);
-    if (vars.size() == 1) {
-      Line(absl::StrCat("const int64_t ", i, " = ", index, ";"));
-    } else if (k == 0) {
-      Line(absl::StrCat("const int64_t ", i, " = ", rem, ";"));
-    } else {
-      Line(absl::StrCat("const int64_t ", i, " = ", rem, " % ", VarSize(vars[k]), ";"));
-      Line(absl::StrCat(rem, " /= ", VarSize(vars[k]), ";"));
-    }
-  }
-}
-
-void KernelEmitter::EmitColumnNest(const LoopNest& nest) {
+void CppKernelEmitter::EmitColumnNest(const LoopNest& nest) {
   const ColumnSchedule schedule = ScheduleColumns(ir_, nest);
   const int p = nest.num_parallel;
   const int q = nest.num_reduced;
@@ -278,7 +242,7 @@ void KernelEmitter::EmitColumnNest(const LoopNest& nest) {
   LeaveScope(scope_mark);
 }
 
-void KernelEmitter::EmitColumnSweep(const LoopNest& nest, const ColumnSchedule& schedule,
+void CppKernelEmitter::EmitColumnSweep(const LoopNest& nest, const ColumnSchedule& schedule,
                                     int sweep) {
   const int p = nest.num_parallel;
   const int q = nest.num_reduced;
@@ -400,7 +364,7 @@ void KernelEmitter::EmitColumnSweep(const LoopNest& nest, const ColumnSchedule& 
   LeaveScope(scope_mark);
 }
 
-void KernelEmitter::EmitColumnCombine(const LoopNest& nest, const ColumnSchedule& schedule,
+void CppKernelEmitter::EmitColumnCombine(const LoopNest& nest, const ColumnSchedule& schedule,
                                       int level) {
   const int p = nest.num_parallel;
   const int q = nest.num_reduced;
@@ -470,4 +434,4 @@ void KernelEmitter::EmitColumnCombine(const LoopNest& nest, const ColumnSchedule
   LeaveScope(scope_mark);
 }
 
-}  // namespace kiln::codegen::cpp_internal
+}  // namespace kiln::codegen::internal

@@ -414,4 +414,20 @@ std::vector<bool> ReachableExprs(const KernelIR& ir, std::vector<int> roots) {
   return seen;
 }
 
+int64_t MatmulBatchOffset(int64_t flat, absl::Span<const int64_t> out_batch,
+                          absl::Span<const int64_t> batch, int64_t matrix) {
+  int64_t offset = 0;
+  int64_t stride = matrix;
+  const size_t lead = out_batch.size() - batch.size();
+  for (size_t d = out_batch.size(); d-- > 0;) {
+    const int64_t i = flat % out_batch[d];
+    flat /= out_batch[d];
+    if (d < lead) continue;
+    const int64_t size = batch[d - lead];
+    if (size != 1) offset += i * stride;
+    stride *= size;
+  }
+  return offset;
+}
+
 }  // namespace kiln::codegen

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "codegen/fusion_plan.h"
 #include "ir/dtype.h"
 #include "ir/graph.h"
@@ -149,6 +150,12 @@ struct MatmulCall {
   DType dtype = DType::kF32;
   Sizes a_shape, b_shape, out_shape;  // as stored (a_shape is [.., k, m] when transposed)
 };
+
+// The element offset of matrix `flat` (a row-major index over the output's batch sizes
+// `out_batch`) within an operand whose own batch sizes are `batch`, broadcast against
+// them (trailing-aligned; size-1 dimensions repeat), with `matrix` elements per matrix.
+int64_t MatmulBatchOffset(int64_t flat, absl::Span<const int64_t> out_batch,
+                          absl::Span<const int64_t> batch, int64_t matrix);
 
 enum class BufferRole { kInput, kOutput, kScratch };
 

@@ -57,10 +57,11 @@ Config ParseConfig(const std::vector<std::string>& env, std::vector<std::string>
     const std::string name = entry.substr(0, eq);
     const std::string value = eq == std::string::npos ? "" : entry.substr(eq + 1);
     if (name == "KILN_DEVICE") {
-      if (value == "interp" || value == "cpu" || value == "cuda") {
+      if (value == "interp" || value == "cpu" || value == "cuda" ||
+          value == "cuda_emulated") {
         config.device = value;
       } else {
-        bad_value(name, value, "one of interp, cpu, cuda");
+        bad_value(name, value, "one of interp, cpu, cuda, cuda_emulated");
       }
     } else if (name == "KILN_CACHE_SIZE") {
       int64_t size;
@@ -108,6 +109,10 @@ Config ParseConfig(const std::vector<std::string>& env, std::vector<std::string>
       } else {
         bad_value(name, value, "a non-negative integer");
       }
+    } else if (name == "KILN_CUDA_FAST_MATH") {
+      if (!ParseBool(value, &config.cuda_fast_math)) bad_value(name, value, "0 or 1");
+    } else if (name == "KILN_ALLOW_TF32") {
+      if (!ParseBool(value, &config.allow_tf32)) bad_value(name, value, "0 or 1");
     } else if (name == "KILN_PROFILE") {
       if (!ParseBool(value, &config.profile)) bad_value(name, value, "0 or 1");
     } else if (name == "KILN_TRACE") {

@@ -2,7 +2,7 @@
 // Every KILN_* environment variable, read once into one Config. Code reads
 // `kiln::config()`; tests change values with ScopedConfigOverride, never with setenv.
 //
-//   KILN_DEVICE=interp|cpu|cuda   backend (default cpu)
+//   KILN_DEVICE=interp|cpu|cuda|cuda_emulated   backend (default cpu)
 //   KILN_CACHE_SIZE=N             in-memory compile cache entries (default 1024)
 //   KILN_DEBUG=0|1|2              1: explain every compile; 2: also print its IR
 //   KILN_DUMP_DIR=dir             write each compiled graph's IR text to dir/<hash>.kir
@@ -14,6 +14,8 @@
 //                                 $XDG_CACHE_HOME/kiln, else $HOME/.cache/kiln)
 //   KILN_DISK_CACHE=0|1           0: keep compiled code in memory only (default 1)
 //   KILN_NUM_THREADS=N            cpu backend threads; 0 = all available cores (default)
+//   KILN_CUDA_FAST_MATH=0|1       cuda: NVRTC's --use_fast_math (default 0: IEEE results)
+//   KILN_ALLOW_TF32=0|1           cuda: f32 matmuls may use TF32 tensor cores (default 0)
 //   KILN_PROFILE=0|1              per-kernel timings (default 0)
 //   KILN_TRACE=file               write a trace of compiles and kernel runs to file
 #include <cstdint>
@@ -38,6 +40,8 @@ struct Config {
   std::string cache_dir;
   bool disk_cache = true;
   int num_threads = 0;
+  bool cuda_fast_math = false;
+  bool allow_tf32 = false;
   bool profile = false;
   std::string trace;
 };

@@ -27,24 +27,6 @@ constexpr int64_t kMinTileExtent = 64;
 // and divide it elsewhere), so no thread gets a ragged edge in the middle of a matrix.
 constexpr int64_t kTileAlign = 16;
 
-// Element offset of each matrix of a broadcast batch: `batch` (the operand's own batch
-// sizes) read at the flat output batch position `flat` of `out_batch`.
-int64_t BatchOffset(int64_t flat, absl::Span<const int64_t> out_batch,
-                    absl::Span<const int64_t> batch, int64_t matrix) {
-  int64_t offset = 0;
-  int64_t stride = matrix;
-  const size_t lead = out_batch.size() - batch.size();
-  for (size_t d = out_batch.size(); d-- > 0;) {
-    const int64_t i = flat % out_batch[d];
-    flat /= out_batch[d];
-    if (d < lead) continue;
-    const int64_t size = batch[d - lead];
-    if (size != 1) offset += i * stride;
-    stride *= size;
-  }
-  return offset;
-}
-
 template <typename T>
 void Gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
           int64_t ldb, T* c, int64_t ldc) {
@@ -81,8 +63,8 @@ struct Tiles {
   void Run(int64_t tile) const {
     const int64_t i = tile / parts;
     const int64_t j = tile % parts;
-    const T* am = a + BatchOffset(i, out_batch, a_batch, m * k);
-    const T* bm = b + BatchOffset(i, out_batch, b_batch, k * n);
+    const T* am = a + codegen::MatmulBatchOffset(i, out_batch, a_batch, m * k);
+    const T* bm = b + codegen::MatmulBatchOffset(i, out_batch, b_batch, k * n);
     T* cm = out + i * m * n;
     if (split_rows) {
       // Rows r0..r1 of op(a): rows of a, or columns when a is stored transposed.

@@ -39,6 +39,8 @@ CpuBuffer::~CpuBuffer() { HostAllocator::Global().Free(data_, bytes_); }
 
 void SetPoisonAllocationsForTesting(bool poison) { poison_allocations = poison; }
 
+bool PoisonAllocationsForTesting() { return poison_allocations.load(std::memory_order_relaxed); }
+
 int NumThreads() {
   if (config().num_threads > 0) return config().num_threads;
   const unsigned cores = std::thread::hardware_concurrency();

@@ -35,7 +35,9 @@ class CpuBuffer : public Buffer {
 // blocks reused from the allocator's cache) start filled with 0xFF bytes (NaN for floats,
 // -1 for integers), so a test sees any element a kernel forgot to write. Off by default;
 // process-wide.
+// The emulated cuda device's buffers (host memory too) follow the same setting.
 void SetPoisonAllocationsForTesting(bool poison);
+bool PoisonAllocationsForTesting();
 
 class CpuBackend : public Backend {
  public:

@@ -1,22 +1,23 @@
 #include "backends/cpu/cpu_executable.h"
 
 #include <chrono>
-#include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "backends/cpu/blas.h"
+#include "backends/graph_parameters.h"
+#include "backends/host_copy.h"
+#include "backends/kernel_failure.h"
+#include "backends/kernel_step.h"
 #include "backends/cpu/cpu_backend.h"
 #include "codegen/cpp_emitter.h"
 #include "codegen/fusion_plan.h"
 #include "codegen/overwrite_in_place.h"
 #include "util/config.h"
+#include "util/dump_file.h"
 #include "util/metrics.h"
 #include "util/status_macros.h"
 #include "util/trace_events.h"
@@ -31,69 +32,6 @@ struct KernelError {
   int64_t value = 0;
   int64_t position = 0;
 };
-
-std::string PositionString(int64_t flat, absl::Span<const int64_t> sizes) {
-  Sizes index(sizes.size(), 0);
-  for (size_t d = sizes.size(); d-- > 0;) {
-    if (sizes[d] == 0) continue;
-    index[d] = flat % sizes[d];
-    flat /= sizes[d];
-  }
-  return absl::StrCat("[", absl::StrJoin(index, ","), "]");
-}
-
-// `value` converted to `dtype` like a cast, written to `out`.
-void WriteScalar(DType dtype, double value, void* out) {
-  switch (dtype) {
-    case DType::kBool: {
-      const bool v = value != 0;
-      std::memcpy(out, &v, 1);
-      return;
-    }
-    case DType::kI32:
-    case DType::kI64: {
-      const bool i32 = dtype == DType::kI32;
-      int64_t v = 0;
-      const double limit = i32 ? 2147483648.0 : 9223372036854775808.0;
-      if (value != value) {
-        v = 0;
-      } else if (value >= limit) {
-        v = i32 ? std::numeric_limits<int32_t>::max() : std::numeric_limits<int64_t>::max();
-      } else if (value < -limit) {
-        v = i32 ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int64_t>::min();
-      } else {
-        v = static_cast<int64_t>(value);
-      }
-      if (i32) {
-        const int32_t w = static_cast<int32_t>(v);
-        std::memcpy(out, &w, 4);
-      } else {
-        std::memcpy(out, &v, 8);
-      }
-      return;
-    }
-    case DType::kF64:
-      std::memcpy(out, &value, 8);
-      return;
-    default: {
-      const float f = static_cast<float>(value);
-      std::memcpy(out, &f, 4);
-    }
-  }
-}
-
-// Writes `text` to dir/name for KILN_DUMP_DIR. A failure only warns: dumps are a debugging
-// aid and must not fail the compile.
-void DumpFile(const std::string& dir, const std::string& name, const std::string& text) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  const fs::path path = fs::path(dir) / name;
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (ec || !out) std::fprintf(stderr, "kiln: warning: cannot write %s\n", path.c_str());
-}
 
 // 2*M*N*K per matrix product, over every batch element.
 double MatmulFlops(const codegen::MatmulCall& call) {
@@ -165,22 +103,10 @@ metrics::Counter* DonatedCounter() {
 
 absl::StatusOr<std::unique_ptr<CpuExecutable>> CpuExecutable::Create(const Graph& graph) {
   std::unique_ptr<CpuExecutable> exe(new CpuExecutable());
+  ASSIGN_OR_RETURN(exe->params_, IndexParameters(graph, "cpu"));
   const auto& order = graph.post_order();
-  exe->num_nodes_ = static_cast<int>(order.size());
   absl::flat_hash_map<const Node*, int> pos;
-  for (int i = 0; i < exe->num_nodes_; ++i) pos[order[i]] = i;
-  exe->param_of_node_.assign(order.size(), -1);
-  for (size_t i = 0; i < graph.parameters().size(); ++i) {
-    const Node* p = graph.parameters()[i];
-    exe->param_of_node_[pos.at(p)] = static_cast<int>(i);
-    exe->param_shapes_.push_back(p->shape());
-    exe->param_ops_.push_back(p->op());
-    if (IsReserved(p->shape().dtype())) {
-      return absl::UnimplementedError(absl::StrCat("cpu: ", p->ShortString(), ": dtype ",
-                                                   DTypeName(p->shape().dtype()),
-                                                   " is reserved and not supported yet"));
-    }
-  }
+  for (int i = 0; i < exe->params_.num_nodes; ++i) pos[order[i]] = i;
   const codegen::FusionPlan plan = codegen::PlanFusion(graph);
   const Config& cfg = config();
   exe->graph_hash_ = graph.hash().ToString();
@@ -244,24 +170,15 @@ absl::StatusOr<std::unique_ptr<CpuExecutable>> CpuExecutable::Create(const Graph
   for (int k = 0; k < static_cast<int>(kernels.size()); ++k) {
     codegen::KernelIR& ir = kernels[k];
     Step step;
-    step.name = ir.name;
-    step.kind = ir.kind;
     if (ir.has_code()) {
       ASSIGN_OR_RETURN(void* fn, exe->library_->Symbol(ir.name));
       step.fn = reinterpret_cast<KernelFn>(fn);
     }
-    step.buffers = std::move(ir.buffers);
-    step.sizes = std::move(ir.size_values);
-    for (int node : ir.scalar_nodes) step.scalar_params.push_back(exe->param_of_node_[node]);
-    step.checks = std::move(ir.checks);
-    step.matmuls = std::move(ir.matmuls);
+    static_cast<KernelStep&>(step) = TakeKernelStep(ir, exe->params_);
     exe->steps_.push_back(std::move(step));
   }
-  for (size_t p = 0; p < order.size(); ++p) {
-    if (last_use[p] >= 0 && last_use[p] != kNever && stored_by[p] >= 0) {
-      exe->steps_[last_use[p]].release.push_back(static_cast<int>(p));
-    }
-  }
+  std::vector<std::vector<int>> releases = Releases(stored_by, last_use, kNever, exe->steps_.size());
+  for (size_t k = 0; k < releases.size(); ++k) exe->steps_[k].release = std::move(releases[k]);
   return exe;
 }
 
@@ -273,14 +190,14 @@ void CpuExecutable::PlanDonations(const Graph& graph, std::vector<codegen::Kerne
   for (int k = 0; k < static_cast<int>(kernels.size()); ++k) {
     if (CanFail(kernels[k])) last_failing = k;
   }
-  std::vector<int> node_of_param(param_shapes_.size(), -1);
-  for (int n = 0; n < num_nodes_; ++n) {
-    if (param_of_node_[n] >= 0) node_of_param[param_of_node_[n]] = n;
+  std::vector<int> node_of_param(params_.shapes.size(), -1);
+  for (int n = 0; n < params_.num_nodes; ++n) {
+    if (params_.of_node[n] >= 0) node_of_param[params_.of_node[n]] = n;
   }
   // Donatable parameters: device data that is not also returned as an output.
   std::vector<int> donors;
-  for (size_t i = 0; i < param_shapes_.size(); ++i) {
-    if (param_ops_[i] == OpKind::kDeviceData && !is_output[node_of_param[i]]) {
+  for (size_t i = 0; i < params_.shapes.size(); ++i) {
+    if (params_.ops[i] == OpKind::kDeviceData && !is_output[node_of_param[i]]) {
       donors.push_back(static_cast<int>(i));
     }
   }
@@ -307,7 +224,7 @@ void CpuExecutable::PlanDonations(const Graph& graph, std::vector<codegen::Kerne
     }
     std::vector<int> same_kernel, earlier;
     for (int param : donors) {
-      if (!(param_shapes_[param] == shape)) continue;
+      if (!(params_.shapes[param] == shape)) continue;
       const int pnode = node_of_param[param];
       if (last_use[pnode] < k) {
         earlier.push_back(param);
@@ -340,47 +257,28 @@ void CpuExecutable::PlanDonations(const Graph& graph, std::vector<codegen::Kerne
   }
 }
 
-absl::Status CpuExecutable::ReportCheck(const Step& step, const void* error) const {
-  const auto& err = *static_cast<const KernelError*>(error);
-  const codegen::Check& c = step.checks[err.check];
-  const std::string op = OpName(c.op);
-  switch (c.kind) {
-    case codegen::Check::kIndexRange:
-      return absl::InvalidArgumentError(absl::StrCat(
-          op, ": index ", err.value, " at position ", PositionString(err.position, c.shape),
-          " is out of range for dimension ", c.dim, " of size ", c.size));
-    case codegen::Check::kDivByZero:
-      return absl::InvalidArgumentError(absl::StrCat(op, ": integer division by zero"));
-    case codegen::Check::kNegativeExponent:
-      return absl::InvalidArgumentError(absl::StrCat(
-          op, ": integer base raised to the negative exponent ", err.value, " at position ",
-          PositionString(err.position, c.shape), "; integer powers need exponent >= 0"));
-  }
-  return absl::InternalError("cpu: unknown check");
-}
-
 absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argument> args) {
-  if (args.size() != param_shapes_.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("cpu: the graph has ", param_shapes_.size(),
+  if (args.size() != params_.shapes.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("cpu: the graph has ", params_.shapes.size(),
                                                    " parameters but ", args.size(),
                                                    " arguments were given"));
   }
   std::vector<const CpuBuffer*> params(args.size(), nullptr);
   for (size_t i = 0; i < args.size(); ++i) {
-    if (param_ops_[i] != OpKind::kDeviceData) continue;
+    if (params_.ops[i] != OpKind::kDeviceData) continue;
     if (args[i].buffer == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("cpu: argument ", i, " for a ",
-                                                     param_shapes_[i].ToString(),
+                                                     params_.shapes[i].ToString(),
                                                      " device_data has no buffer"));
     }
     const auto* buffer = dynamic_cast<const CpuBuffer*>(args[i].buffer);
     if (buffer == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("cpu: argument ", i, " is not a cpu buffer"));
     }
-    if (!(buffer->shape() == param_shapes_[i])) {
+    if (!(buffer->shape() == params_.shapes[i])) {
       return absl::InvalidArgumentError(
           absl::StrCat("cpu: argument ", i, " is ", buffer->shape().ToString(),
-                       " but the graph's parameter ", i, " is ", param_shapes_[i].ToString()));
+                       " but the graph's parameter ", i, " is ", params_.shapes[i].ToString()));
     }
     params[i] = buffer;
   }
@@ -393,7 +291,7 @@ absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argum
   }
   const int threads = NumThreads();
   SetBlasThreads(threads);
-  std::vector<std::shared_ptr<CpuBuffer>> owned(num_nodes_);
+  std::vector<std::shared_ptr<CpuBuffer>> owned(params_.num_nodes);
   // Outputs written over donated buffers get them now; no kernel reads them before.
   bool any_donated = false;
   for (const Argument& a : args) any_donated = any_donated || a.donated != nullptr;
@@ -420,7 +318,7 @@ absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argum
     for (const codegen::BufferArg& b : step.buffers) {
       switch (b.role) {
         case codegen::BufferRole::kInput: {
-          const int param = param_of_node_[b.node];
+          const int param = params_.of_node[b.node];
           const CpuBuffer* buffer = param >= 0 ? params[param] : owned[b.node].get();
           if (buffer == nullptr) {
             return absl::InternalError(
@@ -450,7 +348,9 @@ absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argum
       if (step.fn != nullptr && (phase == 0 || !step.matmuls.empty())) {
         KernelError error;
         step.fn(ptrs.data(), step.sizes.data(), scalars.data(), threads, phase, &error);
-        if (error.check >= 0) return ReportCheck(step, &error);
+        if (error.check >= 0) {
+          return CheckFailure(step.checks[error.check], error.value, error.position);
+        }
       }
       if (phase == 0) {
         for (const codegen::MatmulCall& call : step.matmuls) {
@@ -475,10 +375,10 @@ absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argum
   results.reserve(outputs_.size());
   for (int node : outputs_) {
     if (owned[node] == nullptr) {
-      const int param = param_of_node_[node];
-      auto copy = std::make_shared<CpuBuffer>(param_shapes_[param]);
-      if (param_ops_[param] == OpKind::kScalar) {
-        WriteScalar(param_shapes_[param].dtype(), args[param].scalar, copy->data());
+      const int param = params_.of_node[node];
+      auto copy = std::make_shared<CpuBuffer>(params_.shapes[param]);
+      if (params_.ops[param] == OpKind::kScalar) {
+        WriteScalarElement(params_.shapes[param].dtype(), args[param].scalar, copy->data());
       } else if (copy->shape().byte_size() > 0) {
         std::memcpy(copy->data(), params[param]->data(), copy->shape().byte_size());
       }

@@ -32,6 +32,8 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "backends/backend.h"
+#include "backends/graph_parameters.h"
+#include "backends/kernel_step.h"
 #include "backends/cpu/host_compiler.h"
 #include "backends/cpu/kernel_profile.h"
 #include "codegen/kernel_ir.h"
@@ -58,20 +60,12 @@ class CpuExecutable : public Executable {
   using KernelFn = void (*)(void* const*, const int64_t*, const double*, int, int, void*);
 
   // One kernel, by value.
-  struct Step {
-    std::string name;  // the kernel's function name (also for a lone BLAS call)
-    codegen::KernelKind kind = codegen::KernelKind::kElementwise;
+  // One kernel, by value; `name` is its function's name.
+  struct Step : KernelStep {
     KernelFn fn = nullptr;  // null when the kernel has no loops (a lone BLAS call)
-    std::vector<codegen::BufferArg> buffers;
-    std::vector<int64_t> sizes;
-    std::vector<int> scalar_params;  // index into Run's arguments
-    std::vector<codegen::Check> checks;
-    std::vector<codegen::MatmulCall> matmuls;
-    std::vector<int> release;  // node positions whose last reader is this kernel
   };
 
   CpuExecutable() = default;
-  absl::Status ReportCheck(const Step& step, const void* error) const;
   // Fills donations_ (see the header comment) and marks the buffers a kernel may write in
   // place as may_alias; before the source is emitted.
   void PlanDonations(const Graph& graph, std::vector<codegen::KernelIR>& kernels,
@@ -81,9 +75,7 @@ class CpuExecutable : public Executable {
   std::shared_ptr<LoadedLibrary> library_;
   std::string source_;
   std::vector<Step> steps_;
-  std::vector<Shape> param_shapes_;
-  std::vector<OpKind> param_ops_;
-  std::vector<int> param_of_node_;  // node position -> parameter index, or -1
+  GraphParameters params_;
   std::vector<int> outputs_;        // node position of each graph output
   // Outputs that may be written over a donated parameter, in kernel order.
   struct Donation {
@@ -91,7 +83,6 @@ class CpuExecutable : public Executable {
     std::vector<int> params;  // candidate parameter indices, best first
   };
   std::vector<Donation> donations_;
-  int num_nodes_ = 0;
   std::string graph_hash_;
   // Per-kernel timing: on when profiling or tracing was on at Create.
   bool timed_ = false;

@@ -113,9 +113,14 @@ absl::StatusOr<std::string> DiskCache::Lookup(const Hash128& key) const {
 
 absl::StatusOr<std::string> DiskCache::Store(const Hash128& key,
                                              const std::string& library_path) const {
-  RETURN_IF_ERROR(CreateDirectory(dir_));
   ASSIGN_OR_RETURN(const std::string library, ReadFile(library_path));
-  const std::string entry = EncodeEntry(library, key);
+  return StoreBytes(key, library);
+}
+
+absl::StatusOr<std::string> DiskCache::StoreBytes(const Hash128& key,
+                                                  std::string_view bytes) const {
+  RETURN_IF_ERROR(CreateDirectory(dir_));
+  const std::string entry = EncodeEntry(bytes, key);
   const std::string temporary = TemporaryName(dir_, key);
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus(errno, absl::StrCat("cannot create ", temporary));
@@ -132,6 +137,15 @@ absl::StatusOr<std::string> DiskCache::Store(const Hash128& key,
     return written;
   }
   return path;
+}
+
+absl::StatusOr<std::string> DiskCache::LookupBytes(const Hash128& key) const {
+  ASSIGN_OR_RETURN(const std::string path, Lookup(key));
+  ASSIGN_OR_RETURN(std::string entry, ReadFile(path));
+  // Verified again: the file may have been replaced since Lookup read it.
+  RETURN_IF_ERROR(VerifyEntry(entry, key));
+  entry.resize(entry.size() - sizeof(Trailer));
+  return entry;
 }
 
 std::string EncodeEntry(std::string_view library, const Hash128& key) {

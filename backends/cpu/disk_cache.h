@@ -45,6 +45,11 @@ class DiskCache {
   // when the directory cannot be created or written.
   absl::StatusOr<std::string> Store(const Hash128& key, const std::string& library_path) const;
 
+  // The same for an entry held in memory (a CUDA CUBIN): stores `bytes` under `key`, and
+  // reads back a verified entry's bytes (NotFound / DataLoss as Lookup).
+  absl::StatusOr<std::string> StoreBytes(const Hash128& key, std::string_view bytes) const;
+  absl::StatusOr<std::string> LookupBytes(const Hash128& key) const;
+
  private:
   std::string dir_;
 };

@@ -297,11 +297,11 @@ struct Settings {
   std::string cache_dir;  // empty: memory only
 };
 
-Settings CurrentSettings() {
+Settings CurrentSettings(const std::string& flags = "") {
   const Config& c = config();
   Settings s;
   s.cxx = c.cxx;
-  s.flags = SplitFlags(c.cxxflags);
+  s.flags = SplitFlags(flags.empty() ? c.cxxflags : flags);
   if (c.disk_cache) s.cache_dir = c.cache_dir;
   return s;
 }
@@ -437,8 +437,9 @@ absl::StatusOr<Hash128> LibraryKey(const std::string& source) {
 }
 
 absl::StatusOr<std::shared_ptr<LoadedLibrary>> CompileAndLoad(const std::string& source,
-                                                              const std::string& name_hint) {
-  const Settings settings = CurrentSettings();
+                                                              const std::string& name_hint,
+                                                              const std::string& flags) {
+  const Settings settings = CurrentSettings(flags);
   ASSIGN_OR_RETURN(const Hash128 key, KeyFor(source, settings));
 
   std::promise<LoadResult> promise;

@@ -52,13 +52,15 @@ class LoadedLibrary {
 // by a key over the source, compiler identity and version, flags, the target CPU and
 // kiln's version, so the same source is compiled once per machine. `name_hint` names the
 // kept files (e.g. "graph_1a2b3c"). A compiler failure is an error with the compiler's
-// message and the path of the kept source file.
+// message and the path of the kept source file. `flags`, when not empty, replaces the
+// configured flags (KILN_CXXFLAGS).
 //
 // Thread-safe. Two threads asking for the same source at once compile it once: the second
 // waits for the first's result. The in-memory cache holds libraries weakly, so a library
 // nobody uses is closed; asking for it again reloads it from the disk cache.
 absl::StatusOr<std::shared_ptr<LoadedLibrary>> CompileAndLoad(const std::string& source,
-                                                              const std::string& name_hint);
+                                                              const std::string& name_hint,
+                                                              const std::string& flags = "");
 
 // The cache key CompileAndLoad uses for `source` under the current configuration (runs
 // the compiler once per process to learn its identity and target CPU).

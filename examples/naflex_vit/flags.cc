@@ -61,7 +61,7 @@ std::string Usage() {
   --data NAME          procedural (default) or fashion-mnist (Debian's
                        dataset-fashion-mnist, /usr/share/datasets/fashion-mnist)
   --eval-batches N     held-out evaluation batches after training (default 10; 0: none)
-  --device NAME        cpu (default), interp or cuda
+  --device NAME        cpu (default), interp, cuda or cuda_emulated
   --threads N          cpu backend threads (default: every core)
   --save PATH          write the trained model as a safetensors checkpoint
   --load PATH          start from a safetensors checkpoint

@@ -1,0 +1,107 @@
+#pragma once
+// What the C++ and CUDA emitters share when they print one kernel of kernel IR
+// (codegen/kernel_ir.h) as source text: expression placement (each expression is printed
+// in the outermost scope whose loop variables are bound, once per scope), the text of
+// loads, index arithmetic, elementwise ops, checks and stores, and the helpers that
+// flatten and unflatten loop variables. The emitters (cpp_kernel_emitter.h,
+// cuda_kernel_emitter.h) subclass it and print the loops, reductions and the function.
+//
+//   expression e7 = exp(load b0[i0*n1 + i1])   ->   const float v7 = km::ExpF(b0[v5]);  (C++)
+//                                                   const float v7 = expf(b0[v5]);      (CUDA)
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "codegen/kernel_ir.h"
+
+namespace kiln::codegen::internal {
+
+// The language a kernel is printed in; it decides the spelling of math functions,
+// selects and accumulating stores.
+enum class Dialect { kHostCpp, kCuda };
+
+// The text of codegen/kernel_numerics.h (element semantics: casts, wrapping integer
+// arithmetic, NaN-propagating max/min), which every generated unit starts with.
+const char* KernelNumericsText();
+
+// The C type of `dtype`.
+const char* CType(DType dtype);
+
+// The element type of a buffer of `dtype` (bool buffers are read as bytes).
+const char* StorageType(DType dtype);
+
+// The C literal of a constant expression.
+std::string Literal(const Expr& e);
+
+class KernelPrinter {
+ public:
+  KernelPrinter(const KernelIR& ir, Dialect dialect)
+      : ir_(ir), dialect_(dialect), emitted_(ir.exprs.size(), false) {
+    ComputeDeps();
+  }
+  virtual ~KernelPrinter() = default;
+
+ protected:
+  void Line(const std::string& s) {
+    absl::StrAppend(&out_, std::string(indent_ * 2, ' '), s, "\n");
+  }
+  // The C name or inline text of an emitted expression.
+  std::string Ref(int e) const;
+  std::string VarSize(int var) const { return Ref(ir_.vars[var].size_expr); }
+  // Emits every bound or stride computed from runtime sizes alone (and, in the host
+  // dialect, reads the sizes it uses from `sizes[]`), once at the top of the function.
+  void EmitSizes();
+  bool Bound(int e, const std::vector<bool>& bound) const {
+    for (int v : deps_[e]) {
+      if (!bound[v]) return false;
+    }
+    return true;
+  }
+  // Emits every expression reachable from `roots` whose variables are all bound.
+  void EmitScope(const std::vector<bool>& bound, const std::vector<int>& roots);
+  // Closes a scope opened when scope_emitted_ had `mark` entries: what was emitted
+  // inside is out of scope, so a later use emits it again.
+  void LeaveScope(size_t mark) {
+    for (size_t k = mark; k < scope_emitted_.size(); ++k) emitted_[scope_emitted_[k]] = false;
+    scope_emitted_.resize(mark);
+  }
+  void EmitExpr(int e, const std::vector<bool>& bound);
+  // A reduction, printed by the emitter (its loops are the emitter's business).
+  virtual void EmitReduce(int e, const std::vector<bool>& bound) = 0;
+  // After v<e>: its reciprocal, when e is the row-invariant divisor of an f32 division
+  // (host dialect only).
+  void EmitReciprocal(int e);
+  std::string OpText(const Expr& e) const;
+  void EmitStore(const Store& s);
+  // One in-order step of an argmax: `acc` and `acc`_at take element `v` at `position`
+  // when it is the first NaN or greater than every element before it.
+  void EmitArgmaxStep(const std::string& acc, const std::string& v, const std::string& position);
+  // Declares each variable i<v> of `vars` from their row-major linear index `index`
+  // (`rem` names a scratch remainder).
+  void Delinearize(const std::vector<int>& vars, const std::string& index, const std::string& rem);
+  // The product of the sizes of `vars` (1 for none) and their row-major linear index.
+  std::string SizeProduct(const std::vector<int>& vars) const;
+  std::string LinearIndex(const std::vector<int>& vars) const;
+  // The loop variables of `nest` each store uses, as positions in nest.vars: the
+  // innermost one (-1: none).
+  std::vector<int> StoreLevels(const LoopNest& nest) const;
+  // The offset and value expressions of the stores of `nest` with `level[s] >= from`.
+  std::vector<int> StoreRoots(const LoopNest& nest, const std::vector<int>& level, int from) const;
+
+  const KernelIR& ir_;
+  const Dialect dialect_;
+  std::vector<std::vector<int>> deps_;  // sorted loop variables each expression uses
+  // Divisors of f32 divisions that are reductions (or computed from one) and use fewer
+  // loop variables than the division: multiplied by as a reciprocal (EmitReciprocal).
+  std::vector<bool> reciprocal_;
+  std::vector<bool> emitted_;
+  std::vector<int> scope_emitted_;  // emitted in the current scope stack, in order
+  std::string out_;
+  int indent_ = 0;
+
+ private:
+  void ComputeDeps();
+};
+
+}  // namespace kiln::codegen::internal

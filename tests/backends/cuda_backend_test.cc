@@ -1,0 +1,183 @@
+// The cuda backend without a GPU: NVRTC compiles the generated kernels for sm_80 and
+// sm_90 (where kiln has the toolkit), the emulated device runs them, and the launches the
+// emitter plans. Parity of every op on cuda_emulated is in backend_parity_test.cc.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/emulated_device.h"
+#include "backends/cuda/nvrtc_compiler.h"
+#include "codegen/cuda_emitter.h"
+#include "codegen/fusion_plan.h"
+#include "codegen/kernel_ir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ir/graph.h"
+#include "ir/node.h"
+#include "lazy/generator.h"
+
+namespace kiln::cuda {
+namespace {
+
+using ::testing::HasSubstr;
+
+Value Op(OpKind op, std::vector<Value> operands, Attributes attrs = {}) {
+  return Value{
+      Node::Create(op, Operands(operands.begin(), operands.end()), std::move(attrs)).value(), 0};
+}
+Attributes Dims(std::vector<int64_t> dims) {
+  return Attributes().Set("dims", std::move(dims)).Set("keepdim", true);
+}
+
+// softmax over the last dimension of x f32[rows, cols].
+Value Softmax(Value x) {
+  Value e = Op(OpKind::kExp, {Op(OpKind::kSub, {x, Op(OpKind::kMax, {x}, Dims({1}))})});
+  return Op(OpKind::kDiv, {e, Op(OpKind::kSum, {e}, Dims({1}))});
+}
+
+// Without a GPU (these machines), asking for cuda is a clear error, not a crash: the
+// binary links no driver, and the runtime reports the missing one.
+TEST(CudaBackendTest, WithoutAGpuCudaIsUnavailableWithTheReason) {
+  const absl::StatusOr<Backend*> cuda = GetBackend("cuda");
+  if (cuda.ok()) GTEST_SKIP() << "a CUDA device is present: " << (*cuda)->name();
+  EXPECT_EQ(cuda.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(cuda.status().message()), HasSubstr("no CUDA device"));
+  EXPECT_THAT(std::string(cuda.status().message()), HasSubstr("cuda_emulated"));
+  // Asked again, the same answer, and the other backends are unaffected.
+  EXPECT_EQ(GetBackend("cuda").status(), cuda.status());
+  EXPECT_TRUE(GetBackend("cuda_emulated").ok());
+}
+
+TEST(CudaBackendTest, RowKernelsShareTheirReductionsAcrossABlock) {
+  Value x = Value{Node::CreateDeviceData(Shape(DType::kF32, {7, 300}), nullptr), 0};
+  const Graph graph = Graph::Build({Softmax(x)});
+  const codegen::FusionPlan plan = codegen::PlanFusion(graph);
+  ASSERT_EQ(plan.kernels.size(), 1u);
+  const codegen::KernelIR ir = codegen::LowerKernel(graph, plan, 0).value();
+  const codegen::CudaKernelSource source = codegen::EmitCudaKernel(ir);
+  ASSERT_EQ(source.launches.size(), 1u);
+  const codegen::CudaLaunch& launch = source.launches[0];
+  EXPECT_EQ(launch.kind, codegen::CudaLaunch::Kind::kRows);
+  EXPECT_EQ(codegen::VarsProduct(ir, launch.block_vars), 7);
+  EXPECT_EQ(codegen::VarsProduct(ir, launch.thread_vars), 300);
+  EXPECT_THAT(source.source, HasSubstr("kc::BlockReduce(acc"));
+  EXPECT_THAT(source.source, HasSubstr("kc::MaxOp<float>"));
+  EXPECT_THAT(source.source, HasSubstr("kc::SumOp<float>"));
+}
+
+TEST(CudaBackendTest, ElementwiseKernelsAreGridStrideLoops) {
+  Value x = Value{Node::CreateDeviceData(Shape(DType::kF32, {5, 9}), nullptr), 0};
+  const Graph graph = Graph::Build({Op(OpKind::kTanh, {Op(OpKind::kMul, {x, x})})});
+  const codegen::FusionPlan plan = codegen::PlanFusion(graph);
+  const codegen::KernelIR ir = codegen::LowerKernel(graph, plan, 0).value();
+  const codegen::CudaKernelSource source = codegen::EmitCudaKernel(ir);
+  ASSERT_EQ(source.launches.size(), 1u);
+  EXPECT_EQ(source.launches[0].kind, codegen::CudaLaunch::Kind::kFlat);
+  EXPECT_EQ(codegen::VarsProduct(ir, source.launches[0].thread_vars), 45);
+  EXPECT_THAT(source.source, HasSubstr("t += int64_t(gridDim.x) * blockDim.x"));
+  EXPECT_THAT(source.source, HasSubstr("tanhf("));
+}
+
+TEST(CudaBackendTest, EmulatedDeviceRunsAndNvrtcChecksEveryKernel) {
+  auto* backend = dynamic_cast<CudaBackend*>(GetBackend("cuda_emulated").value());
+  ASSERT_NE(backend, nullptr);
+  auto* device = dynamic_cast<EmulatedDevice*>(backend->device());
+  ASSERT_NE(device, nullptr);
+  const size_t checks_before = device->nvrtc_checks().size();
+  // softmax rows longer than the emulated grid has blocks (8) and than a block has
+  // threads, plus a column sum: every loop of the launch goes round more than once.
+  const int64_t rows = 19, cols = 700;
+  Generator gen(77);
+  std::vector<float> host(rows * cols);
+  for (float& v : host) v = static_cast<float>(gen.NextNormal());
+  BufferPtr in = backend->CopyIn(Shape(DType::kF32, {rows, cols}), host.data()).value();
+  Value x = Value{Node::CreateDeviceData(Shape(DType::kF32, {rows, cols}), nullptr), 0};
+  Value column_sums = Op(OpKind::kSum, {x}, Attributes().Set("dims", std::vector<int64_t>{0}).Set(
+                                                   "keepdim", false));
+  const Graph graph = Graph::Build({Softmax(x), column_sums});
+  auto exe = backend->Compile(graph).value();
+  const std::vector<BufferPtr> out = exe->Run({Argument{in.get()}}).value();
+  std::vector<float> probs(rows * cols), sums(cols);
+  ASSERT_TRUE(backend->CopyOut(*out[0], probs.data()).ok());
+  ASSERT_TRUE(backend->CopyOut(*out[1], sums.data()).ok());
+  for (int64_t r = 0; r < rows; ++r) {
+    double max = -INFINITY, total = 0;
+    for (int64_t c = 0; c < cols; ++c) max = std::max<double>(max, host[r * cols + c]);
+    for (int64_t c = 0; c < cols; ++c) total += std::exp(host[r * cols + c] - max);
+    for (int64_t c = 0; c < cols; c += 37) {
+      EXPECT_NEAR(probs[r * cols + c], std::exp(host[r * cols + c] - max) / total, 1e-6)
+          << r << "," << c;
+    }
+  }
+  for (int64_t c = 0; c < cols; c += 13) {
+    double want = 0;
+    for (int64_t r = 0; r < rows; ++r) want += host[r * cols + c];
+    EXPECT_NEAR(sums[c], want, 1e-4) << c;
+  }
+  if (!HaveNvrtc()) GTEST_SKIP() << "kiln was built without the CUDA toolkit: no NVRTC check";
+  const std::vector<KernelResources> checks = device->nvrtc_checks();
+  ASSERT_GT(checks.size(), checks_before);
+  for (size_t k = checks_before; k < checks.size(); ++k) {
+    EXPECT_GT(checks[k].registers, 0) << checks[k].name;
+    EXPECT_EQ(checks[k].spill_stores + checks[k].spill_loads, 0) << checks[k].name;
+  }
+}
+
+TEST(NvrtcTest, CompilesForBothCheckedArchitecturesAndReportsResources) {
+  if (!HaveNvrtc()) GTEST_SKIP() << "kiln was built without the CUDA toolkit: no NVRTC";
+  const std::string source = codegen::CudaPreamble() + R"(
+extern "C" __global__ void scale(float* x, const float a, const int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    x[i] = kn::NanMax(x[i] * a, kn::Lowest<float>());
+  }
+}
+)";
+  for (const std::string& arch : EmulatedCheckArchitectures()) {
+    const absl::StatusOr<CubinResult> result = CompileCuda(source, arch);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_GT(result->cubin.size(), 1000u) << arch;
+    ASSERT_EQ(result->kernels.size(), 1u) << result->log;
+    EXPECT_EQ(result->kernels[0].name, "scale");
+    EXPECT_GT(result->kernels[0].registers, 0);
+    EXPECT_THAT(result->log, HasSubstr(arch));
+  }
+}
+
+TEST(NvrtcTest, ACompileErrorCarriesTheLog) {
+  if (!HaveNvrtc()) GTEST_SKIP() << "kiln was built without the CUDA toolkit: no NVRTC";
+  const absl::StatusOr<CubinResult> result =
+      CompileCuda("extern \"C\" __global__ void broken() { undeclared_name = 1; }", "sm_90",
+                  "broken.cu");
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("broken.cu"));
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("undeclared_name"));
+}
+
+TEST(NvrtcTest, ParsesPtxasResourceLines) {
+  const std::string log =
+      "ptxas info    : 11 bytes gmem\n"
+      "ptxas info    : Compiling entry function 'kiln_k0_n0' for 'sm_90'\n"
+      "ptxas info    : Function properties for kiln_k0_n0\n"
+      "ptxas         .     24 bytes stack frame, 52 bytes spill stores, 48 bytes spill loads\n"
+      "ptxas info    : Used 40 registers, used 0 barriers, 24 bytes cumulative stack size\n"
+      "ptxas info    : Compiling entry function 'kiln_k0_n1' for 'sm_90'\n"
+      "ptxas         .     0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n"
+      "ptxas info    : Used 18 registers, used 1 barriers\n";
+  const std::vector<KernelResources> kernels = ParsePtxasInfo(log);
+  ASSERT_EQ(kernels.size(), 2u);
+  EXPECT_EQ(kernels[0].name, "kiln_k0_n0");
+  EXPECT_EQ(kernels[0].registers, 40);
+  EXPECT_EQ(kernels[0].spill_stores, 52);
+  EXPECT_EQ(kernels[0].spill_loads, 48);
+  EXPECT_EQ(kernels[1].name, "kiln_k0_n1");
+  EXPECT_EQ(kernels[1].registers, 18);
+  EXPECT_EQ(kernels[1].spill_stores, 0);
+}
+
+}  // namespace
+}  // namespace kiln::cuda
