@@ -7,13 +7,14 @@
 //
 //   CudaDevice* d = ...;
 //   void* p = d->Allocate(bytes).value();
-//   std::shared_ptr<CudaModule> m = d->LoadModule(CudaPreamble() + source, "graph_ab12").value();
+//   std::shared_ptr<CudaModule> m = d->LoadModule({kernel_source}, "graph_ab12").value();
 //   const void* fn = m->Function("kiln_k0_n0").value();
 //   d->Launch(fn, grid, block, args);       // args as for cudaLaunchKernel
 //   d->CopyToHost(host, p, bytes);          // waits for the launches before it
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -42,9 +43,12 @@ class CudaDevice {
   // Waits for the work queued before it.
   virtual absl::Status CopyToHost(void* host, const void* src, size_t bytes) = 0;
   virtual absl::Status CopyOnDevice(void* dst, const void* src, size_t bytes) = 0;
-  // Compiles (or finds in the caches) `source`, a whole unit starting with CudaPreamble().
-  virtual absl::StatusOr<std::shared_ptr<CudaModule>> LoadModule(const std::string& source,
-                                                                 const std::string& name) = 0;
+  // Compiles (or finds in the caches) and loads a graph's kernels: `kernels` holds each
+  // kernel's functions (CudaKernelSource::source, without CudaPreamble()). Each kernel is
+  // compiled on its own, so kernels that several graphs share (the same layer in
+  // another bucket) are compiled once.
+  virtual absl::StatusOr<std::shared_ptr<CudaModule>> LoadModule(
+      const std::vector<std::string>& kernels, const std::string& name) = 0;
   // Queues `function` on grid x block threads; `args` points at each parameter's value.
   virtual absl::Status Launch(const void* function, unsigned grid, unsigned block,
                               void** args) = 0;

@@ -92,18 +92,19 @@ absl::StatusOr<std::unique_ptr<CudaExecutable>> CudaExecutable::Create(const Gra
     last_use[p] = kNever;
   }
   std::vector<codegen::CudaKernelSource> sources;
+  std::vector<std::string> kernel_sources;  // the kernels with code
   exe->source_ = codegen::CudaPreamble();
   for (const codegen::KernelIR& ir : kernels) {
     sources.push_back(codegen::EmitCudaKernel(ir));
+    if (!ir.has_code()) continue;
+    kernel_sources.push_back(sources.back().source);
     absl::StrAppend(&exe->source_, sources.back().source, "\n");
   }
   const std::string name = absl::StrCat("graph_", graph.hash().ToString());
   // Dumped before compiling, so a source NVRTC rejects can be inspected.
   if (!config().dump_dir.empty()) DumpFile(config().dump_dir, name + ".cu", exe->source_);
-  const bool any_code = std::any_of(kernels.begin(), kernels.end(),
-                                    [](const codegen::KernelIR& k) { return k.has_code(); });
-  if (any_code) {
-    ASSIGN_OR_RETURN(exe->module_, device->LoadModule(exe->source_, name));
+  if (!kernel_sources.empty()) {
+    ASSIGN_OR_RETURN(exe->module_, device->LoadModule(kernel_sources, name));
   }
   for (size_t k = 0; k < kernels.size(); ++k) {
     codegen::KernelIR& ir = kernels[k];

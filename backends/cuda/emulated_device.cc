@@ -8,6 +8,7 @@
 #include "backends/cpu/blas.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/host_compiler.h"
+#include "codegen/cuda_emitter.h"
 #include "util/status_macros.h"
 
 namespace kiln::cuda {
@@ -74,26 +75,31 @@ absl::Status EmulatedDevice::CopyOnDevice(void* dst, const void* src, size_t byt
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<CudaModule>> EmulatedDevice::LoadModule(const std::string& source,
-                                                                       const std::string& name) {
+absl::StatusOr<std::shared_ptr<CudaModule>> EmulatedDevice::LoadModule(
+    const std::vector<std::string>& kernels, const std::string& name) {
+  const std::string preamble = codegen::CudaPreamble();
   if (HaveNvrtc()) {
-    for (const std::string& arch : EmulatedCheckArchitectures()) {
-      ASSIGN_OR_RETURN(std::shared_ptr<const CubinResult> cubin,
-                       CompileCudaCached(source, arch, name + ".cu"));
-      for (const KernelResources& k : cubin->kernels) {
-        if (k.spill_stores > 0 || k.spill_loads > 0) {
-          return absl::InternalError(absl::StrCat("cuda: kernel ", k.name, " of ", name,
-                                                  " spills registers on ", arch, " (",
-                                                  k.spill_stores, " bytes stored, ",
-                                                  k.spill_loads, " loaded)"));
+    for (size_t k = 0; k < kernels.size(); ++k) {
+      for (const std::string& arch : EmulatedCheckArchitectures()) {
+        ASSIGN_OR_RETURN(std::shared_ptr<const CubinResult> cubin,
+                         CompileCudaCached(preamble + kernels[k], arch,
+                                           absl::StrCat(name, "_", k, ".cu")));
+        for (const KernelResources& r : cubin->kernels) {
+          if (r.spill_stores > 0 || r.spill_loads > 0) {
+            return absl::InternalError(absl::StrCat("cuda: kernel ", r.name, " of ", name,
+                                                    " spills registers on ", arch, " (",
+                                                    r.spill_stores, " bytes stored, ",
+                                                    r.spill_loads, " loaded)"));
+          }
         }
+        absl::MutexLock lock(&mu_);
+        checks_.insert(checks_.end(), cubin->kernels.begin(), cubin->kernels.end());
       }
-      absl::MutexLock lock(&mu_);
-      checks_.insert(checks_.end(), cubin->kernels.begin(), cubin->kernels.end());
     }
   }
-  const std::string host_source =
-      absl::StrCat("#define KILN_CUDA_EMULATION 1\n", kEmulationHeader, source);
+  std::string host_source = absl::StrCat("#define KILN_CUDA_EMULATION 1\n", kEmulationHeader,
+                                         preamble);
+  for (const std::string& kernel : kernels) absl::StrAppend(&host_source, kernel, "\n");
   ASSIGN_OR_RETURN(std::shared_ptr<cpu::LoadedLibrary> library,
                    cpu::CompileAndLoad(host_source, name + "_emulated", kEmulationFlags));
   return std::shared_ptr<CudaModule>(std::make_shared<EmulatedModule>(std::move(library)));

@@ -1,10 +1,10 @@
 #pragma once
 // A CudaDevice (backends/cuda/cuda_device.h) that runs generated CUDA source on the CPU,
 // for machines without a GPU. Loading a module does two things:
-//   1. where kiln has NVRTC, it compiles the source for sm_80 and sm_90 exactly as a GPU
-//      would need it, and fails when NVRTC rejects it or a kernel spills registers
-//      (the resources ptxas reported are kept: nvrtc_checks());
-//   2. it compiles the same source as host C++ after backends/cuda/cuda_emulation.h
+//   1. where kiln has NVRTC, it compiles each kernel for sm_80 and sm_90 exactly as a GPU
+//      would need it (through the CUBIN caches), and fails when NVRTC rejects it or a
+//      kernel spills registers (the resources ptxas reported are kept: nvrtc_checks());
+//   2. it compiles all of them as one unit of host C++ after backends/cuda/cuda_emulation.h
 //      (blocks one after another, a block's threads as cooperative fibers meeting at
 //      barriers, warp shuffles and atomics emulated) with the host compiler and its
 //      caches (backends/cpu/host_compiler.h), and launches run that code.
@@ -34,7 +34,7 @@ class EmulatedDevice : public CudaDevice {
   absl::Status CopyToDevice(void* dst, const void* host, size_t bytes) override;
   absl::Status CopyToHost(void* host, const void* src, size_t bytes) override;
   absl::Status CopyOnDevice(void* dst, const void* src, size_t bytes) override;
-  absl::StatusOr<std::shared_ptr<CudaModule>> LoadModule(const std::string& source,
+  absl::StatusOr<std::shared_ptr<CudaModule>> LoadModule(const std::vector<std::string>& kernels,
                                                          const std::string& name) override;
   absl::Status Launch(const void* function, unsigned grid, unsigned block, void** args) override;
   absl::Status Matmul(const codegen::MatmulCall& call, void* const* buffers) override;

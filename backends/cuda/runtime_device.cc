@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "backends/cpu/cpu_backend.h"
 #include "backends/cuda/nvrtc_compiler.h"
+#include "codegen/cuda_emitter.h"
 #include "ir/shape.h"
 #include "util/config.h"
 #include "util/metrics.h"
@@ -92,20 +94,29 @@ int64_t UniformStride(int64_t batches, absl::Span<const int64_t> out_batch,
   return stride;
 }
 
+// A graph's kernels: one library per kernel (each compiled and cached on its own).
 class RuntimeModule : public CudaModule {
  public:
-  explicit RuntimeModule(cudaLibrary_t library) : library_(library) {}
-  ~RuntimeModule() override { cudaLibraryUnload(library_); }
+  ~RuntimeModule() override {
+    for (cudaLibrary_t library : libraries_) cudaLibraryUnload(library);
+  }
+
+  void Add(cudaLibrary_t library) { libraries_.push_back(library); }
 
   absl::StatusOr<const void*> Function(const std::string& name) const override {
-    cudaKernel_t kernel = nullptr;
-    KILN_CUDA_CHECK(cudaLibraryGetKernel(&kernel, library_, name.c_str()));
-    // cudaLaunchKernel takes a library's kernel handle cast to a function pointer.
-    return static_cast<const void*>(kernel);
+    for (cudaLibrary_t library : libraries_) {
+      cudaKernel_t kernel = nullptr;
+      if (cudaLibraryGetKernel(&kernel, library, name.c_str()) == cudaSuccess) {
+        // cudaLaunchKernel takes a library's kernel handle cast to a function pointer.
+        return static_cast<const void*>(kernel);
+      }
+      cudaGetLastError();  // not in this library: clear the error and look in the next
+    }
+    return absl::NotFoundError(absl::StrCat("cuda: no kernel function ", name));
   }
 
  private:
-  cudaLibrary_t library_;
+  std::vector<cudaLibrary_t> libraries_;
 };
 
 class RuntimeDevice : public CudaDevice {
@@ -153,18 +164,21 @@ class RuntimeDevice : public CudaDevice {
     static metrics::Counter* misses = metrics::GetCounter("CudaAllocatorMisses");
     static metrics::Gauge* reserved = metrics::GetGauge("CudaBytesReserved");
     const size_t size = SizeClass(bytes);
+    void* p = nullptr;
     {
       std::lock_guard<std::mutex> lock(mu_);
       std::vector<void*>& blocks = free_[size];
       if (!blocks.empty()) {
-        void* p = blocks.back();
+        p = blocks.back();
         blocks.pop_back();
-        hits->Add();
-        return p;
       }
     }
+    if (p != nullptr) {
+      hits->Add();
+      RETURN_IF_ERROR(PoisonForTesting(p, size));
+      return p;
+    }
     misses->Add();
-    void* p = nullptr;
     if (cudaMalloc(&p, size) != cudaSuccess) {
       cudaGetLastError();  // clear the sticky-free error before retrying
       ReleaseCached();
@@ -176,6 +190,7 @@ class RuntimeDevice : public CudaDevice {
       }
     }
     reserved->Add(static_cast<int64_t>(size));
+    RETURN_IF_ERROR(PoisonForTesting(p, size));
     return p;
   }
 
@@ -204,14 +219,20 @@ class RuntimeDevice : public CudaDevice {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::shared_ptr<CudaModule>> LoadModule(const std::string& source,
+  absl::StatusOr<std::shared_ptr<CudaModule>> LoadModule(const std::vector<std::string>& kernels,
                                                          const std::string& name) override {
-    ASSIGN_OR_RETURN(std::shared_ptr<const CubinResult> cubin,
-                     CompileCudaCached(source, arch_, name + ".cu"));
-    cudaLibrary_t library = nullptr;
-    KILN_CUDA_CHECK(cudaLibraryLoadData(&library, cubin->cubin.data(), nullptr, nullptr, 0,
-                                        nullptr, nullptr, 0));
-    return std::shared_ptr<CudaModule>(std::make_shared<RuntimeModule>(library));
+    auto module = std::make_shared<RuntimeModule>();
+    const std::string preamble = codegen::CudaPreamble();
+    for (size_t k = 0; k < kernels.size(); ++k) {
+      ASSIGN_OR_RETURN(std::shared_ptr<const CubinResult> cubin,
+                       CompileCudaCached(preamble + kernels[k], arch_,
+                                         absl::StrCat(name, "_", k, ".cu")));
+      cudaLibrary_t library = nullptr;
+      KILN_CUDA_CHECK(cudaLibraryLoadData(&library, cubin->cubin.data(), nullptr, nullptr, 0,
+                                          nullptr, nullptr, 0));
+      module->Add(library);
+    }
+    return std::shared_ptr<CudaModule>(std::move(module));
   }
 
   absl::Status Launch(const void* function, unsigned grid, unsigned block, void** args) override {
@@ -293,6 +314,14 @@ class RuntimeDevice : public CudaDevice {
     const size_t b = std::max<size_t>(bytes, 1);
     if (b <= kSmallLimit) return (b + kSmall - 1) / kSmall * kSmall;
     return (b + kLarge - 1) / kLarge * kLarge;
+  }
+
+  // Tests fill every allocated block with 0xFF bytes (as the host backends do), so an
+  // element no kernel writes shows as NaN or -1.
+  absl::Status PoisonForTesting(void* p, size_t size) {
+    if (!cpu::PoisonAllocationsForTesting()) return absl::OkStatus();
+    KILN_CUDA_CHECK(cudaMemsetAsync(p, 0xFF, size, stream_));
+    return absl::OkStatus();
   }
 
   // Returns every cached block to the driver (before retrying a failed cudaMalloc).

@@ -1,8 +1,8 @@
-// Every op on the cpu backend and on the cuda backend's emulated device (the generated
-// CUDA source, compiled by NVRTC as a check and run on the CPU) against the interp
-// reference: fresh random inputs, outputs poisoned before the run (so an unwritten element
-// shows as NaN or -1), a per-op tolerance for floats and exact equality for integers and
-// bool.
+// Every op on the cpu backend, on the cuda backend's emulated device (the generated CUDA
+// source, compiled by NVRTC as a check and run on the CPU) and, where a GPU is, on cuda,
+// against the interp reference: fresh random inputs, outputs poisoned before the run (so
+// an unwritten element shows as NaN or -1), a per-op tolerance for floats and exact
+// equality for integers and bool.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -175,7 +175,11 @@ double Element(DType dtype, const uint8_t* p, int64_t i) {
 // Every op on a backend under test (the test's parameter) against interp.
 class BackendParityTest : public ::testing::TestWithParam<const char*> {
  protected:
-  void SetUp() override { cpu::SetPoisonAllocationsForTesting(true); }
+  void SetUp() override {
+    const absl::StatusOr<Backend*> backend = GetBackend(GetParam());
+    if (!backend.ok()) GTEST_SKIP() << backend.status().message();
+    cpu::SetPoisonAllocationsForTesting(true);
+  }
   void TearDown() override { cpu::SetPoisonAllocationsForTesting(false); }
 
   // Compares every output element; `tol` is relative to max(1, |reference|).
@@ -208,7 +212,9 @@ class BackendParityTest : public ::testing::TestWithParam<const char*> {
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Backends, BackendParityTest, ::testing::Values("cpu", "cuda_emulated"),
+// cuda runs where a GPU is; elsewhere its tests are skipped, saying why.
+INSTANTIATE_TEST_SUITE_P(Backends, BackendParityTest,
+                         ::testing::Values("cpu", "cuda_emulated", "cuda"),
                          [](const ::testing::TestParamInfo<const char*>& info) {
                            return std::string(info.param);
                          });
