@@ -318,8 +318,8 @@ void CudaKernelEmitter::EmitThreadReduce(int e, const std::vector<bool>& bound) 
     Line(absl::StrCat(acc, " = kn::Reduce", x.op == OpKind::kMax ? "Max" : "Min", "Step(", acc,
                       ", ", v, ");"));
   }
-  for (int var : x.vars) {
-    if (blocked && var == innermost) {
+  for (auto it = x.vars.rbegin(); it != x.vars.rend(); ++it) {
+    if (blocked && *it == innermost) {
       indent_ -= 2;
       Line("  }");
       Line(absl::StrCat("  ", acc, " += part", e, ";"));

@@ -44,9 +44,10 @@ class CudaDevice {
   virtual absl::Status CopyToHost(void* host, const void* src, size_t bytes) = 0;
   virtual absl::Status CopyOnDevice(void* dst, const void* src, size_t bytes) = 0;
   // Compiles (or finds in the caches) and loads a graph's kernels: `kernels` holds each
-  // kernel's functions (CudaKernelSource::source, without CudaPreamble()). Each kernel is
-  // compiled on its own, so kernels that several graphs share (the same layer in
-  // another bucket) are compiled once.
+  // kernel's functions (CudaKernelSource::source, without CudaPreamble()). Kept apart
+  // so that a device may compile each kernel on its own: the GPU device does, and
+  // kernels that several graphs share (the same layer in another bucket) are compiled
+  // once.
   virtual absl::StatusOr<std::shared_ptr<CudaModule>> LoadModule(
       const std::vector<std::string>& kernels, const std::string& name) = 0;
   // Queues `function` on grid x block threads; `args` points at each parameter's value.

@@ -9,7 +9,7 @@
 //   }
 //   const char* error = kiln_emu::Launch(dim3(4), dim3(256), [&] { Scale(x, 2.0f, n); });
 //
-// Every thread of a block is a cooperative fiber (ucontext) on the calling OS thread; the
+// Every thread of a block is a cooperative fiber on the calling OS thread; the
 // blocks of a grid run one after another. A fiber runs until it finishes or reaches
 // __syncthreads() or a warp operation (shuffle, __syncwarp), where it waits until the whole
 // block, or its whole warp, is waiting there too. A launch whose threads can no longer make
@@ -91,33 +91,159 @@ inline constexpr unsigned kWarpSize = 32;
 // Mapped with MAP_NORESERVE, so only the pages a kernel touches are committed.
 inline constexpr size_t kStackBytes = 256 * 1024;
 
+// Switching between fibers. On x86-64 a few instructions of our own save the
+// callee-saved registers, the SSE and x87 control words and the stack pointer:
+// swapcontext also saves the signal mask with a system call on every switch, which made
+// it most of an emulated kernel's time. Elsewhere, and under AddressSanitizer (which
+// must see every stack switch), ucontext.
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define KILN_EMU_FAST_SWITCH 1
+#endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#undef KILN_EMU_FAST_SWITCH
+#endif
+#endif
+
+#ifdef KILN_EMU_FAST_SWITCH
+// Saves the running context's registers on its stack and its stack pointer in *save_sp,
+// then resumes the context whose stack pointer is load_sp. Weak and hidden: every unit
+// that includes this header may define it.
+extern "C" void kiln_emu_switch_x86_64(void** save_sp, void* load_sp);
+__asm__(
+    ".text\n"
+    ".weak kiln_emu_switch_x86_64\n"
+    ".hidden kiln_emu_switch_x86_64\n"
+    ".type kiln_emu_switch_x86_64, @function\n"
+    "kiln_emu_switch_x86_64:\n"
+    "  pushq %rbp\n"
+    "  pushq %rbx\n"
+    "  pushq %r12\n"
+    "  pushq %r13\n"
+    "  pushq %r14\n"
+    "  pushq %r15\n"
+    "  subq $8, %rsp\n"
+    "  stmxcsr (%rsp)\n"
+    "  fnstcw 4(%rsp)\n"
+    "  movq %rsp, (%rdi)\n"
+    "  movq %rsi, %rsp\n"
+    "  ldmxcsr (%rsp)\n"
+    "  fldcw 4(%rsp)\n"
+    "  addq $8, %rsp\n"
+    "  popq %r15\n"
+    "  popq %r14\n"
+    "  popq %r13\n"
+    "  popq %r12\n"
+    "  popq %rbx\n"
+    "  popq %rbp\n"
+    "  ret\n"
+    ".size kiln_emu_switch_x86_64, .-kiln_emu_switch_x86_64\n");
+#endif
+
+struct Context {
+#ifdef KILN_EMU_FAST_SWITCH
+  void* sp = nullptr;
+#else
+  ucontext_t uc;
+#endif
+};
+
+inline void SwitchContext(Context* from, Context* to) {
+#ifdef KILN_EMU_FAST_SWITCH
+  kiln_emu_switch_x86_64(&from->sp, to->sp);
+#else
+  swapcontext(&from->uc, &to->uc);
+#endif
+}
+
+// Makes `context` start `entry` (which must never return) on the given stack. Not
+// inlined: getcontext returns twice, which would make the compiler warn about the
+// caller's locals.
+[[gnu::noinline]] inline bool StartContext(Context* context, void* stack, size_t bytes,
+                                           void (*entry)()) {
+#ifdef KILN_EMU_FAST_SWITCH
+  // The frame kiln_emu_switch_x86_64 restores: control words, six registers, and `entry`
+  // as the return address, above a null one, so that `entry` starts with the stack
+  // aligned as after a call (the null return address also ends any unwinding).
+  uint64_t* top = reinterpret_cast<uint64_t*>(
+      (reinterpret_cast<uintptr_t>(stack) + bytes) & ~uintptr_t{15});
+  uint32_t mxcsr = 0;
+  uint16_t fpu_control = 0;
+  __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+  __asm__ volatile("fnstcw %0" : "=m"(fpu_control));
+  top[-1] = 0;
+  top[-2] = reinterpret_cast<uint64_t>(entry);
+  for (int r = 3; r <= 8; ++r) top[-r] = 0;
+  top[-9] = uint64_t{mxcsr} | (uint64_t{fpu_control} << 32);
+  context->sp = &top[-9];
+  return true;
+#else
+  if (getcontext(&context->uc) != 0) return false;
+  context->uc.uc_stack.ss_sp = stack;
+  context->uc.uc_stack.ss_size = bytes;
+  context->uc.uc_link = nullptr;
+  makecontext(&context->uc, entry, 0);
+  return true;
+#endif
+}
+
 enum class FiberState { kRunnable, kAtSyncThreads, kAtWarpSync, kDone };
 
 struct Fiber {
-  ucontext_t context;
+  Context context;
   uint3 thread_idx;
   FiberState state;
 };
 
-// One launch's stacks, fibers and warp exchange slots, owned by Launch on its stack and
-// reached by the fibers through `current_launch`.
+// The fiber stacks of this OS thread's launches: mapped for the most threads a launch has
+// needed, with a guard page below each stack (an overflow crashes instead of corrupting),
+// and kept for the next launch, since a program launches many small kernels. Unmapped
+// when the OS thread ends.
+struct StackPool {
+  void* base = nullptr;
+  size_t threads = 0;
+
+  ~StackPool() {
+    if (base != nullptr) munmap(base, threads * kStackBytes);
+  }
+  // Stacks for `n` threads, or nullptr when they cannot be mapped.
+  void* Get(size_t n) {
+    if (n <= threads) return base;
+    if (base != nullptr) munmap(base, threads * kStackBytes);
+    base = nullptr;
+    threads = 0;
+    void* p = mmap(nullptr, n * kStackBytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    for (size_t i = 0; i < n; ++i) {
+      mprotect(static_cast<char*>(p) + i * kStackBytes, page, PROT_NONE);
+    }
+    base = p;
+    threads = n;
+    return p;
+  }
+};
+
+inline thread_local StackPool stack_pool;
+
+// One launch's fibers and warp exchange slots, owned by Launch on its stack and reached
+// by the fibers through `current_launch`.
 struct LaunchState {
   void (*kernel)(const void*) = nullptr;  // called with kernel_context
   const void* kernel_context = nullptr;
   unsigned num_threads = 0;
-  void* stacks = nullptr;
-  size_t stacks_bytes = 0;
+  void* stacks = nullptr;  // from stack_pool
   Fiber* fibers = nullptr;     // num_threads of each
   uint64_t* slots = nullptr;   // One value per thread, published by a shuffle.
   unsigned* runnable = nullptr;
   unsigned num_runnable = 0;
-  ucontext_t scheduler;
+  Context scheduler;
   unsigned current = 0;
   uint64_t rng = 0;
   const char* error = nullptr;
 
   ~LaunchState() {
-    if (stacks != nullptr) munmap(stacks, stacks_bytes);
     delete[] fibers;
     delete[] slots;
     delete[] runnable;
@@ -141,9 +267,11 @@ inline void WaitAt(FiberState state) {
   if (launch == nullptr) return;
   Fiber& fiber = launch->fibers[launch->current];
   fiber.state = state;
-  swapcontext(&fiber.context, &launch->scheduler);
+  SwitchContext(&fiber.context, &launch->scheduler);
 }
 
+// A fiber's first frame; never returns: a finished thread switches back to the
+// scheduler, which does not resume it.
 inline void FiberMain() {
   LaunchState* launch = current_launch;
   try {
@@ -151,8 +279,9 @@ inline void FiberMain() {
   } catch (...) {
     launch->error = "kiln_emu::Launch: an exception escaped the kernel";
   }
-  launch->fibers[launch->current].state = FiberState::kDone;
-  // Returning resumes launch->scheduler through uc_link.
+  Fiber& fiber = launch->fibers[launch->current];
+  fiber.state = FiberState::kDone;
+  SwitchContext(&fiber.context, &launch->scheduler);
 }
 
 // True when every unfinished thread in [begin, end) waits in `state` (and one does).
@@ -188,18 +317,6 @@ inline void ReleaseBarriers(LaunchState& launch) {
   }
 }
 
-// Points thread `i`'s context at the start of FiberMain on its own stack. Not inlined:
-// getcontext returns twice, which would make the compiler warn about the caller's locals.
-[[gnu::noinline]] inline bool StartFiber(LaunchState& launch, unsigned i) {
-  ucontext_t& context = launch.fibers[i].context;
-  if (getcontext(&context) != 0) return false;
-  context.uc_stack.ss_sp = static_cast<char*>(launch.stacks) + i * kStackBytes;
-  context.uc_stack.ss_size = kStackBytes;
-  context.uc_link = &launch.scheduler;
-  makecontext(&context, &FiberMain, 0);
-  return true;
-}
-
 // Runs the threads of the current block (blockIdx) to completion.
 inline const char* RunBlock(LaunchState& launch, dim3 block) {
   const unsigned n = launch.num_threads;
@@ -207,7 +324,10 @@ inline const char* RunBlock(LaunchState& launch, dim3 block) {
     Fiber& fiber = launch.fibers[i];
     fiber.thread_idx = uint3{i % block.x, i / block.x % block.y, i / (block.x * block.y)};
     fiber.state = FiberState::kRunnable;
-    if (!StartFiber(launch, i)) return "kiln_emu::Launch: getcontext failed";
+    if (!StartContext(&fiber.context, static_cast<char*>(launch.stacks) + i * kStackBytes,
+                      kStackBytes, &FiberMain)) {
+      return "kiln_emu::Launch: getcontext failed";
+    }
   }
   unsigned done = 0;
   while (true) {
@@ -234,7 +354,7 @@ inline const char* RunBlock(LaunchState& launch, dim3 block) {
       Fiber& fiber = launch.fibers[i];
       launch.current = i;
       threadIdx = fiber.thread_idx;
-      swapcontext(&launch.scheduler, &fiber.context);
+      SwitchContext(&launch.scheduler, &fiber.context);
       if (launch.error != nullptr) return launch.error;
       if (fiber.state == FiberState::kDone) ++done;
     }
@@ -312,16 +432,8 @@ const char* Launch(dim3 grid, dim3 block, const Kernel& kernel) {
   launch.kernel = [](const void* k) { (*static_cast<const Kernel*>(k))(); };
   launch.kernel_context = &kernel;
   launch.num_threads = static_cast<unsigned>(threads);
-  launch.stacks_bytes = threads * internal::kStackBytes;
-  void* stacks = mmap(nullptr, launch.stacks_bytes, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-  if (stacks == MAP_FAILED) return "kiln_emu::Launch: cannot map the thread stacks";
-  launch.stacks = stacks;
-  // A guard page below each stack turns an overflow into a crash, not corruption.
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  for (uint64_t i = 0; i < threads; ++i) {
-    mprotect(static_cast<char*>(stacks) + i * internal::kStackBytes, page, PROT_NONE);
-  }
+  launch.stacks = internal::stack_pool.Get(threads);
+  if (launch.stacks == nullptr) return "kiln_emu::Launch: cannot map the thread stacks";
   launch.fibers = new internal::Fiber[launch.num_threads];
   launch.slots = new uint64_t[launch.num_threads]();
   launch.runnable = new unsigned[launch.num_threads];

@@ -1,9 +1,10 @@
 #pragma once
 // A CudaDevice (backends/cuda/cuda_device.h) that runs generated CUDA source on the CPU,
 // for machines without a GPU. Loading a module does two things:
-//   1. where kiln has NVRTC, it compiles each kernel for sm_80 and sm_90 exactly as a GPU
-//      would need it (through the CUBIN caches), and fails when NVRTC rejects it or a
-//      kernel spills registers (the resources ptxas reported are kept: nvrtc_checks());
+//   1. where kiln has NVRTC, it compiles the kernels for sm_80 and sm_90 exactly as a GPU
+//      would need them (one unit per graph, through the CUBIN caches), and fails when
+//      NVRTC rejects them or a kernel spills registers (the resources ptxas reported are
+//      kept: nvrtc_checks());
 //   2. it compiles all of them as one unit of host C++ after backends/cuda/cuda_emulation.h
 //      (blocks one after another, a block's threads as cooperative fibers meeting at
 //      barriers, warp shuffles and atomics emulated) with the host compiler and its

@@ -1,8 +1,11 @@
 #include "backends/cuda/nvrtc_compiler.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -178,6 +181,30 @@ absl::StatusOr<std::shared_ptr<const CubinResult>> CompileCudaCached(const std::
   absl::MutexLock lock(&mu);
   memory->emplace(key, result);
   return result;
+}
+
+absl::StatusOr<std::vector<std::shared_ptr<const CubinResult>>> CompileCudaUnits(
+    const std::vector<std::string>& sources, const std::string& arch, const std::string& name) {
+  const size_t n = sources.size();
+  std::vector<absl::StatusOr<std::shared_ptr<const CubinResult>>> results(
+      n, absl::UnknownError("not compiled"));
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t k = next++; k < n; k = next++) {
+      results[k] = CompileCudaCached(sources[k], arch, absl::StrCat(name, "_", k, ".cu"));
+    }
+  };
+  const size_t threads = std::min<size_t>(n, std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  std::vector<std::shared_ptr<const CubinResult>> cubins;
+  for (auto& r : results) {
+    if (!r.ok()) return r.status();
+    cubins.push_back(*std::move(r));
+  }
+  return cubins;
 }
 
 std::vector<KernelResources> ParsePtxasInfo(const std::string& log) {

@@ -53,6 +53,13 @@ absl::StatusOr<std::shared_ptr<const CubinResult>> CompileCudaCached(const std::
                                                                      const std::string& arch,
                                                                      const std::string& name);
 
+// CompileCudaCached for each of `sources` (whole units) on up to one thread per core,
+// since NVRTC is thread-safe and a graph's kernels are compiled independently. `name`
+// names unit k "<name>_<k>.cu" in messages. The first error, in source order, is
+// returned.
+absl::StatusOr<std::vector<std::shared_ptr<const CubinResult>>> CompileCudaUnits(
+    const std::vector<std::string>& sources, const std::string& arch, const std::string& name);
+
 // Parses ptxas -v output (one "Compiling entry function" block per kernel).
 std::vector<KernelResources> ParsePtxasInfo(const std::string& log);
 

@@ -223,10 +223,11 @@ class RuntimeDevice : public CudaDevice {
                                                          const std::string& name) override {
     auto module = std::make_shared<RuntimeModule>();
     const std::string preamble = codegen::CudaPreamble();
-    for (size_t k = 0; k < kernels.size(); ++k) {
-      ASSIGN_OR_RETURN(std::shared_ptr<const CubinResult> cubin,
-                       CompileCudaCached(preamble + kernels[k], arch_,
-                                         absl::StrCat(name, "_", k, ".cu")));
+    std::vector<std::string> units;
+    for (const std::string& kernel : kernels) units.push_back(preamble + kernel);
+    ASSIGN_OR_RETURN(const std::vector<std::shared_ptr<const CubinResult>> cubins,
+                     CompileCudaUnits(units, arch_, name));
+    for (const std::shared_ptr<const CubinResult>& cubin : cubins) {
       cudaLibrary_t library = nullptr;
       KILN_CUDA_CHECK(cudaLibraryLoadData(&library, cubin->cubin.data(), nullptr, nullptr, 0,
                                           nullptr, nullptr, 0));

@@ -15,6 +15,7 @@
 #include "codegen/kernel_ir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "absl/strings/str_cat.h"
 #include "ir/graph.h"
 #include "ir/node.h"
 #include "lazy/generator.h"
@@ -126,6 +127,35 @@ TEST(CudaBackendTest, EmulatedDeviceRunsAndNvrtcChecksEveryKernel) {
   }
 }
 
+// A bias gradient: a floating sum over two leading dimensions, which each thread of a
+// column walks in order (two nested loops around a blocked partial sum).
+TEST(CudaBackendTest, ColumnSumsOverSeveralLeadingDimensions) {
+  Backend* backend = GetBackend("cuda_emulated").value();
+  const int64_t a = 3, b = 700, c = 37;  // b > the 1024-element partial-sum block / a
+  Generator gen(5);
+  std::vector<float> host(a * b * c);
+  for (float& v : host) v = static_cast<float>(gen.NextNormal());
+  BufferPtr in = backend->CopyIn(Shape(DType::kF32, {a, b, c}), host.data()).value();
+  Value x = Value{Node::CreateDeviceData(Shape(DType::kF32, {a, b, c}), nullptr), 0};
+  Value sums = Op(OpKind::kSum, {x},
+                  Attributes().Set("dims", std::vector<int64_t>{0, 1}).Set("keepdim", false));
+  const Graph graph = Graph::Build({sums});
+  const codegen::FusionPlan plan = codegen::PlanFusion(graph);
+  const codegen::KernelIR ir = codegen::LowerKernel(graph, plan, 0).value();
+  ASSERT_EQ(ir.nests.size(), 1u);
+  ASSERT_EQ(ir.nests[0].kind, codegen::NestKind::kColumnReduce);
+  ASSERT_EQ(ir.nests[0].num_reduced, 2);
+  auto exe = backend->Compile(graph).value();
+  const std::vector<BufferPtr> out = exe->Run({Argument{in.get()}}).value();
+  std::vector<float> got(c);
+  ASSERT_TRUE(backend->CopyOut(*out[0], got.data()).ok());
+  for (int64_t k = 0; k < c; ++k) {
+    double want = 0;
+    for (int64_t i = 0; i < a * b; ++i) want += host[i * c + k];
+    EXPECT_NEAR(got[k], want, 1e-4 * std::max(1.0, std::fabs(want))) << k;
+  }
+}
+
 TEST(NvrtcTest, CompilesForBothCheckedArchitecturesAndReportsResources) {
   if (!HaveNvrtc()) GTEST_SKIP() << "kiln was built without the CUDA toolkit: no NVRTC";
   const std::string source = codegen::CudaPreamble() + R"(
@@ -156,6 +186,28 @@ TEST(NvrtcTest, ACompileErrorCarriesTheLog) {
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("broken.cu"));
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("undeclared_name"));
+}
+
+// How the GPU device compiles a graph: each kernel its own unit, on several threads.
+TEST(NvrtcTest, CompilesUnitsInParallelAndReportsTheFirstFailure) {
+  if (!HaveNvrtc()) GTEST_SKIP() << "kiln was built without the CUDA toolkit: no NVRTC";
+  std::vector<std::string> units;
+  for (int k = 0; k < 5; ++k) {
+    units.push_back(absl::StrCat("extern \"C\" __global__ void unit", k,
+                                 "(float* x) { x[threadIdx.x] *= ", k + 2, ".0f; }"));
+  }
+  const auto cubins = CompileCudaUnits(units, "sm_90", "parallel");
+  ASSERT_TRUE(cubins.ok()) << cubins.status();
+  ASSERT_EQ(cubins->size(), units.size());
+  for (size_t k = 0; k < units.size(); ++k) {
+    ASSERT_EQ((*cubins)[k]->kernels.size(), 1u);
+    EXPECT_EQ((*cubins)[k]->kernels[0].name, absl::StrCat("unit", k));
+  }
+  units[1] = "extern \"C\" __global__ void broken_one() { nope = 1; }";
+  units[3] = "extern \"C\" __global__ void broken_three() { nope = 3; }";
+  const auto failed = CompileCudaUnits(units, "sm_90", "parallel");
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(std::string(failed.status().message()), HasSubstr("parallel_1.cu"));
 }
 
 TEST(NvrtcTest, ParsesPtxasResourceLines) {
