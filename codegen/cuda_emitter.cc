@@ -243,7 +243,8 @@ void CudaKernelEmitter::EmitEmulationLauncher(const std::string& function) {
   args.push_back(absl::StrCat("*static_cast<KilnError* const*>(args[", k, "])"));
   Line("#ifdef KILN_CUDA_EMULATION");
   Line(absl::StrCat("extern \"C\" const char* ", function,
-                    "_emulate(unsigned grid, unsigned block, void** args) {"));
+                    "_emulate(unsigned grid, unsigned block, void** args, uint64_t seed) {"));
+  Line("  kiln_emu::SetScheduleSeed(seed);");
   Line(absl::StrCat("  return kiln_emu::Launch(dim3(grid), dim3(block), [&] { ", function, "("));
   Line(absl::StrCat("      ", absl::StrJoin(args, ",\n        "), "); });"));
   Line("}");

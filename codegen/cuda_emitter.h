@@ -35,8 +35,10 @@
 //
 // Compiled as host C++ after backends/cuda/cuda_emulation.h with KILN_CUDA_EMULATION
 // defined, each kernel also gets `extern "C" const char* <name>_emulate(unsigned grid,
-// unsigned block, void** args)`, which runs it on the CPU (see that header): the same
-// source is then checked against the reference interpreter without a GPU.
+// unsigned block, void** args, uint64_t seed)`, which runs it on the CPU (see that
+// header; `seed` 0 resumes a block's threads in order, another value in an order shuffled
+// from it): the same source is then checked against the reference interpreter without a
+// GPU.
 #include <string>
 #include <vector>
 

@@ -80,8 +80,9 @@ const char* Launch(dim3 grid, dim3 block, const Kernel& kernel);
 
 // Seeds the order in which the runnable threads of a block are resumed, for this OS thread's
 // later launches: 0 (the default) runs them in thread order, any other value in a
-// pseudo-random order per scheduling round, to expose kernels that rely on an order the
-// hardware does not guarantee.
+// pseudo-random order per scheduling round, with one random warp per stretch between
+// barriers held back until nothing else can run (so warps drift apart as they may on a
+// GPU), to expose kernels that rely on an order the hardware does not guarantee.
 inline void SetScheduleSeed(uint64_t seed);
 
 namespace internal {
@@ -241,6 +242,7 @@ struct LaunchState {
   Context scheduler;
   unsigned current = 0;
   uint64_t rng = 0;
+  unsigned laggard = 0;  // with a seed: the warp that runs only when no other can
   const char* error = nullptr;
 
   ~LaunchState() {
@@ -305,16 +307,18 @@ inline void MakeRunnable(LaunchState& launch, unsigned begin, unsigned end) {
 }
 
 // Releases the block from __syncthreads and each warp from its warp operation once all of
-// their unfinished threads have arrived.
-inline void ReleaseBarriers(LaunchState& launch) {
+// their unfinished threads have arrived; true when the block was released.
+inline bool ReleaseBarriers(LaunchState& launch) {
   const unsigned n = launch.num_threads;
-  if (AllWaitAt(launch, 0, n, FiberState::kAtSyncThreads)) MakeRunnable(launch, 0, n);
+  const bool block = AllWaitAt(launch, 0, n, FiberState::kAtSyncThreads);
+  if (block) MakeRunnable(launch, 0, n);
   for (unsigned begin = 0; begin < n; begin += kWarpSize) {
     unsigned end = begin + kWarpSize < n ? begin + kWarpSize : n;
     if (AllWaitAt(launch, begin, end, FiberState::kAtWarpSync)) {
       MakeRunnable(launch, begin, end);
     }
   }
+  return block;
 }
 
 // Runs the threads of the current block (blockIdx) to completion.
@@ -330,18 +334,36 @@ inline const char* RunBlock(LaunchState& launch, dim3 block) {
     }
   }
   unsigned done = 0;
+  bool block_released = true;  // the block's start counts as a barrier
   while (true) {
-    ReleaseBarriers(launch);
+    block_released = ReleaseBarriers(launch) || block_released;
     launch.num_runnable = 0;
     for (unsigned i = 0; i < n; ++i) {
-      if (launch.fibers[i].state == FiberState::kRunnable) launch.runnable[launch.num_runnable++] = i;
+      if (launch.fibers[i].state == FiberState::kRunnable) {
+        launch.runnable[launch.num_runnable++] = i;
+      }
     }
     if (launch.num_runnable == 0) {
       if (done == n) return nullptr;
       return "kiln_emu::Launch: deadlock: threads of a block wait at different barriers "
              "(a __syncthreads or warp operation not reached by all threads)";
     }
-    if (launch.rng != 0) {  // Fisher-Yates shuffle of this round's order.
+    if (launch.rng != 0) {
+      // Warps run independently on a GPU. With a seed, one warp per stretch between
+      // __syncthreads is the laggard: it runs only when no other thread can, so every
+      // other warp gets as far ahead of it as the barriers allow.
+      if (block_released) {
+        launch.laggard = static_cast<unsigned>(SplitMix64(launch.rng) %
+                                               ((n + kWarpSize - 1) / kWarpSize));
+        block_released = false;
+      }
+      unsigned kept = 0;
+      for (unsigned k = 0; k < launch.num_runnable; ++k) {
+        const unsigned i = launch.runnable[k];
+        if (i / kWarpSize != launch.laggard) launch.runnable[kept++] = i;
+      }
+      if (kept > 0) launch.num_runnable = kept;
+      // Fisher-Yates shuffle of this round's order.
       for (size_t i = launch.num_runnable - 1; i > 0; --i) {
         size_t j = SplitMix64(launch.rng) % (i + 1);
         unsigned tmp = launch.runnable[i];

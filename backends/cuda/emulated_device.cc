@@ -25,7 +25,8 @@ constexpr size_t kAlignment = 256;
 constexpr char kEmulationFlags[] = "-std=c++17 -O1 -fno-math-errno -fPIC -shared";
 
 // An emulated kernel: the launcher the emitter writes next to each __global__ function.
-using EmulatedLauncher = const char* (*)(unsigned grid, unsigned block, void** args);
+using EmulatedLauncher = const char* (*)(unsigned grid, unsigned block, void** args,
+                                         uint64_t seed);
 
 class EmulatedModule : public CudaModule {
  public:
@@ -108,7 +109,8 @@ absl::StatusOr<std::shared_ptr<CudaModule>> EmulatedDevice::LoadModule(
 absl::Status EmulatedDevice::Launch(const void* function, unsigned grid, unsigned block,
                                     void** args) {
   const auto launcher = reinterpret_cast<EmulatedLauncher>(const_cast<void*>(function));
-  if (const char* error = launcher(grid, block, args); error != nullptr) {
+  if (const char* error = launcher(grid, block, args, schedule_seed_.load());
+      error != nullptr) {
     return absl::InternalError(absl::StrCat("emulated cuda launch: ", error));
   }
   return absl::OkStatus();

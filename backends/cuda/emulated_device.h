@@ -11,6 +11,8 @@
 //      caches (backends/cpu/host_compiler.h), and launches run that code.
 // Memory is host memory; matmuls run in the cpu backend's BLAS. Grids are capped at a few
 // blocks so that every grid-stride loop goes round more than once on small shapes.
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,11 +44,17 @@ class EmulatedDevice : public CudaDevice {
   unsigned MaxGridBlocks() const override { return 8; }
   std::string CodeKey() const override;
 
+  // The order in which launches resume the threads of a block: 0 (the default) in thread
+  // order, another value in an order shuffled from that seed, which exposes a kernel that
+  // relies on an order the hardware does not promise (a missing barrier). For tests.
+  void SetScheduleSeed(uint64_t seed) { schedule_seed_ = seed; }
+
   // What ptxas reported for every kernel NVRTC compiled so far (one entry per kernel
   // and architecture), for tests and the benchmark report.
   std::vector<KernelResources> nvrtc_checks() const;
 
  private:
+  std::atomic<uint64_t> schedule_seed_{0};
   mutable absl::Mutex mu_;
   std::vector<KernelResources> checks_ ABSL_GUARDED_BY(mu_);
 };

@@ -127,6 +127,51 @@ TEST(CudaBackendTest, EmulatedDeviceRunsAndNvrtcChecksEveryKernel) {
   }
 }
 
+// Row kernels with several block reductions (layer_norm's mean and variance share one
+// shared-memory array; softmax adds a max) give the same bits whatever order the
+// emulation resumes a block's threads in: the barriers, not the order, make them right.
+TEST(CudaBackendTest, RowKernelsAgreeUnderShuffledThreadOrders) {
+  auto* backend = dynamic_cast<CudaBackend*>(GetBackend("cuda_emulated").value());
+  auto* device = dynamic_cast<EmulatedDevice*>(backend->device());
+  ASSERT_NE(device, nullptr);
+  const int64_t rows = 11, cols = 300;
+  Generator gen(9);
+  std::vector<float> host(rows * cols);
+  for (float& v : host) v = static_cast<float>(gen.NextNormal());
+  BufferPtr in = backend->CopyIn(Shape(DType::kF32, {rows, cols}), host.data()).value();
+  Value x = Value{Node::CreateDeviceData(Shape(DType::kF32, {rows, cols}), nullptr), 0};
+  Value centred = Op(OpKind::kSub, {x, Op(OpKind::kMean, {x}, Dims({1}))});
+  Value variance = Op(OpKind::kMean, {Op(OpKind::kMul, {centred, centred})}, Dims({1}));
+  Value normed = Op(OpKind::kMul, {centred, Op(OpKind::kRsqrt, {variance})});
+  const Graph graph = Graph::Build({normed, Softmax(x)});
+  auto exe = backend->Compile(graph).value();
+  std::vector<std::vector<float>> by_seed;
+  for (uint64_t seed : {0, 1, 7, 42}) {
+    device->SetScheduleSeed(seed);
+    const std::vector<BufferPtr> out = exe->Run({Argument{in.get()}}).value();
+    std::vector<float> values(2 * rows * cols);
+    ASSERT_TRUE(backend->CopyOut(*out[0], values.data()).ok());
+    ASSERT_TRUE(backend->CopyOut(*out[1], values.data() + rows * cols).ok());
+    by_seed.push_back(std::move(values));
+  }
+  device->SetScheduleSeed(0);
+  for (size_t s = 1; s < by_seed.size(); ++s) {
+    int64_t differ = 0;
+    for (size_t i = 0; i < by_seed[0].size(); ++i) differ += by_seed[s][i] != by_seed[0][i];
+    EXPECT_EQ(differ, 0) << "elements that differ from thread order under seed #" << s;
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    double mean = 0, var = 0;
+    for (int64_t c = 0; c < cols; ++c) mean += host[r * cols + c] / double(cols);
+    for (int64_t c = 0; c < cols; ++c) {
+      var += (host[r * cols + c] - mean) * (host[r * cols + c] - mean) / double(cols);
+    }
+    for (int64_t c = 0; c < cols; c += 29) {
+      EXPECT_NEAR(by_seed[0][r * cols + c], (host[r * cols + c] - mean) / std::sqrt(var), 1e-4);
+    }
+  }
+}
+
 // A bias gradient: a floating sum over two leading dimensions, which each thread of a
 // column walks in order (two nested loops around a blocked partial sum).
 TEST(CudaBackendTest, ColumnSumsOverSeveralLeadingDimensions) {
