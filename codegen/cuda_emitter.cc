@@ -13,8 +13,6 @@ namespace kiln::codegen {
 namespace internal {
 namespace {
 
-// The most threads a block of a generated kernel has (its __launch_bounds__).
-constexpr int kMaxBlock = 256;
 // Elements per partial sum of a floating sum a thread walks alone (as in the C++ emitter).
 constexpr int64_t kCudaSumBlock = 1024;
 

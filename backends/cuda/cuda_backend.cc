@@ -1,6 +1,5 @@
 #include "backends/cuda/cuda_backend.h"
 
-#include <cstring>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
