@@ -28,10 +28,25 @@
 // Reductions nested inside an element (a reduction whose body uses the element's own
 // variables) run sequentially in their thread. scatter_add accumulates with atomics.
 //
+// A row kernel with few rows (a full sum, a softmax over a few long rows) or a column
+// reduction with few columns (a bias gradient over many rows) would leave most of the
+// device idle, so both also have a split form, chosen at launch: `split` blocks share
+// each row, or `split` threads each column, in stages. A shared reduction's level is
+// the number of shared reductions it waits for (layer_norm: the mean 0, the variance 1).
+// Stage s computes the level-s reductions, each block or thread over its part, and
+// writes one partial result per part to `partials`; later stages combine the partials
+// in part order (so the result depends only on the split and the block size), and the
+// last stage stores.
+//
+//   kiln_k0_n0_s0: partials[row, part] = block sum over elements part*B + t, step split*B
+//   kiln_k0_n0_s1: mean = combined partials; b1[row, t] = x[row, t] - mean  (t split too)
+//
 // Kernel parameters, the same for every nest of a KernelIR, in this order: one pointer per
 // buffer (KernelIR::buffers), one int64_t per size symbol (KernelIR::size_values), one
 // double per runtime scalar, and KilnError* (the first failed check). A launcher packs
-// them as cudaLaunchKernel does: void* args[] pointing at each value.
+// them as cudaLaunchKernel does: void* args[] pointing at each value. The stages of a
+// split row kernel take two more: unsigned char* partials (kPartialSlotBytes per shared
+// reduction per (row, part)) and int64_t split.
 //
 // Compiled as host C++ after backends/cuda/cuda_emulation.h with KILN_CUDA_EMULATION
 // defined, each kernel also gets `extern "C" const char* <name>_emulate(unsigned grid,
@@ -54,7 +69,15 @@ struct CudaLaunch {
   std::vector<int> block_vars;   // kRows: the loop variables spread over blocks
   std::vector<int> thread_vars;  // kFlat: over every thread; kRows: over a block's threads
   bool after_matmuls = false;    // runs after the kernel's matmul calls
+  // The reductions a row's block or a column's thread computes once for all its
+  // elements (expression ids), and the functions of the split form, stage by stage
+  // (empty for elementwise launches).
+  std::vector<int> shared_reductions;
+  std::vector<std::string> split_stages;
 };
+
+// Bytes of `partials` per shared reduction, row and part (any accumulator fits).
+constexpr int kPartialSlotBytes = 16;
 
 struct CudaKernelSource {
   std::string source;  // the functions (after CudaPreamble())

@@ -139,7 +139,7 @@ std::string KernelPrinter::OpText(const Expr& e) const {
   const char* t = CType(e.dtype);
   switch (e.kind) {
     case ExprKind::kLoad: {
-      std::string load = absl::StrCat("b", e.arg, "[", arg(0), "]");
+      std::string load = ElementRef(e.arg, e.args[0]);
       if (e.dtype == DType::kBool) load = absl::StrCat("(", load, " != 0)");
       if (e.args.size() == 1) return load;
       return absl::StrCat(arg(1), " ? ", load, " : ", t, "(0)");
@@ -149,9 +149,9 @@ std::string KernelPrinter::OpText(const Expr& e) const {
     case ExprKind::kIdxMul:
       return absl::StrCat(arg(0), " * ", arg(1));
     case ExprKind::kIdxDiv:
-      return absl::StrCat(arg(0), " / ", arg(1));
+      return DivText(arg(0), arg(1));
     case ExprKind::kIdxMod:
-      return absl::StrCat(arg(0), " % ", arg(1));
+      return ModText(arg(0), arg(1));
     default:
       break;
   }
@@ -326,7 +326,7 @@ void KernelPrinter::EmitReciprocal(int e) {
 }
 
 void KernelPrinter::EmitStore(const Store& s) {
-  const std::string target = absl::StrCat("b", s.buffer, "[", Ref(s.offset), "]");
+  const std::string target = ElementRef(s.buffer, s.offset);
   if (!s.accumulate) {
     Line(absl::StrCat(target, " = ", Ref(s.value), ";"));
   } else if (dialect_ == Dialect::kCuda) {
@@ -394,6 +394,18 @@ void KernelPrinter::EmitSizes() {
   }
 }
 
+// On a GPU a 64-bit division is a long software routine and a 32-bit one a few
+// instructions, so CUDA index arithmetic divides in 32 bits when both operands fit.
+std::string KernelPrinter::DivText(const std::string& a, const std::string& b) const {
+  if (dialect_ == Dialect::kCuda) return absl::StrCat("kc::IdxDiv(", a, ", ", b, ")");
+  return absl::StrCat(a, " / ", b);
+}
+
+std::string KernelPrinter::ModText(const std::string& a, const std::string& b) const {
+  if (dialect_ == Dialect::kCuda) return absl::StrCat("kc::IdxMod(", a, ", ", b, ")");
+  return absl::StrCat(a, " % ", b);
+}
+
 std::string KernelPrinter::SizeProduct(const std::vector<int>& vars) const {
   std::vector<std::string> sizes;
   for (int v : vars) sizes.push_back(VarSize(v));
@@ -419,8 +431,8 @@ void KernelPrinter::Delinearize(const std::vector<int>& vars, const std::string&
     } else if (k == 0) {
       Line(absl::StrCat("const int64_t ", i, " = ", rem, ";"));
     } else {
-      Line(absl::StrCat("const int64_t ", i, " = ", rem, " % ", VarSize(vars[k]), ";"));
-      Line(absl::StrCat(rem, " /= ", VarSize(vars[k]), ";"));
+      Line(absl::StrCat("const int64_t ", i, " = ", ModText(rem, VarSize(vars[k])), ";"));
+      Line(absl::StrCat(rem, " = ", DivText(rem, VarSize(vars[k])), ";"));
     }
   }
 }

@@ -73,6 +73,11 @@ class KernelPrinter {
   // (host dialect only).
   void EmitReciprocal(int e);
   std::string OpText(const Expr& e) const;
+  // The element `offset` (an expression id) of buffer `buffer`, as loads and stores
+  // name it.
+  virtual std::string ElementRef(int buffer, int offset) const {
+    return absl::StrCat("b", buffer, "[", Ref(offset), "]");
+  }
   void EmitStore(const Store& s);
   // One in-order step of an argmax: `acc` and `acc`_at take element `v` at `position`
   // when it is the first NaN or greater than every element before it.
@@ -80,6 +85,9 @@ class KernelPrinter {
   // Declares each variable i<v> of `vars` from their row-major linear index `index`
   // (`rem` names a scratch remainder).
   void Delinearize(const std::vector<int>& vars, const std::string& index, const std::string& rem);
+  // a / b and a % b of index values (both >= 0).
+  std::string DivText(const std::string& a, const std::string& b) const;
+  std::string ModText(const std::string& a, const std::string& b) const;
   // The product of the sizes of `vars` (1 for none) and their row-major linear index.
   std::string SizeProduct(const std::vector<int>& vars) const;
   std::string LinearIndex(const std::vector<int>& vars) const;

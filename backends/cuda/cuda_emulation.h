@@ -72,8 +72,8 @@ namespace kiln_emu {
 
 // Runs `kernel` once for every thread of every block of `grid` (blocks in order, x fastest,
 // then y, then z). Returns nullptr on success, or a static message when the launch was
-// refused or abandoned (more than 1024 threads per block, a deadlock, an exception escaping
-// the kernel). A zero-sized grid or block runs nothing. Safe to call from several OS
+// refused or abandoned (more than 1024 threads per block, a deadlock, a Fault, an exception
+// escaping the kernel). A zero-sized grid or block runs nothing. Safe to call from several OS
 // threads at once; not from inside a kernel.
 template <typename Kernel>
 const char* Launch(dim3 grid, dim3 block, const Kernel& kernel);
@@ -84,6 +84,15 @@ const char* Launch(dim3 grid, dim3 block, const Kernel& kernel);
 // barriers held back until nothing else can run (so warps drift apart as they may on a
 // GPU), to expose kernels that rely on an order the hardware does not guarantee.
 inline void SetScheduleSeed(uint64_t seed);
+
+// A fault a GPU raises for the access (a vector access off its alignment), which ends
+// the launch with `what` as its error.
+struct Fault {
+  const char* what;
+};
+inline void CheckAligned(const void* p, size_t alignment) {
+  if (reinterpret_cast<uintptr_t>(p) % alignment != 0) throw Fault{"misaligned vector access"};
+}
 
 namespace internal {
 
@@ -278,6 +287,8 @@ inline void FiberMain() {
   LaunchState* launch = current_launch;
   try {
     launch->kernel(launch->kernel_context);
+  } catch (const Fault& fault) {
+    launch->error = fault.what;
   } catch (...) {
     launch->error = "kiln_emu::Launch: an exception escaped the kernel";
   }

@@ -28,6 +28,7 @@ struct KernelError {
 };
 
 constexpr unsigned kFlatBlock = 256;
+constexpr int64_t kMaxSplit = 256;
 
 unsigned RoundUpToWarp(int64_t threads) {
   return static_cast<unsigned>(std::max<int64_t>(32, (threads + 31) / 32 * 32));
@@ -48,6 +49,36 @@ std::pair<unsigned, unsigned> Geometry(const codegen::KernelIR& ir,
   unsigned block = 32;
   while (block < kFlatBlock && block < threads) block *= 2;
   return {static_cast<unsigned>(std::min<int64_t>(rows, max_grid)), block};
+}
+
+int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// How many parts a launch's reductions are split into (1: not split). A row launch's
+// rows go to `split` blocks each, every block taking at least a block's worth of the
+// row; a column launch's rows to `split` threads per column, each taking at least
+// kMinPartRows of them. Either until the grid the device runs at once is full.
+int64_t Split(const codegen::KernelIR& ir, const codegen::CudaLaunch& launch, unsigned block,
+              unsigned max_grid) {
+  if (launch.split_stages.empty()) return 1;
+  constexpr int64_t kMinPartRows = 16;
+  int64_t work = 0;
+  for (int e : launch.shared_reductions) {
+    work = std::max(work, codegen::VarsProduct(ir, ir.exprs[e].vars));
+  }
+  int64_t parallel = 0, room = 0, part_work = 0;
+  if (launch.kind == codegen::CudaLaunch::Kind::kRows) {
+    parallel = codegen::VarsProduct(ir, launch.block_vars);
+    room = max_grid;
+    work = std::max(work, codegen::VarsProduct(ir, launch.thread_vars));
+    part_work = block;
+  } else {
+    parallel = codegen::VarsProduct(ir, launch.thread_vars);
+    room = int64_t{max_grid} * kFlatBlock;
+    part_work = kMinPartRows;
+  }
+  if (parallel == 0 || parallel >= room / 2) return 1;
+  return std::clamp<int64_t>(std::min(CeilDiv(room, parallel), CeilDiv(work, part_work)), 1,
+                             kMaxSplit);
 }
 
 }  // namespace
@@ -111,8 +142,25 @@ absl::StatusOr<std::unique_ptr<CudaExecutable>> CudaExecutable::Create(const Gra
     Step step;
     for (const codegen::CudaLaunch& launch : sources[k].launches) {
       Launch l;
-      ASSIGN_OR_RETURN(l.function, exe->module_->Function(launch.function));
+      l.name = launch.function;
       std::tie(l.grid, l.block) = Geometry(ir, launch, device->MaxGridBlocks());
+      const unsigned max_grid = device->MaxGridBlocks();
+      l.split = Split(ir, launch, l.block, max_grid);
+      if (l.split > 1) {
+        // Units: (row, part) blocks, or (column, part) threads.
+        const bool rows = launch.kind == codegen::CudaLaunch::Kind::kRows;
+        const int64_t units =
+            codegen::VarsProduct(ir, rows ? launch.block_vars : launch.thread_vars) * l.split;
+        if (!rows) l.block = units < kFlatBlock ? RoundUpToWarp(units) : kFlatBlock;
+        l.grid = static_cast<unsigned>(
+            std::min<int64_t>(rows ? units : CeilDiv(units, l.block), max_grid));
+        l.partial_bytes = units * launch.shared_reductions.size() * codegen::kPartialSlotBytes;
+        for (const std::string& stage : launch.split_stages) {
+          ASSIGN_OR_RETURN(l.functions.emplace_back(), exe->module_->Function(stage));
+        }
+      } else {
+        ASSIGN_OR_RETURN(l.functions.emplace_back(), exe->module_->Function(launch.function));
+      }
       l.after_matmuls = launch.after_matmuls;
       step.launches.push_back(l);
     }
@@ -121,6 +169,8 @@ absl::StatusOr<std::unique_ptr<CudaExecutable>> CudaExecutable::Create(const Gra
   }
   std::vector<std::vector<int>> releases = Releases(stored_by, last_use, kNever, exe->steps_.size());
   for (size_t k = 0; k < releases.size(); ++k) exe->steps_[k].release = std::move(releases[k]);
+  if (!config().dump_dir.empty())
+    DumpFile(config().dump_dir, name + ".launches.txt", exe->LaunchPlan());
   return exe;
 }
 
@@ -193,7 +243,21 @@ absl::StatusOr<std::vector<BufferPtr>> CudaExecutable::Run(absl::Span<const Argu
     for (bool after : {false, true}) {
       for (const Launch& l : step.launches) {
         if (l.after_matmuls != after || l.grid == 0) continue;
-        RETURN_IF_ERROR(device_->Launch(l.function, l.grid, l.block, launch_args.data()));
+        // A split launch's stages take the partials and the split after the error record.
+        std::shared_ptr<CudaBuffer> partials;
+        void* partials_ptr = nullptr;
+        int64_t split = l.split;
+        if (l.split > 1) {
+          ASSIGN_OR_RETURN(
+              partials,
+              AllocateCudaBuffer(device_, Shape(DType::kI64, {int64_t(l.partial_bytes / 8)})));
+          partials_ptr = partials->data();
+          launch_args.insert(launch_args.end(), {&partials_ptr, &split});
+        }
+        for (const void* function : l.functions) {
+          RETURN_IF_ERROR(device_->Launch(function, l.grid, l.block, launch_args.data()));
+        }
+        if (l.split > 1) launch_args.resize(launch_args.size() - 2);
       }
       if (!after) {
         for (const codegen::MatmulCall& call : step.matmuls) {
@@ -231,6 +295,19 @@ absl::StatusOr<std::vector<BufferPtr>> CudaExecutable::Run(absl::Span<const Argu
     results.push_back(owned[node]);
   }
   return results;
+}
+
+std::string CudaExecutable::LaunchPlan() const {
+  std::string plan;
+  for (const Step& step : steps_) {
+    for (const Launch& l : step.launches) {
+      absl::StrAppend(&plan, l.name, ": grid ", l.grid, " x block ", l.block);
+      if (l.split > 1)
+        absl::StrAppend(&plan, ", split ", l.split, " in ", l.functions.size(), " stages");
+      absl::StrAppend(&plan, "\n");
+    }
+  }
+  return plan;
 }
 
 }  // namespace kiln::cuda

@@ -11,6 +11,10 @@
 // Launch sizes: a grid-stride launch gets 256 threads per block (fewer for small work)
 // and at most the device's MaxGridBlocks(); a row launch gets one block per row, up to
 // that cap, with a power of two from 32 to 256 threads, the smallest covering the row.
+// A launch whose reductions leave most of the device idle (a row launch with fewer rows
+// than half the grid cap, a column launch with fewer columns than half the threads of
+// that grid) runs in its split form (codegen/cuda_emitter.h), in parts that fill the
+// grid, each with at least a block's worth of a row's elements or 16 of a column's rows.
 // A kernel with checks (an index range, ...) copies its error record back after it runs,
 // which waits for the device; other kernels never wait.
 #include <cstdint>
@@ -61,11 +65,17 @@ class CudaExecutable : public Executable {
 
   // The generated unit (for tests and dumps).
   const std::string& source() const { return source_; }
+  // A line per launch at the graph's sizes: "kiln_k0_n0: grid 8 x block 256, split 8".
+  std::string LaunchPlan() const;
 
  private:
   struct Launch {
-    const void* function = nullptr;
+    std::string name;
+    // One function, or the stages of a split row launch, run in order.
+    std::vector<const void*> functions;
     unsigned grid = 0, block = 0;  // grid 0: nothing to do at these sizes
+    int64_t split = 1;             // blocks per row
+    size_t partial_bytes = 0;      // the split stages' partial results
     bool after_matmuls = false;
   };
   // One kernel, by value: a launch per loop nest.

@@ -1,13 +1,16 @@
 // The cuda backend without a GPU: NVRTC compiles the generated kernels for sm_80 and
 // sm_90 (where kiln has the toolkit), the emulated device runs them, and the launches the
 // emitter plans. Parity of every op on cuda_emulated is in backend_parity_test.cc.
+#include "backends/cuda/cuda_backend.h"
+
 #include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "backends/backend.h"
-#include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/cuda_executable.h"
 #include "backends/cuda/emulated_device.h"
 #include "backends/cuda/nvrtc_compiler.h"
 #include "codegen/cuda_emitter.h"
@@ -15,7 +18,6 @@
 #include "codegen/kernel_ir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "absl/strings/str_cat.h"
 #include "ir/graph.h"
 #include "ir/node.h"
 #include "lazy/generator.h"
@@ -24,6 +26,7 @@ namespace kiln::cuda {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 Value Op(OpKind op, std::vector<Value> operands, Attributes attrs = {}) {
   return Value{
@@ -80,6 +83,65 @@ TEST(CudaBackendTest, ElementwiseKernelsAreGridStrideLoops) {
   EXPECT_EQ(codegen::VarsProduct(ir, source.launches[0].thread_vars), 45);
   EXPECT_THAT(source.source, HasSubstr("t += int64_t(gridDim.x) * blockDim.x"));
   EXPECT_THAT(source.source, HasSubstr("tanhf("));
+}
+
+// Elementwise kernels take four consecutive elements per thread, moving each operand
+// read or written at the element's own position as one vector (16 bytes of f32); a
+// broadcast operand is read element by element, and the elements after the last whole
+// quad by the plain loop. Checked against interp at sizes with and without such a tail.
+TEST(CudaBackendTest, ElementwiseKernelsMoveFourElementsPerAccess) {
+  Backend* backend = GetBackend("cuda_emulated").value();
+  Backend* interp = GetBackend("interp").value();
+  for (const int64_t cols : {16, 13}) {
+    const int64_t rows = 7;
+    const Shape shape(DType::kF32, {rows, cols}), bias_shape(DType::kF32, {cols});
+    Value x = Value{Node::CreateDeviceData(shape, nullptr), 0};
+    Value bias = Value{Node::CreateDeviceData(bias_shape, nullptr), 0};
+    Value y = Op(OpKind::kTanh, {Op(OpKind::kAdd, {Op(OpKind::kMul, {x, x}), bias})});
+    Value positive = Op(OpKind::kGt, {x, bias});
+    const Graph graph = Graph::Build({y, positive});
+    const codegen::FusionPlan plan = codegen::PlanFusion(graph);
+    ASSERT_EQ(plan.kernels.size(), 1u);
+    const codegen::KernelIR ir = codegen::LowerKernel(graph, plan, 0).value();
+    const std::string source = codegen::EmitCudaKernel(ir).source;
+    EXPECT_THAT(source, HasSubstr("kc::AlignedForVectors("));
+    int x_buffer = -1, bias_buffer = -1;
+    for (size_t b = 0; b < ir.buffers.size(); ++b) {
+      const bool input = ir.buffers[b].role == codegen::BufferRole::kInput;
+      if (input && ir.buffers[b].shape == shape.sizes()) x_buffer = b;
+      if (ir.buffers[b].shape == bias_shape.sizes()) bias_buffer = b;
+    }
+    ASSERT_GE(x_buffer, 0);
+    ASSERT_GE(bias_buffer, 0);
+    EXPECT_THAT(source, HasSubstr(absl::StrCat("kc::Load4(b", x_buffer, " + 4 * q)")));
+    EXPECT_THAT(source, Not(HasSubstr(absl::StrCat("kc::Load4(b", bias_buffer))));
+    EXPECT_THAT(source, HasSubstr("kc::Store4("));
+
+    Generator gen(cols);
+    std::vector<float> xs(rows * cols), bs(cols);
+    for (float& v : xs) v = static_cast<float>(gen.NextNormal());
+    for (float& v : bs) v = static_cast<float>(gen.NextNormal());
+    auto run = [&](Backend* b) {
+      BufferPtr xb = b->CopyIn(shape, xs.data()).value();
+      BufferPtr bb = b->CopyIn(bias_shape, bs.data()).value();
+      std::vector<Argument> args;
+      for (const Node* p : graph.parameters()) {
+        args.push_back(Argument{p == x.node.get() ? xb.get() : bb.get()});
+      }
+      const std::vector<BufferPtr> out = b->Compile(graph).value()->Run(args).value();
+      std::vector<float> values(rows * cols);
+      std::vector<uint8_t> flags(rows * cols);
+      EXPECT_TRUE(b->CopyOut(*out[0], values.data()).ok());
+      EXPECT_TRUE(b->CopyOut(*out[1], flags.data()).ok());
+      return std::make_pair(values, flags);
+    };
+    const auto want = run(interp);
+    const auto got = run(backend);
+    for (int64_t i = 0; i < rows * cols; ++i) {
+      EXPECT_NEAR(got.first[i], want.first[i], 1e-6) << cols << " columns, element " << i;
+      EXPECT_EQ(got.second[i], want.second[i]) << cols << " columns, element " << i;
+    }
+  }
 }
 
 TEST(CudaBackendTest, EmulatedDeviceRunsAndNvrtcChecksEveryKernel) {
@@ -172,6 +234,75 @@ TEST(CudaBackendTest, RowKernelsAgreeUnderShuffledThreadOrders) {
   }
 }
 
+// Fewer rows than the (emulated) device runs blocks at once: each row is split over
+// several blocks, whose partial results later stages combine. A full sum, a full sum
+// feeding every element, argmax, softmax and layer_norm (whose variance waits for its
+// mean: three stages) agree with interp, and give the same bits in any thread order.
+TEST(CudaBackendTest, FewLongRowsAreSplitOverSeveralBlocks) {
+  auto* backend = dynamic_cast<CudaBackend*>(GetBackend("cuda_emulated").value());
+  auto* device = dynamic_cast<EmulatedDevice*>(backend->device());
+  ASSERT_NE(device, nullptr);
+  Backend* interp = GetBackend("interp").value();
+  const int64_t rows = 3, cols = 2500;
+  Generator gen(21);
+  std::vector<float> host(rows * cols);
+  for (float& v : host) v = static_cast<float>(gen.NextNormal());
+  const Shape shape(DType::kF32, {rows, cols});
+  Value x = Value{Node::CreateDeviceData(shape, nullptr), 0};
+  const Attributes all = Attributes().Set("dims", std::vector<int64_t>{0, 1}).Set("keepdim", false);
+  Value total = Op(OpKind::kSum, {Op(OpKind::kTanh, {x})}, all);
+  Value share = Op(OpKind::kDiv, {x, Op(OpKind::kSum, {Op(OpKind::kExp, {x})}, Dims({0, 1}))});
+  Value largest = Op(OpKind::kMax, {x}, all);
+  Value argmax =
+      Op(OpKind::kArgmax, {x}, Attributes().Set("dim", int64_t{1}).Set("keepdim", false));
+  Value centred = Op(OpKind::kSub, {x, Op(OpKind::kMean, {x}, Dims({1}))});
+  Value variance = Op(OpKind::kMean, {Op(OpKind::kMul, {centred, centred})}, Dims({1}));
+  Value normed = Op(OpKind::kMul, {centred, Op(OpKind::kRsqrt, {variance})});
+  const std::vector<Value> outputs = {total, share, largest, argmax, normed, Softmax(x)};
+  const Graph graph = Graph::Build(outputs);
+
+  auto run = [&](Backend* b) {
+    BufferPtr in = b->CopyIn(shape, host.data()).value();
+    auto exe = b->Compile(graph).value();
+    const std::vector<BufferPtr> out = exe->Run({Argument{in.get()}}).value();
+    std::vector<std::vector<double>> values;
+    for (const BufferPtr& buffer : out) {
+      const Shape& s = buffer->shape();
+      std::vector<double> v(s.numel());
+      if (s.dtype() == DType::kI64) {
+        std::vector<int64_t> raw(v.size());
+        EXPECT_TRUE(b->CopyOut(*buffer, raw.data()).ok());
+        std::copy(raw.begin(), raw.end(), v.begin());
+      } else {
+        std::vector<float> raw(v.size());
+        EXPECT_TRUE(b->CopyOut(*buffer, raw.data()).ok());
+        std::copy(raw.begin(), raw.end(), v.begin());
+      }
+      values.push_back(std::move(v));
+    }
+    return values;
+  };
+  const auto want = run(interp);
+  const auto got = run(backend);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t o = 0; o < want.size(); ++o) {
+    ASSERT_EQ(got[o].size(), want[o].size()) << o;
+    for (size_t i = 0; i < want[o].size(); ++i) {
+      EXPECT_NEAR(got[o][i], want[o][i], 2e-5 * std::max(1.0, std::fabs(want[o][i])))
+          << "output " << o << " element " << i;
+    }
+  }
+  device->SetScheduleSeed(5);
+  const auto shuffled = run(backend);
+  device->SetScheduleSeed(0);
+  EXPECT_EQ(shuffled, got) << "the split result depends on thread order";
+
+  auto exe = backend->Compile(graph).value();
+  const std::string plan = dynamic_cast<CudaExecutable*>(exe.get())->LaunchPlan();
+  EXPECT_THAT(plan, HasSubstr("split 8 in 2 stages")) << plan;  // the full sums: 1 row
+  EXPECT_THAT(plan, HasSubstr("in 3 stages")) << plan;          // layer_norm
+}
+
 // A bias gradient: a floating sum over two leading dimensions, which each thread of a
 // column walks in order (two nested loops around a blocked partial sum).
 TEST(CudaBackendTest, ColumnSumsOverSeveralLeadingDimensions) {
@@ -199,6 +330,55 @@ TEST(CudaBackendTest, ColumnSumsOverSeveralLeadingDimensions) {
     for (int64_t i = 0; i < a * b; ++i) want += host[i * c + k];
     EXPECT_NEAR(got[k], want, 1e-4 * std::max(1.0, std::fabs(want))) << k;
   }
+}
+
+// Few columns over many rows: each column's rows are split over several threads, whose
+// partial results later stages combine. Column sums, maxima, a centred copy (an element
+// store after the column means) and the column variances (a second level of reduction)
+// agree with interp, and give the same bits in any thread order.
+TEST(CudaBackendTest, ColumnReductionsOverFewColumnsAreSplitOverTheRows) {
+  auto* backend = dynamic_cast<CudaBackend*>(GetBackend("cuda_emulated").value());
+  auto* device = dynamic_cast<EmulatedDevice*>(backend->device());
+  ASSERT_NE(device, nullptr);
+  Backend* interp = GetBackend("interp").value();
+  const int64_t rows = 3000, cols = 5;
+  Generator gen(33);
+  std::vector<float> host(rows * cols);
+  for (float& v : host) v = static_cast<float>(gen.NextNormal() + 3.0);
+  const Shape shape(DType::kF32, {rows, cols});
+  Value x = Value{Node::CreateDeviceData(shape, nullptr), 0};
+  const Attributes over_rows =
+      Attributes().Set("dims", std::vector<int64_t>{0}).Set("keepdim", false);
+  Value centred = Op(OpKind::kSub, {x, Op(OpKind::kMean, {x}, Dims({0}))});
+  Value variance = Op(OpKind::kMean, {Op(OpKind::kMul, {centred, centred})}, over_rows);
+  const Graph graph = Graph::Build(
+      {Op(OpKind::kSum, {x}, over_rows), Op(OpKind::kMax, {x}, over_rows), centred, variance});
+  auto run = [&](Backend* b) {
+    BufferPtr in = b->CopyIn(shape, host.data()).value();
+    const std::vector<BufferPtr> out = b->Compile(graph).value()->Run({Argument{in.get()}}).value();
+    std::vector<std::vector<float>> values;
+    for (const BufferPtr& buffer : out) {
+      values.emplace_back(buffer->shape().numel());
+      EXPECT_TRUE(b->CopyOut(*buffer, values.back().data()).ok());
+    }
+    return values;
+  };
+  const auto want = run(interp);
+  const auto got = run(backend);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t o = 0; o < want.size(); ++o) {
+    ASSERT_EQ(got[o].size(), want[o].size());
+    for (size_t i = 0; i < want[o].size(); ++i) {
+      EXPECT_NEAR(got[o][i], want[o][i], 2e-5 * std::max(1.0f, std::fabs(want[o][i])))
+          << "output " << o << " element " << i;
+    }
+  }
+  device->SetScheduleSeed(3);
+  EXPECT_EQ(run(backend), got) << "the split result depends on thread order";
+  device->SetScheduleSeed(0);
+  auto exe = backend->Compile(graph).value();
+  const std::string plan = dynamic_cast<CudaExecutable*>(exe.get())->LaunchPlan();
+  EXPECT_THAT(plan, HasSubstr(", split ")) << plan;
 }
 
 TEST(NvrtcTest, CompilesForBothCheckedArchitecturesAndReportsResources) {

@@ -583,6 +583,15 @@ TEST(CudaEmulationTest, ExceptionInKernelIsReported) {
   EXPECT_THAT(error, HasSubstr("exception"));
 }
 
+// A vector access off its alignment faults on a GPU; the emulation ends the launch.
+TEST(CudaEmulationTest, MisalignedVectorAccessIsAFault) {
+  alignas(16) float data[8] = {};
+  EXPECT_EQ(kiln_emu::Launch(1, 32, [&] { kiln_emu::CheckAligned(data + 4, 16); }), nullptr);
+  const char* error = kiln_emu::Launch(1, 32, [&] { kiln_emu::CheckAligned(data + 1, 16); });
+  ASSERT_NE(error, nullptr);
+  EXPECT_THAT(error, HasSubstr("misaligned"));
+}
+
 TEST(CudaEmulationTest, ConcurrentLaunchesOnTwoThreads) {
   const unsigned kGrid = 3;
   const unsigned kBlock = 96;
