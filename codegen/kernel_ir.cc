@@ -414,6 +414,23 @@ std::vector<bool> ReachableExprs(const KernelIR& ir, std::vector<int> roots) {
   return seen;
 }
 
+MatmulDims GetMatmulDims(const MatmulCall& call) {
+  const Sizes& as = call.a_shape;
+  const Sizes& bs = call.b_shape;
+  const Sizes& os = call.out_shape;
+  MatmulDims d;
+  d.m = os[os.size() - 2];
+  d.n = os.back();
+  d.k = call.transpose_a ? as[as.size() - 2] : as.back();
+  d.lda = as.back();
+  d.ldb = bs.back();
+  d.out_batch = absl::Span<const int64_t>(os.data(), os.size() - 2);
+  d.a_batch = absl::Span<const int64_t>(as.data(), as.size() - 2);
+  d.b_batch = absl::Span<const int64_t>(bs.data(), bs.size() - 2);
+  for (int64_t s : d.out_batch) d.batches *= s;
+  return d;
+}
+
 int64_t MatmulBatchOffset(int64_t flat, absl::Span<const int64_t> out_batch,
                           absl::Span<const int64_t> batch, int64_t matrix) {
   int64_t offset = 0;

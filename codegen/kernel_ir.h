@@ -151,6 +151,15 @@ struct MatmulCall {
   Sizes a_shape, b_shape, out_shape;  // as stored (a_shape is [.., k, m] when transposed)
 };
 
+// A matmul call's sizes: each output matrix is m x n, summing over k; the batch sizes
+// of the output and of each operand (views into the call's shapes); lda and ldb, the
+// operands' row lengths as stored.
+struct MatmulDims {
+  int64_t m = 0, n = 0, k = 0, batches = 1, lda = 0, ldb = 0;
+  absl::Span<const int64_t> out_batch, a_batch, b_batch;
+};
+MatmulDims GetMatmulDims(const MatmulCall& call);
+
 // The element offset of matrix `flat` (a row-major index over the output's batch sizes
 // `out_batch`) within an operand whose own batch sizes are `batch`, broadcast against
 // them (trailing-aligned; size-1 dimensions repeat), with `matrix` elements per matrix.

@@ -83,15 +83,8 @@ struct Tiles {
 
 template <typename T>
 void Matmul(const codegen::MatmulCall& call, void* const* bufs) {
-  const Sizes& as = call.a_shape;
-  const Sizes& bs = call.b_shape;
-  const Sizes& os = call.out_shape;
-  const int64_t m = os[os.size() - 2];
-  const int64_t n = os.back();
-  const int64_t k = call.transpose_a ? as[as.size() - 2] : as.back();
-  const absl::Span<const int64_t> out_batch(os.data(), os.size() - 2);
-  int64_t batches = 1;
-  for (int64_t s : out_batch) batches *= s;
+  const codegen::MatmulDims d = codegen::GetMatmulDims(call);
+  const int64_t m = d.m, n = d.n, k = d.k, batches = d.batches;
   T* out = static_cast<T*>(bufs[call.out]);
   if (m == 0 || n == 0 || batches == 0) return;
   if (k == 0) {
@@ -104,14 +97,14 @@ void Matmul(const codegen::MatmulCall& call, void* const* bufs) {
   tiles.m = m;
   tiles.n = n;
   tiles.k = k;
-  tiles.lda = std::max<int64_t>(1, as.back());
-  tiles.ldb = std::max<int64_t>(1, bs.back());
+  tiles.lda = std::max<int64_t>(1, d.lda);
+  tiles.ldb = std::max<int64_t>(1, d.ldb);
   tiles.a = static_cast<const T*>(bufs[call.a]);
   tiles.b = static_cast<const T*>(bufs[call.b]);
   tiles.out = out;
-  tiles.out_batch = out_batch;
-  tiles.a_batch = absl::Span<const int64_t>(as.data(), as.size() - 2);
-  tiles.b_batch = absl::Span<const int64_t>(bs.data(), bs.size() - 2);
+  tiles.out_batch = d.out_batch;
+  tiles.a_batch = d.a_batch;
+  tiles.b_batch = d.b_batch;
 
   const double flops = 2.0 * static_cast<double>(batches) * m * n * k;
   const int threads = flops < kMinParallelFlops ? 1 : blas_threads.load(std::memory_order_relaxed);

@@ -258,30 +258,9 @@ void CpuExecutable::PlanDonations(const Graph& graph, std::vector<codegen::Kerne
 }
 
 absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argument> args) {
-  if (args.size() != params_.shapes.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("cpu: the graph has ", params_.shapes.size(),
-                                                   " parameters but ", args.size(),
-                                                   " arguments were given"));
-  }
-  std::vector<const CpuBuffer*> params(args.size(), nullptr);
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (params_.ops[i] != OpKind::kDeviceData) continue;
-    if (args[i].buffer == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("cpu: argument ", i, " for a ",
-                                                     params_.shapes[i].ToString(),
-                                                     " device_data has no buffer"));
-    }
-    const auto* buffer = dynamic_cast<const CpuBuffer*>(args[i].buffer);
-    if (buffer == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("cpu: argument ", i, " is not a cpu buffer"));
-    }
-    if (!(buffer->shape() == params_.shapes[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cpu: argument ", i, " is ", buffer->shape().ToString(),
-                       " but the graph's parameter ", i, " is ", params_.shapes[i].ToString()));
-    }
-    params[i] = buffer;
-  }
+  ASSIGN_OR_RETURN(
+      const std::vector<const CpuBuffer*> params,
+      CheckArguments<CpuBuffer>(params_, args, "cpu", [](const CpuBuffer&) { return true; }));
   using Clock = std::chrono::steady_clock;
   Clock::time_point run_start;
   std::vector<double> kernel_seconds;

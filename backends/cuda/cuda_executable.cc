@@ -175,26 +175,10 @@ absl::StatusOr<std::unique_ptr<CudaExecutable>> CudaExecutable::Create(const Gra
 }
 
 absl::StatusOr<std::vector<BufferPtr>> CudaExecutable::Run(absl::Span<const Argument> args) {
-  if (args.size() != params_.shapes.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("cuda: the graph has ", params_.shapes.size(),
-                                                   " parameters but ", args.size(),
-                                                   " arguments were given"));
-  }
-  std::vector<const CudaBuffer*> params(args.size(), nullptr);
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (params_.ops[i] != OpKind::kDeviceData) continue;
-    const auto* buffer = dynamic_cast<const CudaBuffer*>(args[i].buffer);
-    if (buffer == nullptr || buffer->device() != device_) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cuda: argument ", i, " is not a buffer of this device"));
-    }
-    if (!(buffer->shape() == params_.shapes[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cuda: argument ", i, " is ", buffer->shape().ToString(),
-                       " but the graph's parameter ", i, " is ", params_.shapes[i].ToString()));
-    }
-    params[i] = buffer;
-  }
+  ASSIGN_OR_RETURN(const std::vector<const CudaBuffer*> params,
+                   CheckArguments<CudaBuffer>(params_, args, "cuda", [&](const CudaBuffer& b) {
+                     return b.device() == device_;
+                   }));
   std::vector<std::shared_ptr<CudaBuffer>> owned(params_.num_nodes);
   std::shared_ptr<CudaBuffer> error_record;
   std::vector<void*> ptrs;

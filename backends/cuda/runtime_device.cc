@@ -247,17 +247,8 @@ class RuntimeDevice : public CudaDevice {
                                                    " (cuBLAS runs f32 and f64)"));
     }
     const bool f32 = call.dtype == DType::kF32;
-    const Sizes& as = call.a_shape;
-    const Sizes& bs = call.b_shape;
-    const Sizes& os = call.out_shape;
-    const int64_t m = os[os.size() - 2];
-    const int64_t n = os.back();
-    const int64_t k = call.transpose_a ? as[as.size() - 2] : as.back();
-    const absl::Span<const int64_t> out_batch(os.data(), os.size() - 2);
-    const absl::Span<const int64_t> a_batch(as.data(), as.size() - 2);
-    const absl::Span<const int64_t> b_batch(bs.data(), bs.size() - 2);
-    int64_t batches = 1;
-    for (int64_t s : out_batch) batches *= s;
+    const codegen::MatmulDims d = codegen::GetMatmulDims(call);
+    const int64_t m = d.m, n = d.n, k = d.k, batches = d.batches;
     char* out = static_cast<char*>(buffers[call.out]);
     const size_t element = f32 ? 4 : 8;
     if (m == 0 || n == 0 || batches == 0) return absl::OkStatus();
@@ -268,7 +259,7 @@ class RuntimeDevice : public CudaDevice {
     // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: cuBLAS gets B first.
     const cublasOperation_t op_b = call.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t op_a = call.transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-    const int64_t lda = as.back(), ldb = bs.back();
+    const int64_t lda = d.lda, ldb = d.ldb;
     const cudaDataType_t type = f32 ? CUDA_R_32F : CUDA_R_64F;
     const cublasComputeType_t compute =
         f32 ? (config().allow_tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F)
@@ -279,8 +270,8 @@ class RuntimeDevice : public CudaDevice {
     const void* zero = f32 ? static_cast<const void*>(&zero_f) : &zero_d;
     const char* a = static_cast<const char*>(buffers[call.a]);
     const char* b = static_cast<const char*>(buffers[call.b]);
-    const int64_t stride_a = UniformStride(batches, out_batch, a_batch, m * k);
-    const int64_t stride_b = UniformStride(batches, out_batch, b_batch, k * n);
+    const int64_t stride_a = UniformStride(batches, d.out_batch, d.a_batch, m * k);
+    const int64_t stride_b = UniformStride(batches, d.out_batch, d.b_batch, k * n);
     if (stride_a >= 0 && stride_b >= 0) {
       KILN_CUBLAS_CHECK(cublas_, cublas_.gemm_strided_batched(
                                      handle_, op_b, op_a, n, m, k, one, b, type, ldb, stride_b, a,
@@ -289,8 +280,8 @@ class RuntimeDevice : public CudaDevice {
       return absl::OkStatus();
     }
     for (int64_t i = 0; i < batches; ++i) {
-      const char* am = a + codegen::MatmulBatchOffset(i, out_batch, a_batch, m * k) * element;
-      const char* bm = b + codegen::MatmulBatchOffset(i, out_batch, b_batch, k * n) * element;
+      const char* am = a + codegen::MatmulBatchOffset(i, d.out_batch, d.a_batch, m * k) * element;
+      const char* bm = b + codegen::MatmulBatchOffset(i, d.out_batch, d.b_batch, k * n) * element;
       KILN_CUBLAS_CHECK(cublas_, cublas_.gemm(handle_, op_b, op_a, n, m, k, one, bm, type, ldb,
                                               am, type, lda, zero, out + i * m * n * element,
                                               type, n, compute, CUBLAS_GEMM_DEFAULT));

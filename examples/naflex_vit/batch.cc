@@ -34,44 +34,67 @@ void BilinearTaps(int64_t grid, int64_t grid_h, int64_t grid_w, int64_t row, int
   weight[3] = static_cast<float>(ly * lx);
 }
 
-ModelBatch MakeBatchFromSamples(const std::vector<Sample>& samples, const std::vector<float>& weights,
-                                int64_t bucket, int64_t token_features, int64_t position_grid) {
+namespace {
+
+HostBatch HostBatchFromSamples(std::vector<Sample> samples, std::vector<float> weights,
+                               int64_t bucket, int64_t token_features, int64_t position_grid) {
   const int64_t b = static_cast<int64_t>(samples.size());
-  ModelBatch out;
+  HostBatch out;
   out.bucket = bucket;
-  out.batch_size = b;
-  std::vector<std::vector<float>> sequences;
-  sequences.reserve(samples.size());
-  std::vector<int64_t> pos_index(static_cast<size_t>(b * bucket * 4), 0);
-  std::vector<float> pos_weight(static_cast<size_t>(b * bucket * 4), 0.0f);
-  std::vector<int64_t> labels;
+  out.token_features = token_features;
+  out.weights = std::move(weights);
+  out.pos_index.assign(static_cast<size_t>(b * bucket * 4), 0);
+  out.pos_weight.assign(static_cast<size_t>(b * bucket * 4), 0.0f);
   for (int64_t i = 0; i < b; ++i) {
-    const Sample& s = samples[static_cast<size_t>(i)];
-    sequences.push_back(s.tokens);
-    labels.push_back(s.info.label);
+    Sample& s = samples[static_cast<size_t>(i)];
+    out.labels.push_back(s.info.label);
     out.valid_tokens += s.info.num_tokens();
     for (int64_t t = 0; t < s.info.num_tokens(); ++t) {
       const size_t at = static_cast<size_t>((i * bucket + t) * 4);
       BilinearTaps(position_grid, s.info.grid_h, s.info.grid_w, t / s.info.grid_w,
-                   t % s.info.grid_w, &pos_index[at], &pos_weight[at]);
+                   t % s.info.grid_w, &out.pos_index[at], &out.pos_weight[at]);
     }
+    out.sequences.push_back(std::move(s.tokens));
   }
-  kiln::PaddedSequences padded = kiln::pad_sequences(sequences, token_features, bucket);
-  out.tokens = std::move(padded.values);
-  out.mask = std::move(padded.mask);
-  out.pos_index = kiln::Tensor::from_vector<int64_t>(pos_index, {b * bucket * 4});
-  out.pos_weight = kiln::Tensor::from_vector<float>(pos_weight, {b, bucket, 4, 1});
-  out.labels = kiln::Tensor::from_vector<int64_t>(labels, {b});
-  out.weights = kiln::Tensor::from_vector<float>(weights, {b});
   return out;
 }
 
-ModelBatch MakeBatch(const Dataset& data, const kiln::Batch& batch, int64_t position_grid) {
+}  // namespace
+
+ModelBatch ToModelBatch(HostBatch host) {
+  const int64_t b = static_cast<int64_t>(host.sequences.size());
+  ModelBatch out;
+  out.bucket = host.bucket;
+  out.batch_size = b;
+  out.valid_tokens = host.valid_tokens;
+  kiln::PaddedSequences padded =
+      kiln::pad_sequences(host.sequences, host.token_features, host.bucket);
+  out.tokens = std::move(padded.values);
+  out.mask = std::move(padded.mask);
+  out.pos_index = kiln::Tensor::from_vector<int64_t>(host.pos_index, {b * host.bucket * 4});
+  out.pos_weight = kiln::Tensor::from_vector<float>(host.pos_weight, {b, host.bucket, 4, 1});
+  out.labels = kiln::Tensor::from_vector<int64_t>(host.labels, {b});
+  out.weights = kiln::Tensor::from_vector<float>(host.weights, {b});
+  return out;
+}
+
+ModelBatch MakeBatchFromSamples(const std::vector<Sample>& samples,
+                                const std::vector<float>& weights, int64_t bucket,
+                                int64_t token_features, int64_t position_grid) {
+  return ToModelBatch(
+      HostBatchFromSamples(samples, weights, bucket, token_features, position_grid));
+}
+
+HostBatch MakeHostBatch(const Dataset& data, const kiln::Batch& batch, int64_t position_grid) {
   std::vector<Sample> samples;
   samples.reserve(batch.ids.size());
   for (int64_t id : batch.ids) samples.push_back(id < 0 ? Sample{} : data.Make(id));
-  return MakeBatchFromSamples(samples, batch.weights(), batch.bucket, data.token_features(),
-                              position_grid);
+  return HostBatchFromSamples(std::move(samples), batch.weights(), batch.bucket,
+                              data.token_features(), position_grid);
+}
+
+ModelBatch MakeBatch(const Dataset& data, const kiln::Batch& batch, int64_t position_grid) {
+  return ToModelBatch(MakeHostBatch(data, batch, position_grid));
 }
 
 ModelBatch SyntheticBatch(int64_t bucket, int64_t batch_size, int64_t token_features,

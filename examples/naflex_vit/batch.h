@@ -35,7 +35,22 @@ struct ModelBatch {
 void BilinearTaps(int64_t grid, int64_t grid_h, int64_t grid_w, int64_t row, int64_t col,
                   int64_t index[4], float weight[4]);
 
-// The batch for `batch` (ids into `data`; -1 is an empty filler sample).
+// A batch's contents on the host, before they become tensors: what can be made on
+// another thread while a step runs (tensors are made on the thread that traces).
+struct HostBatch {
+  int64_t bucket = 0;
+  int64_t token_features = 0;
+  int64_t valid_tokens = 0;
+  std::vector<std::vector<float>> sequences;  // per sample: its tokens' patch values
+  std::vector<int64_t> pos_index, labels;
+  std::vector<float> pos_weight, weights;
+};
+
+// The host contents for `batch` (ids into `data`; -1 is an empty filler sample).
+HostBatch MakeHostBatch(const Dataset& data, const kiln::Batch& batch, int64_t position_grid);
+ModelBatch ToModelBatch(HostBatch host);
+
+// The batch for `batch`: ToModelBatch(MakeHostBatch(...)).
 ModelBatch MakeBatch(const Dataset& data, const kiln::Batch& batch, int64_t position_grid);
 
 // Samples already made (fillers: an empty Sample with label 0).

@@ -61,6 +61,8 @@ std::string Usage() {
   --data NAME          procedural (default) or fashion-mnist (Debian's
                        dataset-fashion-mnist, /usr/share/datasets/fashion-mnist)
   --eval-batches N     held-out evaluation batches after training (default 10; 0: none)
+  --prefetch N         training batches made ahead on a background thread (default: 2
+                       when --threads leaves a core free, else 0)
   --device NAME        cpu (default), interp, cuda or cuda_emulated
   --threads N          cpu backend threads (default: every core)
   --save PATH          write the trained model as a safetensors checkpoint
@@ -117,6 +119,8 @@ CliOptions ParseFlags(const std::vector<std::string>& args) {
       out.train.data = data;
     } else if (flag == "--eval-batches") {
       out.train.eval_batches = ParseInt(flag, next(), 0);
+    } else if (flag == "--prefetch") {
+      out.train.prefetch_batches = static_cast<int>(ParseInt(flag, next(), 0));
     } else if (flag == "--device") {
       out.device = next();
       if (out.device.empty()) throw Error(absl::StrCat(flag, ": expected a device name"));

@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "examples/naflex_vit/batch_prefetcher.h"
 #include "examples/naflex_vit/fashion_mnist.h"
 #include "examples/naflex_vit/procedural_data.h"
 #include "lazy/bucketing.h"
@@ -19,6 +22,7 @@
 #include "lazy/optim_schedule.h"
 #include "lazy/precompile.h"
 #include "lazy/safetensors.h"
+#include "util/config.h"
 #include "util/error.h"
 #include "util/metrics.h"
 
@@ -245,7 +249,7 @@ TrainResult Train(const TrainOptions& options_in, const StepCallback& on_step) {
   const int64_t compiles_before_training = Compiles();
   const Clock::time_point train_start = Clock::now();
   int64_t next_id = 0;
-  for (int64_t step = 0; step < options.steps; ++step) {
+  const auto next_batch = [&] {
     std::optional<kiln::Batch> batch;
     while (!batch) {
       const int64_t id = next_id++;
@@ -253,8 +257,19 @@ TrainResult Train(const TrainOptions& options_in, const StepCallback& on_step) {
       if (tokens > batcher.buckets().largest()) continue;  // longer than every bucket
       batch = batcher.add(id, tokens);
     }
+    return MakeHostBatch(*data.train, *batch, grid);
+  };
+  int prefetch = options.prefetch_batches;
+  if (prefetch < 0) {
+    const int threads = kiln::config().num_threads;
+    prefetch =
+        threads > 0 && threads < static_cast<int>(std::thread::hardware_concurrency()) ? 2 : 0;
+  }
+  std::optional<BatchPrefetcher> prefetcher;
+  if (prefetch > 0) prefetcher.emplace(next_batch, prefetch);
+  for (int64_t step = 0; step < options.steps; ++step) {
     const Clock::time_point data_start = Clock::now();
-    const ModelBatch mb = MakeBatch(*data.train, *batch, grid);
+    const ModelBatch mb = ToModelBatch(prefetcher ? prefetcher->Pop() : next_batch());
     if (!options.dump_dir.empty()) DumpBatch(options.dump_dir, step, mb);
     StepRecord record;
     record.data_seconds = SecondsSince(data_start);

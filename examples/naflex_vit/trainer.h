@@ -46,6 +46,10 @@ struct TrainOptions {
   // another implementation can replay the run (bench/naflex_torch_peer.py --replay).
   // Empty: nothing written.
   std::string dump_dir;
+  // Training batches made ahead on a background thread while the steps run (0: each
+  // made by the training thread when its step comes; -1: 2 when kiln's threads leave a
+  // core free for it, else 0, since on busy cores it only slows the step down).
+  int prefetch_batches = -1;
   // Compile every bucket before training (the normal case; off only to test that the
   // run then compiles during training instead).
   bool precompile = true;
@@ -61,7 +65,7 @@ struct StepRecord {
   double loss = 0;
   double lr = 0;
   double seconds = 0;        // trace + compile (if any) + run of the step
-  double data_seconds = 0;   // making the batch on the host
+  double data_seconds = 0;   // waiting for the batch and making its tensors
   int64_t compiles = 0;      // uncached compiles so far in the run
 };
 

@@ -6,12 +6,14 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "examples/naflex_vit/batch_prefetcher.h"
 #include "examples/naflex_vit/flags.h"
 #include "examples/naflex_vit/report.h"
 #include "examples/naflex_vit/trainer.h"
@@ -155,12 +157,85 @@ TEST_F(NaFlexTrainTest, DumpWritesTheStartingWeightsAndEveryBatch) {
   std::filesystem::remove_all(dir);
 }
 
+// Batches made ahead on a background thread are the batches the step would have made:
+// the run is the same, step by step, bit for bit.
+TEST_F(NaFlexTrainTest, PrefetchedBatchesGiveTheSameRun) {
+  TrainOptions options = testing::TinyOptions();
+  options.steps = 6;
+  options.eval_batches = 0;
+  options.prefetch_batches = 0;
+  const TrainResult inline_batches = Train(options);
+  options.prefetch_batches = 2;
+  const TrainResult prefetched = Train(options);
+  ASSERT_EQ(prefetched.steps.size(), inline_batches.steps.size());
+  for (size_t i = 0; i < prefetched.steps.size(); ++i) {
+    EXPECT_EQ(prefetched.steps[i].bucket, inline_batches.steps[i].bucket) << i;
+    EXPECT_EQ(prefetched.steps[i].valid_tokens, inline_batches.steps[i].valid_tokens) << i;
+    EXPECT_EQ(prefetched.steps[i].loss, inline_batches.steps[i].loss) << i;
+  }
+}
+
+TEST(BatchPrefetcherTest, KeepsTheOrderAndRethrowsWhatMakingThrew) {
+  int made = 0;
+  BatchPrefetcher prefetcher(
+      [&] {
+        if (made == 3) throw kiln::Error("no more images");
+        HostBatch batch;
+        batch.bucket = 64 * ++made;
+        return batch;
+      },
+      2);
+  EXPECT_EQ(prefetcher.Pop().bucket, 64);
+  EXPECT_EQ(prefetcher.Pop().bucket, 128);
+  EXPECT_EQ(prefetcher.Pop().bucket, 192);
+  EXPECT_THAT(ErrorOf([&] { prefetcher.Pop(); }), HasSubstr("no more images"));
+}
+
+// Destroyed while batches wait and while one is being made: it stops without a hang.
+TEST(BatchPrefetcherTest, StopsWhenDestroyedEarly) {
+  std::atomic<int> made{0};
+  {
+    BatchPrefetcher prefetcher(
+        [&] {
+          ++made;
+          return HostBatch{};
+        },
+        3);
+    prefetcher.Pop();
+  }
+  EXPECT_GE(made.load(), 1);
+  EXPECT_LE(made.load(), 4);
+}
+
 TEST(NaFlexFlagsTest, ParsesEveryFlag) {
-  const CliOptions o = ParseFlags(std::vector<std::string>{
-      "--steps", "12", "--buckets=128", "--token-budget", "2048", "--lr", "5e-4", "--seed", "3",
-      "--data", "fashion-mnist", "--eval-batches", "0", "--device", "interp", "--threads", "2",
-      "--save", "a.safetensors", "--load", "b.safetensors", "--out-dir", "out", "--bench",
-      "--dump-batches", "dump"});
+  const CliOptions o = ParseFlags(std::vector<std::string>{"--steps",
+                                                           "12",
+                                                           "--buckets=128",
+                                                           "--token-budget",
+                                                           "2048",
+                                                           "--lr",
+                                                           "5e-4",
+                                                           "--seed",
+                                                           "3",
+                                                           "--data",
+                                                           "fashion-mnist",
+                                                           "--eval-batches",
+                                                           "0",
+                                                           "--device",
+                                                           "interp",
+                                                           "--threads",
+                                                           "2",
+                                                           "--save",
+                                                           "a.safetensors",
+                                                           "--load",
+                                                           "b.safetensors",
+                                                           "--out-dir",
+                                                           "out",
+                                                           "--bench",
+                                                           "--dump-batches",
+                                                           "dump",
+                                                           "--prefetch",
+                                                           "0"});
   EXPECT_EQ(o.train.steps, 12);
   EXPECT_EQ(o.train.buckets, (std::vector<int64_t>{128}));
   EXPECT_EQ(o.train.token_budget, 2048);
@@ -173,6 +248,7 @@ TEST(NaFlexFlagsTest, ParsesEveryFlag) {
   EXPECT_EQ(o.save_path, "a.safetensors");
   EXPECT_EQ(o.train.load_path, "b.safetensors");
   EXPECT_EQ(o.train.dump_dir, "dump");
+  EXPECT_EQ(o.train.prefetch_batches, 0);
   EXPECT_EQ(o.out_dir, "out");
   EXPECT_TRUE(o.bench);
   const CliOptions defaults = ParseFlags(std::vector<std::string>{});

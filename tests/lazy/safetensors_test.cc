@@ -24,11 +24,21 @@ using ::kiln::testing::ErrorOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
+// A file in this process's scratch directory, which is removed when the process ends.
 std::string TempPath(const std::string& name) {
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("kiln_safetensors_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
+  static const struct ScratchDir {
+    ScratchDir()
+        : path(std::filesystem::temp_directory_path() /
+               ("kiln_safetensors_test_" + std::to_string(::getpid()))) {
+      std::filesystem::create_directories(path);
+    }
+    ~ScratchDir() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+    std::filesystem::path path;
+  } dir;
+  return (dir.path / name).string();
 }
 
 void WriteBytes(const std::string& path, const std::string& bytes) {
