@@ -234,15 +234,58 @@ TEST(CudaBackendTest, RowKernelsAgreeUnderShuffledThreadOrders) {
   }
 }
 
+// Every output of `graph` (whose one parameter is f32 `host` of `shape`) run on `backend`,
+// as doubles.
+std::vector<std::vector<double>> RunGraph(Backend* backend, const Graph& graph, const Shape& shape,
+                                          const std::vector<float>& host) {
+  BufferPtr in = backend->CopyIn(shape, host.data()).value();
+  const std::vector<BufferPtr> out =
+      backend->Compile(graph).value()->Run({Argument{in.get()}}).value();
+  std::vector<std::vector<double>> values;
+  for (const BufferPtr& buffer : out) {
+    const Shape& s = buffer->shape();
+    std::vector<double>& v = values.emplace_back(s.numel());
+    if (s.dtype() == DType::kI64) {
+      std::vector<int64_t> raw(v.size());
+      EXPECT_TRUE(backend->CopyOut(*buffer, raw.data()).ok());
+      std::copy(raw.begin(), raw.end(), v.begin());
+    } else {
+      std::vector<float> raw(v.size());
+      EXPECT_TRUE(backend->CopyOut(*buffer, raw.data()).ok());
+      std::copy(raw.begin(), raw.end(), v.begin());
+    }
+  }
+  return values;
+}
+
+// `graph` on cuda_emulated agrees with interp and gives the same bits under a shuffled
+// thread order; returns its launch plan.
+std::string ExpectSplitRunMatchesInterp(const Graph& graph, const Shape& shape,
+                                        const std::vector<float>& host) {
+  auto* backend = dynamic_cast<CudaBackend*>(GetBackend("cuda_emulated").value());
+  auto* device = dynamic_cast<EmulatedDevice*>(backend->device());
+  const auto want = RunGraph(GetBackend("interp").value(), graph, shape, host);
+  const auto got = RunGraph(backend, graph, shape, host);
+  EXPECT_EQ(got.size(), want.size());
+  for (size_t o = 0; o < want.size() && o < got.size(); ++o) {
+    EXPECT_EQ(got[o].size(), want[o].size()) << o;
+    for (size_t i = 0; i < want[o].size() && i < got[o].size(); ++i) {
+      EXPECT_NEAR(got[o][i], want[o][i], 2e-5 * std::max(1.0, std::fabs(want[o][i])))
+          << "output " << o << " element " << i;
+    }
+  }
+  device->SetScheduleSeed(5);
+  EXPECT_EQ(RunGraph(backend, graph, shape, host), got) << "the result depends on thread order";
+  device->SetScheduleSeed(0);
+  auto exe = backend->Compile(graph).value();
+  return dynamic_cast<CudaExecutable*>(exe.get())->LaunchPlan();
+}
+
 // Fewer rows than the (emulated) device runs blocks at once: each row is split over
 // several blocks, whose partial results later stages combine. A full sum, a full sum
 // feeding every element, argmax, softmax and layer_norm (whose variance waits for its
 // mean: three stages) agree with interp, and give the same bits in any thread order.
 TEST(CudaBackendTest, FewLongRowsAreSplitOverSeveralBlocks) {
-  auto* backend = dynamic_cast<CudaBackend*>(GetBackend("cuda_emulated").value());
-  auto* device = dynamic_cast<EmulatedDevice*>(backend->device());
-  ASSERT_NE(device, nullptr);
-  Backend* interp = GetBackend("interp").value();
   const int64_t rows = 3, cols = 2500;
   Generator gen(21);
   std::vector<float> host(rows * cols);
@@ -258,47 +301,8 @@ TEST(CudaBackendTest, FewLongRowsAreSplitOverSeveralBlocks) {
   Value centred = Op(OpKind::kSub, {x, Op(OpKind::kMean, {x}, Dims({1}))});
   Value variance = Op(OpKind::kMean, {Op(OpKind::kMul, {centred, centred})}, Dims({1}));
   Value normed = Op(OpKind::kMul, {centred, Op(OpKind::kRsqrt, {variance})});
-  const std::vector<Value> outputs = {total, share, largest, argmax, normed, Softmax(x)};
-  const Graph graph = Graph::Build(outputs);
-
-  auto run = [&](Backend* b) {
-    BufferPtr in = b->CopyIn(shape, host.data()).value();
-    auto exe = b->Compile(graph).value();
-    const std::vector<BufferPtr> out = exe->Run({Argument{in.get()}}).value();
-    std::vector<std::vector<double>> values;
-    for (const BufferPtr& buffer : out) {
-      const Shape& s = buffer->shape();
-      std::vector<double> v(s.numel());
-      if (s.dtype() == DType::kI64) {
-        std::vector<int64_t> raw(v.size());
-        EXPECT_TRUE(b->CopyOut(*buffer, raw.data()).ok());
-        std::copy(raw.begin(), raw.end(), v.begin());
-      } else {
-        std::vector<float> raw(v.size());
-        EXPECT_TRUE(b->CopyOut(*buffer, raw.data()).ok());
-        std::copy(raw.begin(), raw.end(), v.begin());
-      }
-      values.push_back(std::move(v));
-    }
-    return values;
-  };
-  const auto want = run(interp);
-  const auto got = run(backend);
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t o = 0; o < want.size(); ++o) {
-    ASSERT_EQ(got[o].size(), want[o].size()) << o;
-    for (size_t i = 0; i < want[o].size(); ++i) {
-      EXPECT_NEAR(got[o][i], want[o][i], 2e-5 * std::max(1.0, std::fabs(want[o][i])))
-          << "output " << o << " element " << i;
-    }
-  }
-  device->SetScheduleSeed(5);
-  const auto shuffled = run(backend);
-  device->SetScheduleSeed(0);
-  EXPECT_EQ(shuffled, got) << "the split result depends on thread order";
-
-  auto exe = backend->Compile(graph).value();
-  const std::string plan = dynamic_cast<CudaExecutable*>(exe.get())->LaunchPlan();
+  const Graph graph = Graph::Build({total, share, largest, argmax, normed, Softmax(x)});
+  const std::string plan = ExpectSplitRunMatchesInterp(graph, shape, host);
   EXPECT_THAT(plan, HasSubstr("split 8 in 2 stages")) << plan;  // the full sums: 1 row
   EXPECT_THAT(plan, HasSubstr("in 3 stages")) << plan;          // layer_norm
 }
@@ -337,10 +341,6 @@ TEST(CudaBackendTest, ColumnSumsOverSeveralLeadingDimensions) {
 // store after the column means) and the column variances (a second level of reduction)
 // agree with interp, and give the same bits in any thread order.
 TEST(CudaBackendTest, ColumnReductionsOverFewColumnsAreSplitOverTheRows) {
-  auto* backend = dynamic_cast<CudaBackend*>(GetBackend("cuda_emulated").value());
-  auto* device = dynamic_cast<EmulatedDevice*>(backend->device());
-  ASSERT_NE(device, nullptr);
-  Backend* interp = GetBackend("interp").value();
   const int64_t rows = 3000, cols = 5;
   Generator gen(33);
   std::vector<float> host(rows * cols);
@@ -353,31 +353,7 @@ TEST(CudaBackendTest, ColumnReductionsOverFewColumnsAreSplitOverTheRows) {
   Value variance = Op(OpKind::kMean, {Op(OpKind::kMul, {centred, centred})}, over_rows);
   const Graph graph = Graph::Build(
       {Op(OpKind::kSum, {x}, over_rows), Op(OpKind::kMax, {x}, over_rows), centred, variance});
-  auto run = [&](Backend* b) {
-    BufferPtr in = b->CopyIn(shape, host.data()).value();
-    const std::vector<BufferPtr> out = b->Compile(graph).value()->Run({Argument{in.get()}}).value();
-    std::vector<std::vector<float>> values;
-    for (const BufferPtr& buffer : out) {
-      values.emplace_back(buffer->shape().numel());
-      EXPECT_TRUE(b->CopyOut(*buffer, values.back().data()).ok());
-    }
-    return values;
-  };
-  const auto want = run(interp);
-  const auto got = run(backend);
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t o = 0; o < want.size(); ++o) {
-    ASSERT_EQ(got[o].size(), want[o].size());
-    for (size_t i = 0; i < want[o].size(); ++i) {
-      EXPECT_NEAR(got[o][i], want[o][i], 2e-5 * std::max(1.0f, std::fabs(want[o][i])))
-          << "output " << o << " element " << i;
-    }
-  }
-  device->SetScheduleSeed(3);
-  EXPECT_EQ(run(backend), got) << "the split result depends on thread order";
-  device->SetScheduleSeed(0);
-  auto exe = backend->Compile(graph).value();
-  const std::string plan = dynamic_cast<CudaExecutable*>(exe.get())->LaunchPlan();
+  const std::string plan = ExpectSplitRunMatchesInterp(graph, shape, host);
   EXPECT_THAT(plan, HasSubstr(", split ")) << plan;
 }
 
