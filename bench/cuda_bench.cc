@@ -14,7 +14,8 @@
 //
 // Prints a table and one JSON line:
 //   {"device":"cuda:0 (...)","copy_gbs":..., "chain_gbs":..., "chain_of_copy":...,
-//    "layer_norm_gbs":..., "layer_norm_of_copy":..., "matmul_tflops":...}
+//    "layer_norm_gbs":..., "layer_norm_of_copy":..., "sum_gbs":..., "sum_of_copy":...,
+//    "column_sum_gbs":..., "column_sum_of_copy":..., "matmul_tflops":...}
 // The NaFlex ViT step on the GPU: build/examples/naflex_vit --device cuda --bench.
 #include <algorithm>
 #include <chrono>
@@ -133,6 +134,19 @@ int main(int argc, char** argv) {
   });
   const double ln_gbs = (2.0 * rows * cols + 2.0 * cols) * 4 / ln_s / 1e9;
 
+  // Reductions with too few outputs to fill the device unless split (cuda_emitter.h):
+  // the whole vector to one number, and a bias gradient's column sums over many rows.
+  const double sum_s = TimeSteps(o, device, dst, [&] {
+    Tensor y = kiln::sum(kiln::tanh(x));
+    kiln::mark_step();
+  });
+  const double sum_gbs = 1.0 * bytes / sum_s / 1e9;
+  const double colsum_s = TimeSteps(o, device, dst, [&] {
+    Tensor y = kiln::sum(rx, {0});
+    kiln::mark_step();
+  });
+  const double colsum_gbs = (1.0 * rows * cols + cols) * 4 / colsum_s / 1e9;
+
   const Tensor ma = Tensor::from_vector<float>(HostData(n * n, 5), {n, n});
   const Tensor mb = Tensor::from_vector<float>(HostData(n * n, 6), {n, n});
   const double mm_s = TimeSteps(o, device, dst, [&] {
@@ -149,12 +163,17 @@ int main(int argc, char** argv) {
   std::printf("%-28s %10.1f %12s\n", "device-to-device copy", copy_gbs, "1.00");
   std::printf("%-28s %10.1f %12.2f\n", "tanh chain (8 ops)", chain_gbs, chain_gbs / copy_gbs);
   std::printf("%-28s %10.1f %12.2f\n", "layer_norm", ln_gbs, ln_gbs / copy_gbs);
+  std::printf("%-28s %10.1f %12.2f\n", "sum of tanh (to 1 value)", sum_gbs, sum_gbs / copy_gbs);
+  std::printf("%-28s %10.1f %12.2f\n", "column sums", colsum_gbs, colsum_gbs / copy_gbs);
   std::printf("%-28s %10.3f TFLOP/s (f32, %s)\n", "matmul", tflops,
               kiln::config().allow_tf32 ? "TF32 allowed" : "no TF32");
-  std::printf("{\"device\":\"%s\",\"emulated\":%s,\"copy_gbs\":%.2f,\"chain_gbs\":%.2f,"
-              "\"chain_of_copy\":%.3f,\"layer_norm_gbs\":%.2f,\"layer_norm_of_copy\":%.3f,"
-              "\"matmul_tflops\":%.4f}\n",
-              device->Describe().c_str(), emulated ? "true" : "false", copy_gbs, chain_gbs,
-              chain_gbs / copy_gbs, ln_gbs, ln_gbs / copy_gbs, tflops);
+  std::printf(
+      "{\"device\":\"%s\",\"emulated\":%s,\"copy_gbs\":%.2f,\"chain_gbs\":%.2f,"
+      "\"chain_of_copy\":%.3f,\"layer_norm_gbs\":%.2f,\"layer_norm_of_copy\":%.3f,"
+      "\"sum_gbs\":%.2f,\"sum_of_copy\":%.3f,\"column_sum_gbs\":%.2f,"
+      "\"column_sum_of_copy\":%.3f,\"matmul_tflops\":%.4f}\n",
+      device->Describe().c_str(), emulated ? "true" : "false", copy_gbs, chain_gbs,
+      chain_gbs / copy_gbs, ln_gbs, ln_gbs / copy_gbs, sum_gbs, sum_gbs / copy_gbs, colsum_gbs,
+      colsum_gbs / copy_gbs, tflops);
   return 0;
 }
