@@ -50,22 +50,27 @@ std::string Rate(double amount, double seconds, double unit) {
 GraphProfile::GraphProfile(std::string graph, std::vector<KernelProfileInfo> kernels) {
   stats_.graph = std::move(graph);
   for (KernelProfileInfo& info : kernels) stats_.kernels.push_back({std::move(info), 0, 0});
+  first_ = stats_;
 }
 
 void GraphProfile::RecordRun(absl::Span<const double> kernel_seconds, double run_seconds) {
   std::lock_guard<std::mutex> lock(mu_);
-  ++stats_.runs;
-  stats_.run_seconds += run_seconds;
-  const size_t n = std::min(kernel_seconds.size(), stats_.kernels.size());
+  GraphStats& into = first_.runs == 0 ? first_ : stats_;
+  ++into.runs;
+  into.run_seconds += run_seconds;
+  const size_t n = std::min(kernel_seconds.size(), into.kernels.size());
   for (size_t k = 0; k < n; ++k) {
-    ++stats_.kernels[k].calls;
-    stats_.kernels[k].seconds += kernel_seconds[k];
+    ++into.kernels[k].calls;
+    into.kernels[k].seconds += kernel_seconds[k];
   }
 }
 
 GraphStats GraphProfile::Snapshot() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
+  GraphStats stats = stats_.runs > 0 ? stats_ : first_;
+  stats.first_run_seconds = first_.run_seconds;
+  stats.first_run_counted = stats_.runs == 0;
+  return stats;
 }
 
 std::shared_ptr<GraphProfile> RegisterGraphProfile(const std::string& graph,
@@ -117,14 +122,18 @@ std::string ProfileReport() {
     }
   }
   const int w = static_cast<int>(name_width);
-  std::string out =
-      absl::StrFormat("kiln profile (cpu): %d graphs, %d runs, %.3f ms in Run: %s\n", graphs.size(),
-                      runs, run_seconds * 1e3, Split(matmul, fused, run_seconds));
+  std::string out = absl::StrFormat(
+      "kiln profile (cpu): %d graphs, %d runs after their first, %.3f ms in Run: %s\n",
+      graphs.size(), runs, run_seconds * 1e3, Split(matmul, fused, run_seconds));
   for (const GraphStats& g : graphs) {
     double g_matmul = 0, g_fused = 0;
     for (const KernelStats& k : g.kernels) (IsMatmul(k) ? g_matmul : g_fused) += k.seconds;
-    absl::StrAppendFormat(&out, "graph %s (%d kernels): %d runs, %.3f ms per run: %s\n", g.graph,
-                          g.kernels.size(), g.runs, g.run_seconds * 1e3 / g.runs,
+    const std::string first =
+        g.first_run_counted
+            ? "the first, with its warm-up"
+            : absl::StrFormat("first run %.3f ms, not counted", g.first_run_seconds * 1e3);
+    absl::StrAppendFormat(&out, "graph %s (%d kernels): %d runs, %.3f ms per run (%s): %s\n",
+                          g.graph, g.kernels.size(), g.runs, g.run_seconds * 1e3 / g.runs, first,
                           Split(g_matmul, g_fused, g.run_seconds));
     absl::StrAppendFormat(&out, "  %-*s %-12s %7s %10s %10s %6s %8s %8s\n", w, "kernel", "kind",
                           "calls", "total ms", "mean us", "%run", "GB/s", "GFLOP/s");
