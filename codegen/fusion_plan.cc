@@ -159,7 +159,6 @@ void Planner::ChooseResults() {
         is_output_[i] || IsReduction(op) || op == OpKind::kMatmul || op == OpKind::kScatterAdd;
     for (int u : users_[i]) {
       const OpKind user_op = node(u).op();
-      if (user_op == OpKind::kScatterAdd) forced = true;
       if (user_op == OpKind::kMatmul && !matmul_view[i]) forced = true;
       if (matmul_view[u] && !matmul_view[i]) forced = true;  // the viewed buffer
     }

@@ -375,21 +375,25 @@ TEST(FusionPlanTest, GatherIntoAnElementwiseOpIsOneKernel) {
   EXPECT_EQ(plan.kernels[0].nodes, (std::vector<int>{2, 4}));
 }
 
-TEST(FusionPlanTest, ScatterAddIsItsOwnKernel) {
+TEST(FusionPlanTest, ScatterAddIsItsOwnKernelAndComputesItsOperands) {
+  // The src (exp) and index (an expanded column, as index_select's gradient makes it)
+  // are computed where the scatter reads them rather than stored first.
   Graph g = Parse(R"(graph {
   %0 = f32[100,16] device_data()
-  %1 = i64[8,16] device_data()
-  %2 = f32[8,16] device_data()
-  %3 = f32[8,16] exp(%2)
-  %4 = f32[100,16] scatter_add(%0, %1, %3) dim=0
-  %5 = f32[100,16] mul(%4, %0)
-  return (%5)
+  %1 = i64[8,1] device_data()
+  %2 = i64[8,16] expand(%1) sizes=[8,16]
+  %3 = f32[8,16] device_data()
+  %4 = f32[8,16] exp(%3)
+  %5 = f32[100,16] scatter_add(%0, %2, %4) dim=0
+  %6 = f32[100,16] mul(%5, %0)
+  return (%6)
 })");
   FusionPlan plan = PlanAndVerify(g);
-  ASSERT_EQ(plan.kernels.size(), 3u) << plan.ToString(g);
-  EXPECT_EQ(plan.kernels[1].kind, KernelKind::kScatterAdd);
-  EXPECT_EQ(plan.kernels[1].nodes, (std::vector<int>{4}));
-  EXPECT_EQ(plan.kernels[1].loads, (std::vector<int>{0, 1, 3}));
+  ASSERT_EQ(plan.kernels.size(), 2u) << plan.ToString(g);
+  EXPECT_EQ(plan.kernels[0].kind, KernelKind::kScatterAdd);
+  EXPECT_EQ(plan.kernels[0].nodes, (std::vector<int>{2, 4, 5}));
+  EXPECT_EQ(plan.kernels[0].loads, (std::vector<int>{0, 1, 3}));
+  EXPECT_EQ(plan.kernels[1].kind, KernelKind::kElementwise);
 }
 
 TEST(FusionPlanTest, ParameterOutputsGetAStoringKernel) {
