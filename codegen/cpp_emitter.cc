@@ -25,6 +25,89 @@ constexpr char kKernelMath[] =
 
 namespace internal {
 
+int CppKernelEmitter::OpenInnermostLoop(int v, const std::vector<int>& roots,
+                                        const std::vector<bool>& bound, const std::string& pragma) {
+  // The blockable divisions, grouped by (dividend, divisor): walks the loop's own
+  // expressions, not into reductions (their loops are their own).
+  struct Division {
+    int dividend, divisor;
+    int offset;  // the part of the dividend fixed outside the loop; -1: none
+    std::vector<int> exprs;
+  };
+  std::vector<Division> divisions;
+  const auto is_var = [&](int e) {
+    return ir_.exprs[e].kind == ExprKind::kVar && ir_.exprs[e].arg == v;
+  };
+  std::vector<bool> seen(ir_.exprs.size(), false);
+  std::vector<int> stack(roots.begin(), roots.end());
+  while (!stack.empty()) {
+    const int e = stack.back();
+    stack.pop_back();
+    if (e < 0 || seen[e] || Bound(e, bound)) continue;
+    seen[e] = true;
+    const Expr& x = ir_.exprs[e];
+    if (x.kind == ExprKind::kReduce) continue;
+    for (int a : x.args) stack.push_back(a);
+    if (x.kind != ExprKind::kIdxDiv && x.kind != ExprKind::kIdxMod) continue;
+    const int dividend = x.args[0], divisor = x.args[1];
+    if (!Bound(divisor, bound)) continue;
+    int offset = -1;
+    const Expr& d = ir_.exprs[dividend];
+    if (d.kind == ExprKind::kIdxAdd && is_var(d.args[0]) && Bound(d.args[1], bound)) {
+      offset = d.args[1];
+    } else if (d.kind == ExprKind::kIdxAdd && is_var(d.args[1]) && Bound(d.args[0], bound)) {
+      offset = d.args[0];
+    } else if (!is_var(dividend)) {
+      continue;
+    }
+    auto same = std::find_if(divisions.begin(), divisions.end(), [&](const Division& g) {
+      return g.dividend == dividend && g.divisor == divisor;
+    });
+    if (same == divisions.end()) {
+      divisions.push_back({dividend, divisor, offset, {}});
+      same = divisions.end() - 1;
+    }
+    same->exprs.push_back(e);
+  }
+  const std::string i = absl::StrCat("i", v);
+  if (divisions.empty()) {
+    if (!pragma.empty()) Line(pragma);
+    Line(absl::StrCat("for (int64_t ", i, " = 0; ", i, " < ", VarSize(v), "; ++", i, ") {"));
+    ++indent_;
+    return 1;
+  }
+  Line(absl::StrCat("for (int64_t ", i, "_blk = 0, ", i, "_end = 0; ", i, "_blk < ", VarSize(v),
+                    "; ", i, "_blk = ", i, "_end) {"));
+  ++indent_;
+  Line(absl::StrCat(i, "_end = ", VarSize(v), ";"));
+  for (const Division& g : divisions) {
+    const std::string q = absl::StrCat("q", g.exprs.front());
+    const std::string start =
+        g.offset < 0 ? absl::StrCat(i, "_blk") : absl::StrCat(i, "_blk + ", Ref(g.offset));
+    Line(absl::StrCat("const int64_t ", q, " = kn::IdxQuotientUntil<int64_t>(", start, ", ",
+                      Ref(g.divisor), ", ", i, "_blk, &", i, "_end);"));
+    for (int e : g.exprs) {
+      replaced_text_[e] = ir_.exprs[e].kind == ExprKind::kIdxDiv
+                              ? q
+                              : absl::StrCat(Ref(g.dividend), " - ", q, " * ", Ref(g.divisor));
+      blocked_exprs_.push_back(e);
+    }
+  }
+  if (!pragma.empty()) Line(pragma);
+  Line(absl::StrCat("for (int64_t ", i, " = ", i, "_blk; ", i, " < ", i, "_end; ++", i, ") {"));
+  ++indent_;
+  return 2;
+}
+
+void CppKernelEmitter::CloseInnermostLoop(int opened) {
+  for (int k = 0; k < opened; ++k) {
+    --indent_;
+    Line("}");
+  }
+  for (int e : blocked_exprs_) replaced_text_[e].clear();
+  blocked_exprs_.clear();
+}
+
 void CppKernelEmitter::EmitNest(const LoopNest& nest) {
   if (nest.kind == NestKind::kColumnReduce) {
     EmitColumnNest(nest);
@@ -89,17 +172,23 @@ void CppKernelEmitter::EmitNest(const LoopNest& nest) {
     stores_at(p - 1);
     first = p;
   }
+  int innermost_opened = 0;
   for (int k = first; k < n; ++k) {
     if (roots_from(k).empty()) break;
     const int v = nest.vars[k];
-    if (k == n - 1 && simd_innermost()) Line("#pragma omp simd");
-    Line(absl::StrCat("for (int64_t i", v, " = 0; i", v, " < ", VarSize(v), "; ++i", v, ") {"));
-    ++indent_;
+    if (k == n - 1) {
+      innermost_opened =
+          OpenInnermostLoop(v, roots_from(k), bound, simd_innermost() ? "#pragma omp simd" : "");
+    } else {
+      Line(absl::StrCat("for (int64_t i", v, " = 0; i", v, " < ", VarSize(v), "; ++i", v, ") {"));
+      ++indent_;
+      ++opened;
+    }
     bound[v] = true;
-    ++opened;
     EmitScope(bound, roots_from(k));
     stores_at(k);
   }
+  CloseInnermostLoop(innermost_opened);
   for (int k = 0; k < opened; ++k) {
     --indent_;
     Line("}");

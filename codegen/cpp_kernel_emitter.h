@@ -29,9 +29,22 @@ class CppKernelEmitter : public KernelPrinter {
   void EmitColumnNest(const LoopNest& nest);
   void EmitColumnSweep(const LoopNest& nest, const ColumnSchedule& schedule, int sweep);
   void EmitColumnCombine(const LoopNest& nest, const ColumnSchedule& schedule, int level);
+  // Opens the innermost loop, over variable `v`, of the expressions reachable from `roots`
+  // (`bound`: the variables of the loops around it), after `pragma` when that is not
+  // empty. An index division in it whose divisor is fixed outside the loop and whose
+  // dividend is i<v> plus something fixed outside it makes the loop run in blocks over
+  // which the quotient is constant (kn::IdxQuotientUntil): one division per block, and a
+  // remainder that grows with i<v>, so that loads through it are contiguous rather than
+  // gathers (the views around a head split or a concatenation). Returns the number of
+  // loops opened, for CloseInnermostLoop.
+  int OpenInnermostLoop(int v, const std::vector<int>& roots, const std::vector<bool>& bound,
+                        const std::string& pragma);
+  void CloseInnermostLoop(int opened);
   // Whether the part of `root` that depends on `inner_vars` contains a check or a nested
   // reduction, which keep the loop from being an OpenMP simd loop.
   bool Reaches(int root, const std::vector<bool>& inner_vars, bool* has_check) const;
+
+  std::vector<int> blocked_exprs_;  // the divisions replaced by the open innermost loop
 };
 
 }  // namespace kiln::codegen::internal

@@ -321,11 +321,15 @@ void CppKernelEmitter::EmitColumnSweep(const LoopNest& nest, const ColumnSchedul
   for (int v : cols) col_vars[v] = true;
   bool has_check = false;
   for (int root : roots) Reaches(root, col_vars, &has_check);
+  int innermost_opened = 0;
   for (size_t k = 0; k < cols.size(); ++k) {
     const int v = cols[k];
-    if (k + 1 == cols.size() && !has_check) Line("#pragma omp simd");
-    Line(absl::StrCat("for (int64_t i", v, " = 0; i", v, " < ", VarSize(v), "; ++i", v, ") {"));
-    ++indent_;
+    if (k + 1 == cols.size()) {
+      innermost_opened = OpenInnermostLoop(v, roots, bound, has_check ? "" : "#pragma omp simd");
+    } else {
+      Line(absl::StrCat("for (int64_t i", v, " = 0; i", v, " < ", VarSize(v), "; ++i", v, ") {"));
+      ++indent_;
+    }
     bound[v] = true;
     if (k + 1 < cols.size()) EmitScope(bound, roots);
   }
@@ -347,7 +351,8 @@ void CppKernelEmitter::EmitColumnSweep(const LoopNest& nest, const ColumnSchedul
       Line(absl::StrCat(acc, " = ", ColumnStep(ir_, e, acc, v), ";"));
     }
   }
-  for (size_t k = 0; k < cols.size(); ++k) {
+  CloseInnermostLoop(innermost_opened);
+  for (size_t k = 1; k < cols.size(); ++k) {
     --indent_;
     Line("}");
   }

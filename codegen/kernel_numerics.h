@@ -268,4 +268,17 @@ inline T FinishNanReduction(T acc, bool saw_nan) {
   }
 }
 
+// x / d (truncated, d > 0) where x is a loop's index value at position `at`, and `end`
+// shortened to the first position at which the quotient changes while x grows by one per
+// position: a truncated quotient holds on [k d, (k+1) d - 1] for k > 0, on
+// [-(d-1), d-1] for k = 0 and on [k d - (d-1), k d] for k < 0. A loop can then run in
+// blocks of constant quotient, with the remainder x - q d growing with the position.
+template <typename I>
+inline I IdxQuotientUntil(I x, I d, I at, I* end) {
+  const I q = x / d;
+  const I next = x >= 0 ? (q + 1) * d : (q < 0 ? q * d + 1 : d);
+  if (at + (next - x) < *end) *end = at + (next - x);
+  return q;
+}
+
 }  // namespace kiln::numerics

@@ -310,7 +310,8 @@ void KernelPrinter::EmitExpr(int e, const std::vector<bool>& bound) {
       return;
     }
     default:
-      Line(absl::StrCat("const ", CType(x.dtype), " v", e, " = ", OpText(x), ";"));
+      Line(absl::StrCat("const ", CType(x.dtype), " v", e, " = ",
+                        replaced_text_[e].empty() ? OpText(x) : replaced_text_[e], ";"));
       EmitReciprocal(e);
   }
 }

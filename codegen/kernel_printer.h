@@ -37,7 +37,10 @@ std::string Literal(const Expr& e);
 class KernelPrinter {
  public:
   KernelPrinter(const KernelIR& ir, Dialect dialect)
-      : ir_(ir), dialect_(dialect), emitted_(ir.exprs.size(), false) {
+      : ir_(ir),
+        dialect_(dialect),
+        emitted_(ir.exprs.size(), false),
+        replaced_text_(ir.exprs.size()) {
     ComputeDeps();
   }
   virtual ~KernelPrinter() = default;
@@ -105,6 +108,9 @@ class KernelPrinter {
   std::vector<bool> reciprocal_;
   std::vector<bool> emitted_;
   std::vector<int> scope_emitted_;  // emitted in the current scope stack, in order
+  // Non-empty: the text an expression is computed as instead of its own (the blocked
+  // index divisions of the host emitter's innermost loops).
+  std::vector<std::string> replaced_text_;
   std::string out_;
   int indent_ = 0;
 

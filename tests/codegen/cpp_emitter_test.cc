@@ -16,6 +16,7 @@
 
 #include "codegen/fusion_plan.h"
 #include "codegen/kernel_ir.h"
+#include "codegen/kernel_numerics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ir/graph.h"
@@ -378,6 +379,45 @@ TEST(CppEmitterTest, ColumnSumElementLoopVectorisesWithTheDefaultFlags) {
     }
   }
   EXPECT_TRUE(vectorized) << report << source;
+}
+
+TEST(CppEmitterTest, IdxQuotientUntilEndsTheBlockWhereTheQuotientChanges) {
+  for (int64_t d = 1; d <= 7; ++d) {
+    for (int64_t x = -40; x <= 40; ++x) {
+      const int64_t at = 3;
+      int64_t end = 1000;
+      const int64_t q = kiln::numerics::IdxQuotientUntil(x, d, at, &end);
+      ASSERT_EQ(q, x / d) << x << " / " << d;
+      int64_t want = at + 1;
+      while ((x + (want - at)) / d == q) ++want;
+      EXPECT_EQ(end, want) << x << " / " << d;
+      int64_t shorter = at + 1;
+      kiln::numerics::IdxQuotientUntil(x, d, at, &shorter);
+      EXPECT_EQ(shorter, at + 1) << "an end already nearer stays";
+    }
+  }
+}
+
+// Autograd's merge of a head split: [B, heads, L, head_dim] moved to [B, L, dim] and padded
+// into the second third of [B, L, 3 * dim]. The element loop runs in blocks of one head's
+// elements: the quotients are computed once per block, not per element.
+TEST(CppEmitterTest, HeadMergeDividesOncePerBlock) {
+  Value part = Value{Node::CreateDeviceData(Shape(DType::kF32, {2, 3, 16, 64}), nullptr), 0};
+  Value rows =
+      Op(OpKind::kReshape,
+         {Op(OpKind::kPermute, {part}, Attributes().Set("perm", std::vector<int64_t>{0, 2, 1, 3}))},
+         Attributes().Set("sizes", std::vector<int64_t>{2, 16, 192}));
+  Value padded =
+      Op(OpKind::kPad, {rows},
+         Attributes().Set("pads", std::vector<int64_t>{0, 0, 0, 0, 192, 192}).Set("value", 0.0));
+  const std::string source = SourceOf(Graph::Build({padded}));
+  EXPECT_THAT(source, HasSubstr("kn::IdxQuotientUntil<int64_t>(")) << source;
+  // Inside the block loop, no index is divided per element.
+  const size_t block = source.find("_blk; i");
+  ASSERT_NE(block, std::string::npos) << source;
+  const std::string body = source.substr(block, source.find("(void)phase", block) - block);
+  EXPECT_THAT(body, Not(HasSubstr(" % "))) << source;
+  EXPECT_THAT(body, Not(HasSubstr(" / "))) << source;
 }
 
 }  // namespace
