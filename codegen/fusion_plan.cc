@@ -35,6 +35,26 @@ bool IsView(OpKind op) {
          op == OpKind::kSlice || op == OpKind::kPad || op == OpKind::kConcat;
 }
 
+// What recomputing `op` costs per element, in arithmetic ops: views and constants are
+// index arithmetic; a transcendental (range reduction and a polynomial, kernel_math.h)
+// counts as three.
+int RecomputeOps(OpKind op) {
+  if (IsCheapLeaf(op) || IsView(op)) return 0;
+  switch (op) {
+    case OpKind::kExp:
+    case OpKind::kLog:
+    case OpKind::kTanh:
+    case OpKind::kErf:
+    case OpKind::kSigmoid:
+    case OpKind::kSin:
+    case OpKind::kCos:
+    case OpKind::kPow:
+      return 3;
+    default:
+      return 1;
+  }
+}
+
 // The sorted reduced dimensions of a reduction.
 std::vector<int64_t> ReducedDims(const Node& node) {
   std::vector<int64_t> dims = node.op() == OpKind::kArgmax
@@ -163,7 +183,7 @@ void Planner::ChooseResults() {
       if (matmul_view[u] && !matmul_view[i]) forced = true;  // the viewed buffer
     }
     RecomputeCost& c = cost[i];
-    c.ops = (IsCheapLeaf(op) || IsView(op)) ? 0 : 1;
+    c.ops = RecomputeOps(op);
     c.has_indexed_load = op == OpKind::kGather || op == OpKind::kIndexSelect;
     for (int o : operands_[i]) {
       if (IsParameter(node(o).op())) {

@@ -15,11 +15,12 @@
 //
 // The rules, in the order the planner applies them:
 //  1. Results. A node is computed once, in one kernel ("a result") when it is a graph
-//     output, a reduction, a matmul, a scatter_add, an operand of a matmul or scatter_add,
-//     or used by several nodes and not cheap to recompute. Every other node is inlined:
+//     output, a reduction, a matmul, a scatter_add, an operand of a matmul, or used by
+//     several nodes and not cheap to recompute (a scatter_add computes its own operands
+//     where it reads them). Every other node is inlined:
 //     a member of each kernel that reads it, recomputed there, never stored. Cheap to
 //     recompute (rule for multi-use nodes): views, constants and arange (index arithmetic,
-//     no work), or a chain of at most kMaxRecomputedOps elementwise ops (no gather inside)
+//     no work), or a chain of elementwise ops costing at most kMaxRecomputedOps (no gather)
 //     whose leaves are parameters and constants, or one stored result and constants: its
 //     readers then load that one tensor instead of this value, no more traffic and one
 //     store less (a forward activation that the backward recomputes from the tensor it
@@ -105,9 +106,12 @@ struct FusionPlan {
   std::string ToDot(const Graph& graph) const;
 };
 
-// The most elementwise ops a multi-use node may repeat per element in each kernel that
-// reads it (rule 1 above); past this it is stored once.
-inline constexpr int kMaxRecomputedOps = 4;
+// The most elementwise work a multi-use node may repeat per element in each kernel that
+// reads it (rule 1 above), in arithmetic ops with a transcendental counted as three; past
+// this it is stored once. Eight covers tanh-GELU's tanh(sqrt(2/pi) (x + 0.044715 x^3)),
+// which the backward then recomputes from x: a vector tanh costs less than writing the
+// value out and reading it back.
+inline constexpr int kMaxRecomputedOps = 8;
 
 FusionPlan PlanFusion(const Graph& graph);
 

@@ -104,11 +104,13 @@ Tensor gelu(const Tensor& x, GeluApproximation approximate, CallSite site) {
     Tensor e = erf(mul(in, c(1.0 / std::numbers::sqrt2), site), site);
     return mul(half_x, add(e, c(1.0), site), site);
   }
-  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as 0.5 x + 0.5 x tanh(...): the
+  // backward then needs only tanh(...) and 0.5 x, which the fusion planner recomputes from
+  // x (kMaxRecomputedOps) instead of storing tanh for it.
   const double k = std::sqrt(2.0 / std::numbers::pi);
   Tensor cube = mul(mul(in, in, site), in, site);
   Tensor inner = mul(add(in, mul(cube, c(0.044715), site), site), c(k), site);
-  return mul(half_x, add(tanh(inner, site), c(1.0), site), site);
+  return add(half_x, mul(half_x, tanh(inner, site), site), site);
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, Reduction reduction,

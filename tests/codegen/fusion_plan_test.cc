@@ -172,6 +172,28 @@ TEST(FusionPlanTest, LayerNormBackwardIsAtMostTwoKernels) {
   EXPECT_EQ(CountKind(plan, KernelKind::kRow), static_cast<int>(plan.kernels.size()));
 }
 
+TEST(FusionPlanTest, TanhGeluBackwardRecomputesTanhInsteadOfStoringIt) {
+  // An MLP: h = x @ w1, y = gelu(h) into a second matmul z = y @ w2, whose square is
+  // the loss, so the backward of gelu comes after z. The forward stores y (the second
+  // matmul's operand) but not tanh(...): the backward recomputes it from h.
+  Tensor x = Input({8, 16});
+  Tensor w1 = Input({16, 32}, true);
+  Tensor w2 = Input({32, 4}, true);
+  Tensor y = gelu(matmul(x, w1), GeluApproximation::kTanh);
+  Tensor z = matmul(y, w2);
+  sum(mul(z, z)).backward();
+  Graph g = Trace({w1.grad(), w2.grad()});
+  FusionPlan plan = PlanAndVerify(g);
+  const auto& order = g.post_order();
+  int kernels_with_tanh = 0;
+  for (const Kernel& k : plan.kernels) {
+    for (int p : k.stores) EXPECT_NE(order[p]->op(), OpKind::kTanh) << plan.ToString(g);
+    kernels_with_tanh += std::any_of(k.nodes.begin(), k.nodes.end(),
+                                     [&](int p) { return order[p]->op() == OpKind::kTanh; });
+  }
+  EXPECT_EQ(kernels_with_tanh, 2) << plan.ToString(g);
+}
+
 TEST(FusionPlanTest, LongElementwiseChainIsOneKernel) {
   std::string text = "graph {\n  %0 = f32[64,64] device_data()\n  %1 = f32[64] device_data()\n";
   constexpr int kOps = 50;
