@@ -20,6 +20,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -43,17 +44,7 @@ def peer_step_ms(args, bucket):
     return float(match.group(1))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--kiln", default="build/examples/naflex_vit/naflex_vit")
-    parser.add_argument("--buckets", default="64,128,256")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=12)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--python", default="/usr/bin/python3", help="a Python with torch")
-    parser.add_argument("--out-dir", default="naflex_compare_out",
-                        help="where the kiln runs write their CSV and curve")
-    args = parser.parse_args()
+def compare(args):
     buckets = [int(b) for b in args.buckets.split(",")]
     kiln = {b: [] for b in buckets}
     peer = {b: [] for b in buckets}
@@ -81,6 +72,22 @@ def main():
         "kiln_median_step_ms": {str(b): round(statistics.median(kiln[b]), 1) for b in buckets},
         "ratio_median": {str(b): round(statistics.median(ratio[b]), 2) for b in buckets},
     }))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--kiln", default="build/examples/naflex_vit/naflex_vit")
+    parser.add_argument("--buckets", default="64,128,256")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--python", default="/usr/bin/python3", help="a Python with torch")
+    parser.add_argument("--out-dir", help="where the kiln runs write their CSV and curve "
+                        "(default: a temporary directory, removed at the end)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="naflex_compare_") as scratch:
+        args.out_dir = args.out_dir or scratch
+        compare(args)
 
 
 if __name__ == "__main__":
