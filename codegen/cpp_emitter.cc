@@ -72,8 +72,7 @@ int CppKernelEmitter::OpenInnermostLoop(int v, const std::vector<int>& roots,
   const std::string i = absl::StrCat("i", v);
   if (divisions.empty()) {
     if (!pragma.empty()) Line(pragma);
-    Line(absl::StrCat("for (int64_t ", i, " = 0; ", i, " < ", VarSize(v), "; ++", i, ") {"));
-    ++indent_;
+    OpenLoop(v);
     return 1;
   }
   Line(absl::StrCat("for (int64_t ", i, "_blk = 0, ", i, "_end = 0; ", i, "_blk < ", VarSize(v),
@@ -163,8 +162,7 @@ void CppKernelEmitter::EmitNest(const LoopNest& nest) {
                       absl::StrJoin(work, " * "), " >= ", kMinParallel, ")"));
     for (int k = 0; k < p; ++k) {
       const int v = nest.vars[k];
-      Line(absl::StrCat("for (int64_t i", v, " = 0; i", v, " < ", VarSize(v), "; ++i", v, ") {"));
-      ++indent_;
+      OpenLoop(v);
       bound[v] = true;
       ++opened;
     }
@@ -180,8 +178,7 @@ void CppKernelEmitter::EmitNest(const LoopNest& nest) {
       innermost_opened =
           OpenInnermostLoop(v, roots_from(k), bound, simd_innermost() ? "#pragma omp simd" : "");
     } else {
-      Line(absl::StrCat("for (int64_t i", v, " = 0; i", v, " < ", VarSize(v), "; ++i", v, ") {"));
-      ++indent_;
+      OpenLoop(v);
       ++opened;
     }
     bound[v] = true;

@@ -73,8 +73,7 @@ void CppKernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
       Line(absl::StrCat("#pragma omp simd reduction(", x.op == OpKind::kMax ? "max" : "min", " : ",
                         acc, ")", flt ? absl::StrCat(" reduction(| : ", nan_flag, ")") : ""));
     }
-    Line(absl::StrCat("for (int64_t i", v, " = 0; i", v, " < ", VarSize(v), "; ++i", v, ") {"));
-    ++indent_;
+    OpenLoop(v);
   }
   std::vector<int> roots(x.args.begin(), x.args.end());
   if (blocked) {
@@ -327,8 +326,7 @@ void CppKernelEmitter::EmitColumnSweep(const LoopNest& nest, const ColumnSchedul
     if (k + 1 == cols.size()) {
       innermost_opened = OpenInnermostLoop(v, roots, bound, has_check ? "" : "#pragma omp simd");
     } else {
-      Line(absl::StrCat("for (int64_t i", v, " = 0; i", v, " < ", VarSize(v), "; ++i", v, ") {"));
-      ++indent_;
+      OpenLoop(v);
     }
     bound[v] = true;
     if (k + 1 < cols.size()) EmitScope(bound, roots);
@@ -384,8 +382,7 @@ void CppKernelEmitter::EmitColumnCombine(const LoopNest& nest, const ColumnSched
                     " schedule(static) num_threads(nt) if (par)"));
   std::vector<bool> bound(ir_.vars.size(), false);
   for (int v : kept) {
-    Line(absl::StrCat("for (int64_t i", v, " = 0; i", v, " < ", VarSize(v), "; ++i", v, ") {"));
-    ++indent_;
+    OpenLoop(v);
     bound[v] = true;
   }
   Line(absl::StrCat("const int64_t o = ", LinearIndex(outer), ";"));

@@ -417,8 +417,7 @@ void CudaKernelEmitter::EmitColumns(const LoopNest& nest, const CudaLaunch& laun
       Delinearize(seq, "r", "rrem");
     } else {
       for (int v : seq) {
-        Line(absl::StrCat("for (int64_t i", v, " = 0; i", v, " < ", VarSize(v), "; ++i", v, ") {"));
-        ++indent_;
+        OpenLoop(v);
       }
     }
     for (int v : seq) bound[v] = true;
@@ -636,8 +635,7 @@ void CudaKernelEmitter::EmitThreadReduce(int e, const std::vector<bool>& bound) 
       Line(absl::StrCat("  for (int64_t ", i, " = ", i, "_lo; ", i, " < ", i, "_hi; ++", i, ") {"));
       indent_ += 2;
     } else {
-      Line(absl::StrCat("for (int64_t ", i, " = 0; ", i, " < ", VarSize(v), "; ++", i, ") {"));
-      ++indent_;
+      OpenLoop(v);
     }
   }
   EmitScope(inner, std::vector<int>(x.args.begin(), x.args.end()));

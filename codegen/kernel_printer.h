@@ -52,6 +52,12 @@ class KernelPrinter {
   // The C name or inline text of an emitted expression.
   std::string Ref(int e) const;
   std::string VarSize(int var) const { return Ref(ir_.vars[var].size_expr); }
+  // Opens `for (int64_t i<var> = 0; i<var> < size; ++i<var>) {` and indents its body.
+  void OpenLoop(int var) {
+    Line(absl::StrCat("for (int64_t i", var, " = 0; i", var, " < ", VarSize(var), "; ++i", var,
+                      ") {"));
+    ++indent_;
+  }
   // Emits every bound or stride computed from runtime sizes alone (and, in the host
   // dialect, reads the sizes it uses from `sizes[]`), once at the top of the function.
   void EmitSizes();
