@@ -156,13 +156,13 @@ void Planner::ChooseResults() {
   result_.assign(n(), false);
   std::vector<RecomputeCost> cost(n());
   // Views a matmul kernel applies to a loaded buffer instead of copying it: reshapes
-  // (free on a contiguous buffer) under at most one transpose of the last two dims.
+  // (free on a contiguous buffer) under transposes of the last two dims (a flag).
   std::vector<bool> matmul_view(n(), false);
   for (int i = 0; i < n(); ++i) {
     if (node(i).op() != OpKind::kMatmul) continue;
     for (int o : operands_[i]) {
       int v = o;
-      if (IsLastTwoTranspose(node(v)) && !is_output_[v]) {
+      while (IsLastTwoTranspose(node(v)) && !is_output_[v]) {
         matmul_view[v] = true;
         v = operands_[v][0];
       }

@@ -30,9 +30,10 @@
 //  2. Matmul operands are buffers: a parameter, or a result stored by an earlier kernel.
 //     An operand that transposes the last two dimensions of a buffer is not copied: the
 //     permute is a member of the matmul kernel and the kernel loads the un-transposed
-//     buffer (the BLAS call takes a transpose flag). Likewise reshapes of a loaded buffer
-//     (free: buffers are contiguous) under at most one such transpose are members, so a
-//     matmul kernel's members are the matmul plus, per operand, reshape* then transpose?.
+//     buffer (the BLAS call takes a transpose flag; two such transposes cancel). Likewise
+//     reshapes of a loaded buffer (free: buffers are contiguous) under such transposes are
+//     members, so a matmul kernel's members are the matmul plus, per operand, reshape*
+//     then transpose*.
 //       %2 = permute(%1) perm=[1,0]; %3 = matmul(%0, %2)
 //       -> kernel (matmul): members %2 %3, loads %0 %1
 //  3. Each result starts a kernel: matmul, scatter_add, reduction (kRow over its input

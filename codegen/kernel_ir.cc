@@ -243,12 +243,13 @@ absl::Status KernelBuilder::BuildMatmul() {
     bool transpose = false;
     Sizes shape = v->shape().sizes();
     if (v->shape().numel() > 0) {
-      // The planner's operand views (fusion_plan.h, rule 2): transpose?(reshape*(buffer)).
+      // The planner's operand views (fusion_plan.h, rule 2): transpose*(reshape*(buffer)).
       // A reshape of a loaded buffer is the same memory read with other sizes, and a
-      // transpose of the last two dimensions is BLAS's flag: no copy for either.
+      // transpose of the last two dimensions is BLAS's flag (two cancel out): no copy
+      // for either.
       const Node* src = v;
-      if (Member(src) && IsLastTwoTranspose(*src)) {
-        transpose = true;
+      while (Member(src) && IsLastTwoTranspose(*src)) {
+        transpose = !transpose;
         src = src->operand(0).node.get();
       }
       const Sizes viewed = src->shape().sizes();

@@ -17,6 +17,8 @@
 //   KILN_CUDA_FAST_MATH=0|1       cuda: NVRTC's --use_fast_math (default 0: IEEE results)
 //   KILN_ALLOW_TF32=0|1           cuda: f32 matmuls may use TF32 tensor cores (default 0)
 //   KILN_PROFILE=0|1              per-kernel timings (default 0)
+//   KILN_BATCH_SLICING=0|1        cpu: run chains of batched kernels (attention) one batch
+//                                 slice at a time (default 1)
 //   KILN_TRACE=file               write a trace of compiles and kernel runs to file
 #include <cstdint>
 #include <string>
@@ -43,6 +45,7 @@ struct Config {
   bool cuda_fast_math = false;
   bool allow_tf32 = false;
   bool profile = false;
+  bool batch_slicing = true;
   std::string trace;
 };
 

@@ -82,7 +82,7 @@ struct Tiles {
 };
 
 template <typename T>
-void Matmul(const codegen::MatmulCall& call, void* const* bufs) {
+void Matmul(const codegen::MatmulCall& call, void* const* bufs, bool single_threaded) {
   const codegen::MatmulDims d = codegen::GetMatmulDims(call);
   const int64_t m = d.m, n = d.n, k = d.k, batches = d.batches;
   T* out = static_cast<T*>(bufs[call.out]);
@@ -107,7 +107,9 @@ void Matmul(const codegen::MatmulCall& call, void* const* bufs) {
   tiles.b_batch = d.b_batch;
 
   const double flops = 2.0 * static_cast<double>(batches) * m * n * k;
-  const int threads = flops < kMinParallelFlops ? 1 : blas_threads.load(std::memory_order_relaxed);
+  const int threads = single_threaded || flops < kMinParallelFlops
+                          ? 1
+                          : blas_threads.load(std::memory_order_relaxed);
   tiles.split_rows = m >= n;
   tiles.parts = 1;
   if (batches < threads) {
@@ -129,13 +131,14 @@ void Matmul(const codegen::MatmulCall& call, void* const* bufs) {
 
 }  // namespace
 
-absl::Status RunBlasMatmul(const codegen::MatmulCall& call, void* const* bufs) {
+absl::Status RunBlasMatmul(const codegen::MatmulCall& call, void* const* bufs,
+                           bool single_threaded) {
   switch (call.dtype) {
     case DType::kF32:
-      Matmul<float>(call, bufs);
+      Matmul<float>(call, bufs, single_threaded);
       return absl::OkStatus();
     case DType::kF64:
-      Matmul<double>(call, bufs);
+      Matmul<double>(call, bufs, single_threaded);
       return absl::OkStatus();
     default:
       return absl::InternalError(absl::StrCat("cpu: BLAS matmul of ", DTypeName(call.dtype),

@@ -20,9 +20,10 @@
 namespace kiln::cpu {
 
 // Runs `call` over the kernel's buffer pointers `bufs` (KernelIR::buffers order), on the
-// threads last given to SetBlasThreads (1 before). Floating dtypes only (integer matmuls
-// are generated loops).
-absl::Status RunBlasMatmul(const codegen::MatmulCall& call, void* const* bufs);
+// threads last given to SetBlasThreads (1 before), or on the calling thread alone with
+// `single_threaded`. Floating dtypes only (integer matmuls are generated loops).
+absl::Status RunBlasMatmul(const codegen::MatmulCall& call, void* const* bufs,
+                           bool single_threaded = false);
 
 // Sets how many threads RunBlasMatmul uses (process-wide; an executable runs its kernels
 // one at a time), holds OpenBLAS itself at one thread and, on first use, picks its

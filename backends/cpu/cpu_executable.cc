@@ -25,14 +25,6 @@
 namespace kiln::cpu {
 namespace {
 
-// Matches KilnError in the generated preamble (codegen/cpp_emitter.h).
-struct KernelError {
-  int32_t check = -1;
-  int32_t order = 0;
-  int64_t value = 0;
-  int64_t position = 0;
-};
-
 // 2*M*N*K per matrix product, over every batch element.
 double MatmulFlops(const codegen::MatmulCall& call) {
   if (call.a_shape.empty()) return 0;
@@ -93,6 +85,11 @@ void HoistFailingKernels(std::vector<codegen::KernelIR>& kernels) {
 
 // Candidates kept per output: enough for the parameter it updates plus a few others.
 constexpr size_t kMaxDonors = 4;
+
+metrics::Counter* SlicedKernelsCounter() {
+  static metrics::Counter* c = metrics::GetCounter("BatchSlicedKernels");
+  return c;
+}
 
 metrics::Counter* DonatedCounter() {
   static metrics::Counter* c = metrics::GetCounter("DonatedBuffers");
@@ -167,14 +164,22 @@ absl::StatusOr<std::unique_ptr<CpuExecutable>> CpuExecutable::Create(const Graph
   }
   exe->trace_ = !cfg.trace.empty();
   exe->timed_ = exe->profile_ != nullptr || exe->trace_;
-  for (int k = 0; k < static_cast<int>(kernels.size()); ++k) {
-    codegen::KernelIR& ir = kernels[k];
+  std::vector<KernelFn> fns(kernels.size(), nullptr);
+  for (size_t k = 0; k < kernels.size(); ++k) {
+    if (!kernels[k].has_code()) continue;
+    ASSIGN_OR_RETURN(void* fn, exe->library_->Symbol(kernels[k].name));
+    fns[k] = reinterpret_cast<KernelFn>(fn);
+  }
+  if (cfg.batch_slicing) exe->groups_ = PlanSlicedGroups(kernels, fns, stored_by, last_use);
+  SlicedKernelsCounter()->Add(exe->num_sliced_kernels());
+  exe->group_at_.assign(kernels.size(), -1);
+  for (size_t g = 0; g < exe->groups_.size(); ++g) {
+    exe->group_at_[exe->groups_[g].first] = static_cast<int>(g);
+  }
+  for (size_t k = 0; k < kernels.size(); ++k) {
     Step step;
-    if (ir.has_code()) {
-      ASSIGN_OR_RETURN(void* fn, exe->library_->Symbol(ir.name));
-      step.fn = reinterpret_cast<KernelFn>(fn);
-    }
-    static_cast<KernelStep&>(step) = TakeKernelStep(ir, exe->params_);
+    step.fn = fns[k];
+    static_cast<KernelStep&>(step) = TakeKernelStep(kernels[k], exe->params_);
     exe->steps_.push_back(std::move(step));
   }
   std::vector<std::vector<int>> releases = Releases(stored_by, last_use, kNever, exe->steps_.size());
@@ -257,6 +262,53 @@ void CpuExecutable::PlanDonations(const Graph& graph, std::vector<codegen::Kerne
   }
 }
 
+int CpuExecutable::num_sliced_kernels() const {
+  int n = 0;
+  for (const SlicedGroup& g : groups_) n += static_cast<int>(g.steps.size());
+  return n;
+}
+
+absl::Status CpuExecutable::Bind(int k, absl::Span<const Argument> args,
+                                 absl::Span<const CpuBuffer* const> params,
+                                 std::vector<std::shared_ptr<CpuBuffer>>& owned,
+                                 absl::Span<const int> local,
+                                 std::vector<std::unique_ptr<CpuBuffer>>& scratch,
+                                 std::vector<void*>& ptrs, std::vector<double>& scalars) const {
+  const Step& step = steps_[k];
+  ptrs.clear();
+  for (const codegen::BufferArg& b : step.buffers) {
+    if (std::find(local.begin(), local.end(), b.node) != local.end()) {
+      ptrs.push_back(nullptr);
+      continue;
+    }
+    switch (b.role) {
+      case codegen::BufferRole::kInput: {
+        const int param = params_.of_node[b.node];
+        const CpuBuffer* buffer = param >= 0 ? params[param] : owned[b.node].get();
+        if (buffer == nullptr) {
+          return absl::InternalError(
+              absl::StrCat("cpu: a kernel input (node ", b.node, ") has no buffer"));
+        }
+        ptrs.push_back(const_cast<void*>(buffer->data()));
+        break;
+      }
+      case codegen::BufferRole::kOutput:
+        if (owned[b.node] == nullptr) {
+          owned[b.node] = std::make_shared<CpuBuffer>(Shape(b.dtype, b.shape));
+        }
+        ptrs.push_back(owned[b.node]->data());
+        break;
+      case codegen::BufferRole::kScratch:
+        scratch.push_back(std::make_unique<CpuBuffer>(Shape(b.dtype, b.shape)));
+        ptrs.push_back(scratch.back()->data());
+        break;
+    }
+  }
+  scalars.clear();
+  for (int param : step.scalar_params) scalars.push_back(args[param].scalar);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argument> args) {
   ASSIGN_OR_RETURN(
       const std::vector<const CpuBuffer*> params,
@@ -291,36 +343,38 @@ absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argum
   }
   std::vector<void*> ptrs;
   std::vector<double> scalars;
-  for (const Step& step : steps_) {
-    ptrs.clear();
-    std::vector<std::unique_ptr<CpuBuffer>> scratch;
-    for (const codegen::BufferArg& b : step.buffers) {
-      switch (b.role) {
-        case codegen::BufferRole::kInput: {
-          const int param = params_.of_node[b.node];
-          const CpuBuffer* buffer = param >= 0 ? params[param] : owned[b.node].get();
-          if (buffer == nullptr) {
-            return absl::InternalError(
-                absl::StrCat("cpu: a kernel input (node ", b.node, ") has no buffer"));
-          }
-          ptrs.push_back(const_cast<void*>(buffer->data()));
-          break;
-        }
-        case codegen::BufferRole::kOutput: {
-          if (owned[b.node] == nullptr) {
-            owned[b.node] = std::make_shared<CpuBuffer>(Shape(b.dtype, b.shape));
-          }
-          ptrs.push_back(owned[b.node]->data());
-          break;
-        }
-        case codegen::BufferRole::kScratch:
-          scratch.push_back(std::make_unique<CpuBuffer>(Shape(b.dtype, b.shape)));
-          ptrs.push_back(scratch.back()->data());
-          break;
+  for (int k = 0; k < static_cast<int>(steps_.size()); ++k) {
+    if (group_at_[k] >= 0) {
+      const SlicedGroup& group = groups_[group_at_[k]];
+      const size_t n = group.steps.size();
+      std::vector<std::vector<void*>> group_ptrs(n);
+      std::vector<std::vector<double>> group_scalars(n);
+      std::vector<std::unique_ptr<CpuBuffer>> scratch;  // stays empty: groups have none
+      for (size_t i = 0; i < n; ++i) {
+        RETURN_IF_ERROR(Bind(k + static_cast<int>(i), args, params, owned, group.local_nodes,
+                             scratch, group_ptrs[i], group_scalars[i]));
       }
+      std::vector<double> seconds(timed_ ? n : 0, 0.0);
+      const Clock::time_point group_start = timed_ ? Clock::now() : Clock::time_point();
+      RETURN_IF_ERROR(RunSlicedGroup(group, group_ptrs, group_scalars, threads,
+                                     timed_ ? seconds.data() : nullptr));
+      if (timed_) {
+        kernel_seconds.insert(kernel_seconds.end(), seconds.begin(), seconds.end());
+        if (trace_) {
+          trace_events::Record(absl::StrCat(steps_[k].name, "..", steps_[k + n - 1].name), "kernel",
+                               group_start, Clock::now(),
+                               {{"kind", "batch-sliced group"}, {"graph", graph_hash_}});
+        }
+      }
+      for (size_t i = 0; i < n; ++i) {
+        for (int node : steps_[k + i].release) owned[node].reset();
+      }
+      k += static_cast<int>(n) - 1;
+      continue;
     }
-    scalars.clear();
-    for (int param : step.scalar_params) scalars.push_back(args[param].scalar);
+    const Step& step = steps_[k];
+    std::vector<std::unique_ptr<CpuBuffer>> scratch;
+    RETURN_IF_ERROR(Bind(k, args, params, owned, {}, scratch, ptrs, scalars));
     Clock::time_point kernel_start;
     if (timed_) kernel_start = Clock::now();
     for (int phase = 0; phase < 2; ++phase) {

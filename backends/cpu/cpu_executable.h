@@ -7,6 +7,9 @@
 //   plan: k0 (row) stores %3; k1 (matmul) loads %3 %1, stores %4
 //   run:  allocate %3; kiln_k0(...); allocate %4; sgemm(...); free %3 (last reader k1)
 //
+// Runs of kernels over one batch dimension (attention's) run batch slice by batch slice
+// instead, each slice through every kernel of the run (batch_sliced_groups.h).
+//
 // Input/output aliasing: Create lists, for each output, the parameters whose buffer it
 // may be written over; Run writes it there when the caller donates that buffer
 // (Argument::donated), so `w = w - lr * g` needs no second buffer for w:
@@ -32,14 +35,17 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "backends/backend.h"
-#include "backends/graph_parameters.h"
-#include "backends/kernel_step.h"
+#include "backends/cpu/batch_sliced_groups.h"
 #include "backends/cpu/host_compiler.h"
 #include "backends/cpu/kernel_profile.h"
+#include "backends/graph_parameters.h"
+#include "backends/kernel_step.h"
 #include "codegen/kernel_ir.h"
 #include "ir/graph.h"
 
 namespace kiln::cpu {
+
+class CpuBuffer;
 
 class CpuExecutable : public Executable {
  public:
@@ -55,11 +61,10 @@ class CpuExecutable : public Executable {
   // The generated translation unit (for tests and dumps).
   const std::string& source() const { return source_; }
   int num_kernels() const { return static_cast<int>(steps_.size()); }
+  // Kernels that run slice by slice in a group (backends/cpu/batch_sliced_groups.h).
+  int num_sliced_kernels() const;
 
  private:
-  using KernelFn = void (*)(void* const*, const int64_t*, const double*, int, int, void*);
-
-  // One kernel, by value.
   // One kernel, by value; `name` is its function's name.
   struct Step : KernelStep {
     KernelFn fn = nullptr;  // null when the kernel has no loops (a lone BLAS call)
@@ -68,6 +73,13 @@ class CpuExecutable : public Executable {
   CpuExecutable() = default;
   // Fills donations_ (see the header comment) and marks the buffers a kernel may write in
   // place as may_alias; before the source is emitted.
+  // Binds step `k`'s buffers (allocating the outputs it stores into `owned`, except the
+  // values `local` marks) and scalars; scratch buffers go to `scratch`.
+  absl::Status Bind(int k, absl::Span<const Argument> args,
+                    absl::Span<const CpuBuffer* const> params,
+                    std::vector<std::shared_ptr<CpuBuffer>>& owned, absl::Span<const int> local,
+                    std::vector<std::unique_ptr<CpuBuffer>>& scratch, std::vector<void*>& ptrs,
+                    std::vector<double>& scalars) const;
   void PlanDonations(const Graph& graph, std::vector<codegen::KernelIR>& kernels,
                      const std::vector<int>& stored_by, const std::vector<int>& last_use,
                      const std::vector<bool>& is_output);
@@ -75,6 +87,8 @@ class CpuExecutable : public Executable {
   std::shared_ptr<LoadedLibrary> library_;
   std::string source_;
   std::vector<Step> steps_;
+  std::vector<SlicedGroup> groups_;
+  std::vector<int> group_at_;  // per step: the group that starts there, or -1
   GraphParameters params_;
   std::vector<int> outputs_;        // node position of each graph output
   // Outputs that may be written over a donated parameter, in kernel order.

@@ -126,6 +126,30 @@ TEST(CppEmitterTest, LinearOverTokensPassesItsBuffersToBlasWithoutCopies) {
   EXPECT_THAT(call.b_shape, ::testing::ElementsAre(5, 4));
 }
 
+// Attention's query gradient reads k through two transposes of the last two dimensions
+// (autograd's transpose of the forward's k^T): they cancel, so BLAS reads k's buffer
+// untransposed, with no copy loop. Three leave one transpose (a flag).
+TEST(CppEmitterTest, TransposesOfAMatmulOperandCancelInPairs) {
+  for (int transposes : {2, 3}) {
+    const Sizes k_sizes = transposes == 2 ? Sizes{2, 3, 4, 6} : Sizes{2, 3, 6, 4};
+    Value a = Value{Node::CreateDeviceData(Shape(DType::kF32, {2, 3, 5, 4}), nullptr), 0};
+    Value b = Value{Node::CreateDeviceData(Shape(DType::kF32, k_sizes), nullptr), 0};
+    for (int t = 0; t < transposes; ++t) {
+      b = Op(OpKind::kPermute, {b}, Attributes().Set("perm", std::vector<int64_t>{0, 1, 3, 2}));
+    }
+    const Graph graph = Graph::Build({Op(OpKind::kMatmul, {a, b})});
+    const FusionPlan plan = PlanFusion(graph);
+    ASSERT_EQ(plan.kernels.size(), 1u) << plan.ToString(graph);
+    const KernelIR ir = LowerKernel(graph, plan, 0).value();
+    EXPECT_TRUE(ir.nests.empty()) << transposes << " transposes";
+    ASSERT_EQ(ir.matmuls.size(), 1u);
+    const MatmulCall& call = ir.matmuls[0];
+    EXPECT_EQ(ir.buffers[call.b].role, BufferRole::kInput);
+    EXPECT_EQ(call.transpose_b, transposes == 3);
+    EXPECT_EQ(call.b_shape, k_sizes);
+  }
+}
+
 TEST(CppEmitterTest, KernelsHaveThePlainCEntryPoint) {
   const std::string source = SourceOf(SoftmaxMlp(8));
   EXPECT_THAT(source,

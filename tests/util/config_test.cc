@@ -95,6 +95,7 @@ TEST(ConfigTest, BackendDefaults) {
   EXPECT_TRUE(c.disk_cache);
   EXPECT_EQ(c.num_threads, 0);
   EXPECT_FALSE(c.profile);
+  EXPECT_TRUE(c.batch_slicing);
   EXPECT_EQ(c.trace, "");
   EXPECT_THAT(warnings, IsEmpty());
 }
@@ -104,7 +105,7 @@ TEST(ConfigTest, ParsesBackendValues) {
   const Config c =
       ParseConfig({"KILN_CXX=/usr/bin/clang++-15", "KILN_CXXFLAGS=-O1 -g  -fPIC -shared",
                    "KILN_CACHE_DIR=/tmp/kiln cache", "KILN_DISK_CACHE=0", "KILN_NUM_THREADS=3",
-                   "KILN_PROFILE=1", "KILN_TRACE=/tmp/trace=1.json"},
+                   "KILN_PROFILE=1", "KILN_BATCH_SLICING=0", "KILN_TRACE=/tmp/trace=1.json"},
                   &warnings);
   EXPECT_EQ(c.cxx, "/usr/bin/clang++-15");
   // Kept verbatim; the host compiler splits it on whitespace.
@@ -113,6 +114,7 @@ TEST(ConfigTest, ParsesBackendValues) {
   EXPECT_FALSE(c.disk_cache);
   EXPECT_EQ(c.num_threads, 3);
   EXPECT_TRUE(c.profile);
+  EXPECT_FALSE(c.batch_slicing);
   // Only the first '=' separates the name.
   EXPECT_EQ(c.trace, "/tmp/trace=1.json");
   EXPECT_THAT(warnings, IsEmpty());
@@ -143,7 +145,7 @@ TEST(ConfigTest, BadBackendValuesWarnAndKeepTheDefault) {
   std::vector<std::string> warnings;
   const Config c = ParseConfig(
       {"HOME=/home/u", "KILN_CXX=", "KILN_CXXFLAGS= \t ", "KILN_CACHE_DIR=", "KILN_DISK_CACHE=2",
-       "KILN_NUM_THREADS=-1", "KILN_PROFILE=verbose"},
+       "KILN_NUM_THREADS=-1", "KILN_PROFILE=verbose", "KILN_BATCH_SLICING=2"},
       &warnings);
   EXPECT_EQ(c.cxx, "c++");
   EXPECT_EQ(c.cxxflags, "-O3 -march=native -fopenmp -fno-math-errno -fPIC -shared");
@@ -151,7 +153,8 @@ TEST(ConfigTest, BadBackendValuesWarnAndKeepTheDefault) {
   EXPECT_TRUE(c.disk_cache);
   EXPECT_EQ(c.num_threads, 0);
   EXPECT_FALSE(c.profile);
-  ASSERT_EQ(warnings.size(), 6u);
+  EXPECT_TRUE(c.batch_slicing);
+  ASSERT_EQ(warnings.size(), 7u);
   EXPECT_THAT(warnings[0], HasSubstr("KILN_CXX= is not a compiler"));
   EXPECT_THAT(warnings[1], HasSubstr("KILN_CXXFLAGS="));
   EXPECT_THAT(warnings[1], HasSubstr("compiler flags"));
@@ -160,6 +163,7 @@ TEST(ConfigTest, BadBackendValuesWarnAndKeepTheDefault) {
   EXPECT_THAT(warnings[4], HasSubstr("KILN_NUM_THREADS=-1"));
   EXPECT_THAT(warnings[4], HasSubstr("non-negative integer"));
   EXPECT_THAT(warnings[5], HasSubstr("KILN_PROFILE=verbose"));
+  EXPECT_THAT(warnings[6], HasSubstr("KILN_BATCH_SLICING=2"));
 }
 
 TEST(ConfigTest, NumThreadsAndBooleans) {

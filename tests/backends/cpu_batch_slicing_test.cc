@@ -1,0 +1,82 @@
+// Batch-sliced groups on the cpu backend (backends/cpu/batch_sliced_groups.h): attention
+// forward and backward, with key padding masks (one sample entirely padding), run one
+// batch element at a time, against interp, on several thread counts; and the same
+// graphs with KILN_BATCH_SLICING=0, which must run no group and give the same results.
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "lazy/creation.h"
+#include "lazy/graph_executor.h"
+#include "lazy/nn_attention.h"
+#include "lazy/ops.h"
+#include "lazy/tensor.h"
+#include "tests/backends/cpu_parity_util.h"
+#include "util/config.h"
+#include "util/metrics.h"
+
+namespace kiln {
+namespace {
+
+using ::kiln::testing::ExpectCpuMatchesInterp;
+using CpuBatchSlicingTest = ::kiln::testing::PoisonedCpuTest;
+
+struct AttentionShape {
+  int64_t batch, length, dim, heads;
+};
+
+std::string Name(const AttentionShape& s, int threads, bool slicing) {
+  return "[" + std::to_string(s.batch) + ", " + std::to_string(s.length) + ", " +
+         std::to_string(s.dim) + "] " + std::to_string(s.heads) + " heads, " +
+         std::to_string(threads) + " threads, slicing " + (slicing ? "on" : "off");
+}
+
+// The block's output and the gradients of its input and of both projections' weights,
+// for a loss weighting each output element by a random target.
+std::vector<Tensor> AttentionStep(Generator& gen, const AttentionShape& s) {
+  nn::MultiheadSelfAttention attention(s.dim, s.heads, gen);
+  Tensor x = randn({s.batch, s.length, s.dim}, gen);
+  x.requires_grad_();
+  Tensor mask = gt(randn({s.batch, s.length}, gen), -0.6);
+  // The last sample is all padding: it attends to nothing.
+  Tensor last = reshape(lt(arange(s.batch), s.batch - 1), {s.batch, 1});
+  mask = logical_and(mask, last);
+  Tensor y = attention.forward(x, mask);
+  sum(mul(y, randn({s.batch, s.length, s.dim}, gen))).backward();
+  return {y, x.grad(), attention.qkv()->weight().grad(), attention.proj()->weight().grad()};
+}
+
+const std::vector<AttentionShape>& Shapes() {
+  static const auto* shapes = new std::vector<AttentionShape>{
+      {3, 5, 8, 2},    // slices of odd length
+      {5, 33, 12, 3},  // more slices than threads, three heads
+      {2, 64, 16, 1},  // one head
+  };
+  return *shapes;
+}
+
+TEST_F(CpuBatchSlicingTest, AttentionForwardAndBackwardMatchInterp) {
+  for (bool slicing : {true, false}) {
+    for (int threads : {1, 2, 3}) {
+      ScopedConfigOverride cfg;
+      cfg->num_threads = threads;
+      cfg->batch_slicing = slicing;
+      for (const AttentionShape& s : Shapes()) {
+        clear_compile_cache();
+        metrics::reset();
+        ExpectCpuMatchesInterp([&](Generator& gen) { return AttentionStep(gen, s); }, 1e-4,
+                               Name(s, threads, slicing));
+        const int64_t sliced = metrics::counter("BatchSlicedKernels");
+        if (slicing) {
+          // Forward: scores, softmax, weighted sum; backward: their gradients.
+          EXPECT_GE(sliced, 6) << Name(s, threads, slicing);
+        } else {
+          EXPECT_EQ(sliced, 0) << Name(s, threads, slicing);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kiln
