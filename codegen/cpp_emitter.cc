@@ -15,10 +15,13 @@
 namespace kiln::codegen {
 namespace {
 
-// The text of codegen/kernel_math.h, embedded at build time (cmake/kiln_embed_text.cmake),
-// so generated kernels use exactly the library's code.
+// The text of codegen/kernel_math.h and kernel_sums.h, embedded at build time
+// (cmake/kiln_embed_text.cmake), so generated kernels use exactly the library's code.
 constexpr char kKernelMath[] =
 #include "codegen/kernel_math.inc"
+    ;
+constexpr char kKernelSums[] =
+#include "codegen/kernel_sums.inc"
     ;
 
 }  // namespace
@@ -251,9 +254,10 @@ typedef __INT64_TYPE__ int64_t;
 namespace {
 
 )",
-                      internal::KernelNumericsText(), kKernelMath, R"(
+                      internal::KernelNumericsText(), kKernelMath, kKernelSums, R"(
 namespace kn = kiln::numerics;
 namespace km = kiln::math;
+namespace ks = kiln::sums;
 
 struct KilnError {
   int32_t check;

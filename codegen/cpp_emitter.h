@@ -25,8 +25,9 @@
 //   err     the first failed check (an index out of range, ...), check = -1 when none.
 // Each expression is placed in the outermost loop whose variables it uses, so a row's
 // reduction runs once per row and a loop-invariant load is hoisted. f32 sums accumulate
-// in f32 in blocks of 1024 (vectorised lanes inside a block, blocks added in order), which
-// keeps the error of a long sum near that of a pairwise sum. The source depends only on
+// in f32 in blocks of 1024 (a simd loop stores a block's values, codegen/kernel_sums.h
+// adds them with vector accumulators and a tree, blocks are added in order), which keeps
+// the error of a long sum near that of a pairwise sum. The source depends only on
 // the IR, never on runtime sizes, so equal IR shares one compiled library.
 //
 // A column reduction (NestKind::kColumnReduce: reduced leading dimensions, kept contiguous
@@ -45,8 +46,9 @@
 namespace kiln::codegen {
 
 // The helpers every generated unit starts with: the text of codegen/kernel_numerics.h
-// (casts, wrapping integer arithmetic, NaN-propagating max/min) and codegen/kernel_math.h
-// (f32 exp, log, tanh, erf, sigmoid), and the error record. It includes no header. The struct
+// (casts, wrapping integer arithmetic, NaN-propagating max/min), codegen/kernel_math.h
+// (f32 exp, log, tanh, erf, sigmoid) and codegen/kernel_sums.h (block sums), and the
+// error record. It includes no header. The struct
 // layout of KilnError is { int32 check; int32 order; int64 value; int64 position; }.
 std::string CppPreamble();
 

@@ -77,7 +77,8 @@ void CppKernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
   }
   std::vector<int> roots(x.args.begin(), x.args.end());
   if (blocked) {
-    // Blocked f32/f64 sum: lanes within a block, blocks added in order.
+    // Blocked f32/f64 sum: each block's values summed by ks::BlockSum, blocks added in
+    // order.
     const std::string i = absl::StrCat("i", innermost);
     const std::string part = absl::StrCat("part", e);
     const LoopVar& lv = ir_.vars[innermost];
@@ -93,15 +94,27 @@ void CppKernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
       lo = absl::StrCat(i, "_lo");
       hi = absl::StrCat(i, "_hi");
     }
-    Line(absl::StrCat(at, " ", part, " = 0;"));
-    if (!has_check) Line(absl::StrCat("#pragma omp simd reduction(+ : ", part, ")"));
+    // A loop with checks stays sequential.
+    const std::string block = absl::StrCat("block", e);
+    if (has_check) {
+      Line(absl::StrCat(at, " ", part, " = 0;"));
+    } else {
+      Line(absl::StrCat("alignas(64) ", at, " ", block, "[", kSumBlock, "];"));
+      Line("#pragma omp simd");
+    }
     Line(absl::StrCat("for (int64_t ", i, " = ", lo, "; ", i, " < ", hi, "; ++", i, ") {"));
     ++indent_;
     EmitScope(inner, {x.args[0]});
-    Line(absl::StrCat(part, " += ", Ref(x.args[0]), ";"));
+    if (has_check) {
+      Line(absl::StrCat(part, " += ", Ref(x.args[0]), ";"));
+    } else {
+      Line(absl::StrCat(block, "[", i, " - ", lo, "] = ", at, "(", Ref(x.args[0]), ");"));
+    }
     --indent_;
     Line("}");
-    Line(absl::StrCat(acc, " += ", part, ";"));
+    Line(absl::StrCat(
+        acc, " += ",
+        has_check ? part : absl::StrCat("ks::BlockSum(", block, ", ", hi, " - ", lo, ")"), ";"));
     if (!one_block) {
       --indent_;
       Line("}");

@@ -180,6 +180,15 @@ TEST(CppEmitterTest, RowReductionIsHoistedOutOfTheElementLoop) {
   EXPECT_EQ(source.find("MaxStep", exp), std::string::npos) << source;
 }
 
+// A row's f32 sum stores its values in a block that ks::BlockSum adds up, rather than
+// being an OpenMP simd reduction (whose per-lane partial sums GCC adds one by one).
+TEST(CppEmitterTest, RowSumAddsItsBlockWithBlockSum) {
+  const std::string source = SourceOf(SoftmaxMlp(8));
+  const std::string kernels = source.substr(source.find("extern \"C\""));
+  EXPECT_THAT(kernels, HasSubstr("ks::BlockSum(block"));
+  EXPECT_THAT(kernels, Not(HasSubstr("reduction(+"))) << kernels;
+}
+
 // A bias gradient: dY = tanh(x) * g, stored (for a weight gradient) and summed over the
 // rows, and an update of the bias by the sum.
 Graph BiasGradient() {
