@@ -27,12 +27,13 @@ void Accumulate(AutogradMeta& leaf, const Tensor& grad, const CallSite& site) {
 }
 
 // A formula bug would otherwise surface far away, as a shape error in a later op.
-void CheckGradient(const ForwardOp& op, int operand, const Tensor& grad) {
-  const Shape& expected = op.node().operand(operand).shape();
+void CheckGradient(const GradNode& node, int operand, const Tensor& grad) {
+  const Shape& expected =
+      node.custom ? node.input_shapes[operand] : node.node->operand(operand).shape();
   if (!(grad.shape() == expected)) {
-    throw Error(absl::StrCat("backward of ", OpName(op.kind()), ": the gradient of operand ",
-                             operand, " is ", grad.shape().ToString(), ", expected ",
-                             expected.ToString()));
+    throw Error(absl::StrCat("backward of ", OpName(node.op), node.custom ? " (a composite)" : "",
+                             ": the gradient of operand ", operand, " is ", grad.shape().ToString(),
+                             ", expected ", expected.ToString()));
   }
 }
 
@@ -69,6 +70,28 @@ void RecordGradient(absl::Span<const Tensor* const> operands, const Tensor& resu
   node->op = value.node->op();
   node->backend = result.impl()->backend();
   for (const Tensor* operand : operands) node->inputs.push_back(EdgeOf(operand));
+  auto meta = std::make_shared<AutogradMeta>();
+  meta->grad_fn = std::move(node);
+  result.impl()->set_autograd(std::move(meta));
+}
+
+void RecordCustomGradient(absl::Span<const Tensor* const> inputs, const Tensor& result,
+                          const std::vector<Tensor>& saved, CustomBackward backward) {
+  if (!GradMode::enabled() || !IsFloating(result.dtype())) return;
+  auto node = std::make_shared<GradNode>();
+  bool any = false;
+  for (const Tensor* input : inputs) {
+    node->inputs.push_back(EdgeOf(input));
+    node->input_shapes.push_back(input->shape());
+    any = any || static_cast<bool>(node->inputs.back());
+  }
+  if (!any) return;
+  const Value& value = result.impl()->pending();
+  node->node = value.node;
+  node->op = value.node->op();
+  node->backend = result.impl()->backend();
+  node->custom = std::move(backward);
+  for (const Tensor& t : saved) node->saved.push_back(t.impl()->pending());
   auto meta = std::make_shared<AutogradMeta>();
   meta->grad_fn = std::move(node);
   result.impl()->set_autograd(std::move(meta));
@@ -167,7 +190,12 @@ void RunBackward(const Tensor& root, const Tensor& gradient, bool retain_graph,
     needs.assign(n, false);
     input_grads.assign(n, Tensor());
     const ForwardOp op(node->node, node->backend);
-    if (grad.defined()) {
+    if (grad.defined() && node->custom) {
+      std::vector<Tensor> saved;
+      for (const Value& v : node->saved) saved.push_back(MakePendingTensor(v, node->backend));
+      std::vector<Tensor> custom = node->custom(saved, grad);
+      for (size_t i = 0; i < n && i < custom.size(); ++i) input_grads[i] = std::move(custom[i]);
+    } else if (grad.defined()) {
       for (size_t i = 0; i < n; ++i) needs[i] = static_cast<bool>(node->inputs[i]);
       OpGradients(op, grad, needs, absl::MakeSpan(input_grads));
     }
@@ -175,7 +203,7 @@ void RunBackward(const Tensor& root, const Tensor& gradient, bool retain_graph,
       const GradEdge& edge = node->inputs[i];
       if (!edge) continue;
       const Tensor& g = input_grads[i];
-      if (g.defined()) CheckGradient(op, static_cast<int>(i), g);
+      if (g.defined()) CheckGradient(*node, static_cast<int>(i), g);
       if (edge.leaf != nullptr) {
         if (g.defined()) Accumulate(*edge.leaf, g, op.site());
         continue;
@@ -188,7 +216,10 @@ void RunBackward(const Tensor& root, const Tensor& gradient, bool retain_graph,
     }
   }
   if (!retain_graph) {
-    for (GradNode* node : walked) node->node = nullptr;
+    for (GradNode* node : walked) {
+      node->node = nullptr;
+      node->saved.clear();
+    }
   }
 }
 

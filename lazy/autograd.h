@@ -19,7 +19,9 @@
 // forward graph, and through it the old value of every parameter, alive past the
 // optimizer step, and the barrier could not update parameters in place
 // (lazy/graph_executor.cc). A second backward() through a freed GradNode throws.
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/types/span.h"
@@ -50,6 +52,11 @@ struct GradEdge {
   explicit operator bool() const { return node != nullptr || leaf != nullptr; }
 };
 
+// A composite op's own backward: the gradient of each input (undefined: zero) from the
+// forward values it saved and the gradient of the output.
+using CustomBackward =
+    std::function<std::vector<Tensor>(const std::vector<Tensor>& saved, const Tensor& grad)>;
+
 // One recorded differentiable op. Holds the IR node (not the operand tensors), so saved
 // forward values are recomputed from IR after a barrier rather than kept as live outputs.
 struct GradNode {
@@ -61,6 +68,11 @@ struct GradNode {
   OpKind op = OpKind::kAdd;  // node's op, kept for messages after the node is freed
   Backend* backend = nullptr;
   absl::InlinedVector<GradEdge, 3> inputs;  // one per operand of `node`
+  // A composite recorded by RecordCustomGradient: `node` is its output, `inputs` its
+  // inputs (with their shapes), `custom` its backward over the values `saved`.
+  CustomBackward custom;
+  std::vector<Value> saved;
+  std::vector<Shape> input_shapes;
 };
 
 // Whether the op has a backward formula (comparisons, argmax and leaves have none).
@@ -70,6 +82,19 @@ bool IsDifferentiable(OpKind op);
 // `result` if gradients are being recorded and the op is differentiable. A null operand
 // is one recorded without a tensor (a runtime scalar leaf): it gets no gradient.
 void RecordGradient(absl::Span<const Tensor* const> operands, const Tensor& result);
+
+// For a composite op computed under NoGradGuard from `inputs`: attaches a GradNode to
+// `result` whose backward is `backward` over the forward values `saved` (the composite's
+// intermediate ops then need no gradient of their own, and keep nothing for one), if
+// gradients are being recorded and some input requires grad.
+//
+//   Tensor p;
+//   { NoGradGuard g; p = div(e, sum(e)); }
+//   RecordCustomGradient({&x}, p, {p}, [](const auto& saved, const Tensor& g) {
+//     return std::vector<Tensor>{saved[0] * (g - sum(g * saved[0]))};
+//   });
+void RecordCustomGradient(absl::Span<const Tensor* const> inputs, const Tensor& result,
+                          const std::vector<Tensor>& saved, CustomBackward backward);
 
 // The work behind Tensor::backward: accumulates d(root)/d(leaf) * gradient into every
 // leaf that requires grad and that root depends on, then frees the walked GradNodes'

@@ -6,6 +6,8 @@
 #include <numbers>
 #include <vector>
 
+#include "lazy/autograd.h"
+#include "lazy/grad_mode.h"
 #include "lazy/op_utils.h"
 #include "lazy/ops.h"
 #include "lazy/scalar_tensor.h"
@@ -27,17 +29,37 @@ Tensor AsFloating(const Tensor& x, const CallSite& site) {
 
 }  // namespace
 
+namespace internal {
+
+void RecordSoftmaxGradient(const Tensor& x, const Tensor& p, int64_t axis, const CallSite& site) {
+  const Tensor* inputs[] = {&x};
+  autograd::RecordCustomGradient(
+      inputs, p, {p}, [axis, site](const std::vector<Tensor>& saved, const Tensor& g) {
+        const Tensor& out = saved[0];
+        Tensor dot = sum(mul(g, out, site), {axis}, /*keepdim=*/true, site);
+        return std::vector<Tensor>{mul(out, sub(g, dot, site), site)};
+      });
+}
+
+}  // namespace internal
+
 Tensor softmax(const Tensor& x, int64_t dim, CallSite site) {
   CheckOperand("softmax", x);
   const int64_t axis = NormalizeDim("softmax", dim, x.shape());
-  Tensor in = AsFloating(x, site);
-  // An empty row has no max to subtract; its softmax is empty too.
-  if (in.numel() == 0) return exp(in, site);
-  // The shift only keeps exp in range; it cancels mathematically, so it is detached
-  // rather than differentiated (its gradient would be exactly zero).
-  Tensor shifted = sub(in, max(in, {axis}, /*keepdim=*/true, site).detach(), site);
-  Tensor e = exp(shifted, site);
-  return div(e, sum(e, {axis}, /*keepdim=*/true, site), site);
+  Tensor p;
+  {
+    NoGradGuard no_grad;
+    Tensor in = AsFloating(x, site);
+    if (in.numel() == 0) {
+      // An empty row has no max to subtract; its softmax is empty too.
+      p = exp(in, site);
+    } else {
+      Tensor e = exp(sub(in, max(in, {axis}, /*keepdim=*/true, site), site), site);
+      p = div(e, sum(e, {axis}, /*keepdim=*/true, site), site);
+    }
+  }
+  internal::RecordSoftmaxGradient(x, p, axis, site);
+  return p;
 }
 
 Tensor log_softmax(const Tensor& x, int64_t dim, CallSite site) {

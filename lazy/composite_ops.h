@@ -9,7 +9,9 @@
 
 namespace kiln {
 
-// A row that is entirely -inf (fully masked) gives NaN, as in PyTorch.
+// A row that is entirely -inf (fully masked) gives NaN, as in PyTorch. Its gradient is
+// softmax's own, p * (g - sum(g * p)), from the output alone (what the backward keeps of
+// the forward is p, not the exponentials and their sum).
 Tensor softmax(const Tensor& x, int64_t dim, CallSite site = {});
 Tensor log_softmax(const Tensor& x, int64_t dim, CallSite site = {});
 // Normalises over the trailing dimensions covered by `weight` (or the last dimension
@@ -30,4 +32,11 @@ enum class Reduction { kNone, kMean, kSum };
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels,
                      Reduction reduction = Reduction::kMean, CallSite site = {});
 
+namespace internal {
+
+// For p = softmax(x) along `axis` (masked entries 0), computed under NoGradGuard: records
+// softmax's backward, dx = p * (g - sum(g * p, axis)), as p's gradient function.
+void RecordSoftmaxGradient(const Tensor& x, const Tensor& p, int64_t axis, const CallSite& site);
+
+}  // namespace internal
 }  // namespace kiln

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "lazy/composite_ops.h"
+#include "lazy/grad_mode.h"
 #include "lazy/op_utils.h"
 #include "lazy/ops.h"
 
@@ -70,14 +71,21 @@ Tensor masked_softmax(const Tensor& x, const Tensor& mask, int64_t dim, CallSite
   }
   const int64_t axis = NormalizeDim("masked_softmax", dim, xs);
   const double inf = std::numeric_limits<double>::infinity();
-  // The row max over unmasked entries; -inf (no entry) becomes 0.
-  Tensor row_max = max(where(mask, x, Scalar(-inf), site), {axis}, /*keepdim=*/true, site).detach();
-  Tensor shift = where(eq(row_max, Scalar(-inf), site), Scalar(0.0), row_max, site);
-  Tensor shifted = where(mask, sub(x, shift, site), Scalar(0.0), site);
-  Tensor e = where(mask, exp(shifted, site), Scalar(0.0), site);
-  Tensor denom = sum(e, {axis}, /*keepdim=*/true, site);
-  Tensor safe_denom = where(gt(denom, Scalar(0.0), site), denom, Scalar(1.0), site);
-  return div(e, safe_denom, site);
+  Tensor p;
+  {
+    NoGradGuard no_grad;
+    // The row max over unmasked entries; -inf (no entry) becomes 0.
+    Tensor row_max = max(where(mask, x, Scalar(-inf), site), {axis}, /*keepdim=*/true, site);
+    Tensor shift = where(eq(row_max, Scalar(-inf), site), Scalar(0.0), row_max, site);
+    Tensor shifted = where(mask, sub(x, shift, site), Scalar(0.0), site);
+    Tensor e = where(mask, exp(shifted, site), Scalar(0.0), site);
+    Tensor denom = sum(e, {axis}, /*keepdim=*/true, site);
+    Tensor safe_denom = where(gt(denom, Scalar(0.0), site), denom, Scalar(1.0), site);
+    p = div(e, safe_denom, site);
+  }
+  // Masked entries have p = 0, so their gradient is 0.
+  internal::RecordSoftmaxGradient(x, p, axis, site);
+  return p;
 }
 
 }  // namespace kiln::nn

@@ -18,6 +18,7 @@
 #include "lazy/creation.h"
 #include "lazy/generator.h"
 #include "lazy/grad_mode.h"
+#include "lazy/nn_functional.h"
 #include "lazy/ops.h"
 #include "lazy/tensor.h"
 
@@ -523,6 +524,17 @@ TEST(AutogradGradcheckTest, SoftmaxAndLogSoftmax) {
   for (double& v : large.values) v += 800;
   GradCheck([](const std::vector<Tensor>& x) { return softmax(x[0], 1); }, {large}, gen);
   GradCheck([](const std::vector<Tensor>& x) { return log_softmax(x[0], 1); }, {large}, gen);
+}
+
+TEST(AutogradGradcheckTest, MaskedSoftmax) {
+  Generator gen(21);
+  // Row 1 is fully masked: its output and gradient are zero.
+  const std::vector<double> keep = {1, 0, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0};
+  const auto masked = [&](const std::vector<Tensor>& x) {
+    const Tensor mask = gt(Tensor::from_vector<double>(keep, {3, 4}), 0.5);
+    return nn::masked_softmax(x[0], mask, 1);
+  };
+  GradCheck(masked, {Random(gen, {3, 4})}, gen);
 }
 
 TEST(AutogradGradcheckTest, LayerNorm) {

@@ -5,11 +5,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <vector>
 
+#include "lazy/composite_ops.h"
 #include "lazy/creation.h"
 #include "lazy/grad_mode.h"
 #include "lazy/graph_executor.h"
+#include "lazy/nn_functional.h"
 #include "lazy/ops.h"
 #include "tests/lazy/op_test_util.h"
 #include "util/metrics.h"
@@ -229,6 +232,84 @@ TEST(AutogradTest, TransposedMatmulOperandGradientIsComputedInItsOwnLayout) {
   EXPECT_EQ(views, 2);
   ASSERT_EQ(v.node->op(), OpKind::kMatmul);
   EXPECT_THAT(v.node->shape().sizes(), ::testing::ElementsAre(3, 5));
+}
+
+// A composite with its own backward (RecordCustomGradient): its intermediates record no
+// gradient, its formula runs over the saved values, and the graph is freed like any other.
+TEST(AutogradTest, CustomGradientReplacesTheCompositesOwnOps) {
+  Tensor x = Param({1, -2, 3}, {3});
+  Tensor y;
+  {
+    NoGradGuard no_grad;
+    y = mul(exp(x), 2.0);  // 2 e^x
+  }
+  EXPECT_FALSE(y.requires_grad());
+  const Tensor* inputs[] = {&x};
+  int calls = 0;
+  autograd::RecordCustomGradient(inputs, y, {y},
+                                 [&calls](const std::vector<Tensor>& saved, const Tensor& g) {
+                                   ++calls;
+                                   return std::vector<Tensor>{mul(saved[0], g)};  // d/dx = y
+                                 });
+  EXPECT_TRUE(y.requires_grad());
+  Tensor loss = sum(mul(y, 0.5));
+  loss.backward();
+  EXPECT_EQ(calls, 1);
+  EXPECT_THAT(x.grad().to_vector<float>(), Near({std::exp(1.0f), std::exp(-2.0f), std::exp(3.0f)}));
+  EXPECT_THAT(ErrorOf([&] { loss.backward(); }), HasSubstr("retain_graph=true"));
+}
+
+TEST(AutogradTest, CustomGradientIsNotRecordedWithoutGradMode) {
+  Tensor x = Param({1, 2}, {2});
+  Tensor frozen = Tensor::from_vector<float>({1, 2}, {2});
+  const auto record = [](const Tensor& in, const Tensor& out) {
+    const Tensor* inputs[] = {&in};
+    autograd::RecordCustomGradient(
+        inputs, out, {out}, [](const auto&, const Tensor& g) { return std::vector<Tensor>{g}; });
+  };
+  Tensor y = exp(frozen.detach());
+  record(frozen, y);  // no input requires grad
+  EXPECT_FALSE(y.requires_grad());
+  NoGradGuard no_grad;
+  Tensor z = exp(x.detach());
+  record(x, z);
+  EXPECT_FALSE(z.requires_grad());
+}
+
+TEST(AutogradTest, CustomGradientOfTheWrongShapeIsAnError) {
+  Tensor x = Param({1, 2}, {2});
+  Tensor y = exp(x.detach());
+  const Tensor* inputs[] = {&x};
+  autograd::RecordCustomGradient(
+      inputs, y, {}, [](const auto&, const Tensor& g) { return std::vector<Tensor>{sum(g)}; });
+  EXPECT_THAT(ErrorOf([&] { sum(y).backward(); }),
+              HasSubstr("(a composite): the gradient of operand 0 is f32[], expected f32[2]"));
+}
+
+// softmax and masked_softmax record softmax's own backward: x's gradient is
+// p * (g - sum(g * p)), computed from the output p (not from the exponentials and their
+// sum, which the forward then need not keep).
+TEST(AutogradTest, SoftmaxGradientIsComputedFromItsOutput) {
+  Tensor x = Param({1, -2, 3, 0.5f, 0, 2}, {2, 3});
+  Tensor mask = gt(Tensor::from_vector<float>({1, 1, 0, 0, 0, 0}, {2, 3}), 0.5);
+  for (bool masked : {false, true}) {
+    x.zero_grad();
+    Tensor p = masked ? nn::masked_softmax(x, mask, 1) : softmax(x, 1);
+    Tensor g = Tensor::from_vector<float>({0.3f, -1, 2, 1, 0.5f, -0.25f}, {2, 3});
+    sum(mul(p, g)).backward();
+    const Value grad = x.grad().value();
+    ASSERT_EQ(grad.node->op(), OpKind::kMul);
+    EXPECT_EQ(grad.node->operand(0).node, p.value().node) << (masked ? "masked" : "plain");
+    const std::vector<float> pv = p.to_vector<float>();
+    const std::vector<float> gv = g.to_vector<float>();
+    std::vector<float> want(6);
+    for (int r = 0; r < 2; ++r) {
+      float dot = 0;
+      for (int c = 0; c < 3; ++c) dot += pv[r * 3 + c] * gv[r * 3 + c];
+      for (int c = 0; c < 3; ++c) want[r * 3 + c] = pv[r * 3 + c] * (gv[r * 3 + c] - dot);
+    }
+    EXPECT_THAT(x.grad().to_vector<float>(), Near(want));
+  }
 }
 
 }  // namespace
