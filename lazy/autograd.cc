@@ -91,7 +91,7 @@ void RecordCustomGradient(absl::Span<const Tensor* const> inputs, const Tensor& 
   node->op = value.node->op();
   node->backend = result.impl()->backend();
   node->custom = std::move(backward);
-  for (const Tensor& t : saved) node->saved.push_back(t.impl()->pending());
+  for (const Tensor& t : saved) node->saved.push_back(t.value());
   auto meta = std::make_shared<AutogradMeta>();
   meta->grad_fn = std::move(node);
   result.impl()->set_autograd(std::move(meta));

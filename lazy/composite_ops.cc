@@ -104,14 +104,48 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
                  Shape(shape.dtype(), normalized).SizesString(),
                  " of the normalised dimensions of ", shape.ToString());
   }
-  std::vector<int64_t> dims;
-  for (int64_t d = shape.rank() - n; d < shape.rank(); ++d) dims.push_back(d);
+  std::vector<int64_t> dims, leading;
+  for (int64_t d = 0; d < shape.rank(); ++d) (d < shape.rank() - n ? leading : dims).push_back(d);
 
-  Tensor centered = sub(x, mean(x, dims, /*keepdim=*/true, site), site);
-  Tensor var = mean(mul(centered, centered, site), dims, /*keepdim=*/true, site);
-  Tensor y = mul(centered, rsqrt(add(var, Scalar(eps), site), site), site);
-  if (weight.defined()) y = mul(y, weight, site);
-  if (bias.defined()) y = add(y, bias, site);
+  Tensor mu, rstd, y;
+  {
+    NoGradGuard no_grad;
+    mu = mean(x, dims, /*keepdim=*/true, site);
+    Tensor centered = sub(x, mu, site);
+    Tensor var = mean(mul(centered, centered, site), dims, /*keepdim=*/true, site);
+    rstd = rsqrt(add(var, Scalar(eps), site), site);
+    y = mul(centered, rstd, site);
+    if (weight.defined()) y = mul(y, weight, site);
+    if (bias.defined()) y = add(y, bias, site);
+  }
+  // The backward keeps x and the per-row mean and 1/std, and recomputes the normalised
+  // x from them, rather than keeping the centred and normalised x of the forward:
+  //   dx = rstd (gw - mean(gw) - xhat mean(gw xhat)), gw = g w;
+  //   dw = sum over rows of g xhat; db = sum over rows of g.
+  std::vector<const Tensor*> inputs = {&x};
+  if (weight.defined()) inputs.push_back(&weight);
+  if (bias.defined()) inputs.push_back(&bias);
+  std::vector<Tensor> saved = {x, mu, rstd};
+  if (weight.defined()) saved.push_back(weight);
+  const bool has_weight = weight.defined(), has_bias = bias.defined();
+  autograd::RecordCustomGradient(
+      inputs, y, saved,
+      [dims, leading, has_weight, has_bias, site](const std::vector<Tensor>& saved,
+                                                  const Tensor& g) {
+        const Tensor xhat = mul(sub(saved[0], saved[1], site), saved[2], site);
+        const Tensor gw = has_weight ? mul(g, saved[3], site) : g;
+        const Tensor mean_gw = mean(gw, dims, /*keepdim=*/true, site);
+        const Tensor mean_gwx = mean(mul(gw, xhat, site), dims, /*keepdim=*/true, site);
+        std::vector<Tensor> grads = {
+            mul(saved[2], sub(sub(gw, mean_gw, site), mul(xhat, mean_gwx, site), site), site)};
+        // Summed over the rows (the leading dimensions), if there are any.
+        const auto over_rows = [&](const Tensor& t) {
+          return leading.empty() ? t : sum(t, leading, /*keepdim=*/false, site);
+        };
+        if (has_weight) grads.push_back(over_rows(mul(g, xhat, site)));
+        if (has_bias) grads.push_back(over_rows(g));
+        return grads;
+      });
   return y;
 }
 

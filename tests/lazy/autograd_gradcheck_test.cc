@@ -545,6 +545,11 @@ TEST(AutogradGradcheckTest, LayerNorm) {
             {Random(gen, {2, 2, 3}), Random(gen, {2, 3}), Random(gen, {2, 3})}, gen);
   GradCheck([](const std::vector<Tensor>& x) { return layer_norm(x[0], Tensor(), Tensor()); },
             {Random(gen, {3, 3})}, gen);
+  // Weight without bias; a single row (no leading dimensions to sum the weight's over).
+  GradCheck([](const std::vector<Tensor>& x) { return layer_norm(x[0], x[1], Tensor()); },
+            {Random(gen, {3, 5}), Random(gen, {5})}, gen);
+  GradCheck([](const std::vector<Tensor>& x) { return layer_norm(x[0], x[1], x[2]); },
+            {Random(gen, {5}), Random(gen, {5}), Random(gen, {5})}, gen);
 }
 
 TEST(AutogradGradcheckTest, Gelu) {
