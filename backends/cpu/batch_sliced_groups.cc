@@ -80,15 +80,16 @@ std::vector<SlicedGroup> PlanSlicedGroups(absl::Span<const KernelIR> kernels,
     int end = first;
     for (; end < n && slicing[end] && slicing[end]->slices == slicing[first]->slices; ++end) {
       const KernelIR& ir = kernels[end];
-      bool fits = true;
+      bool fits = true, reads_group = false;
       for (size_t b = 0; b < ir.buffers.size() && fits; ++b) {
         if (ir.buffers[b].role != BufferRole::kInput) continue;
         auto it = stored.find(ir.buffers[b].node);
         if (it == stored.end()) continue;
         fits = it->second == slicing[end]->strides[b];
-        hands_off = true;
+        reads_group = true;
       }
-      if (!fits) break;
+      if (!fits) break;  // the kernel stays out, so its reads do not count
+      hands_off = hands_off || reads_group;
       for (size_t b = 0; b < ir.buffers.size(); ++b) {
         if (ir.buffers[b].role == BufferRole::kOutput) {
           stored[ir.buffers[b].node] = slicing[end]->strides[b];
