@@ -38,6 +38,7 @@ int CppKernelEmitter::OpenInnermostLoop(int v, const std::vector<int>& roots,
     std::vector<int> exprs;
   };
   std::vector<Division> divisions;
+  std::vector<int> comparisons;  // i<v> >= c or i<v> < c, c fixed outside the loop
   const auto is_var = [&](int e) {
     return ir_.exprs[e].kind == ExprKind::kVar && ir_.exprs[e].arg == v;
   };
@@ -51,6 +52,11 @@ int CppKernelEmitter::OpenInnermostLoop(int v, const std::vector<int>& roots,
     const Expr& x = ir_.exprs[e];
     if (x.kind == ExprKind::kReduce) continue;
     for (int a : x.args) stack.push_back(a);
+    if (x.kind == ExprKind::kOp && (x.op == OpKind::kGe || x.op == OpKind::kLt) &&
+        is_var(x.args[0]) && Bound(x.args[1], bound)) {
+      comparisons.push_back(e);
+      continue;
+    }
     if (x.kind != ExprKind::kIdxDiv && x.kind != ExprKind::kIdxMod) continue;
     const int dividend = x.args[0], divisor = x.args[1];
     if (!Bound(divisor, bound)) continue;
@@ -73,7 +79,7 @@ int CppKernelEmitter::OpenInnermostLoop(int v, const std::vector<int>& roots,
     same->exprs.push_back(e);
   }
   const std::string i = absl::StrCat("i", v);
-  if (divisions.empty()) {
+  if (divisions.empty() && comparisons.empty()) {
     if (!pragma.empty()) Line(pragma);
     OpenLoop(v);
     return 1;
@@ -94,6 +100,13 @@ int CppKernelEmitter::OpenInnermostLoop(int v, const std::vector<int>& roots,
                               : absl::StrCat(Ref(g.dividend), " - ", q, " * ", Ref(g.divisor));
       blocked_exprs_.push_back(e);
     }
+  }
+  for (int e : comparisons) {
+    const std::string below = absl::StrCat("below", e);
+    Line(absl::StrCat("const bool ", below, " = kn::IdxBelowUntil<int64_t>(", i, "_blk, ",
+                      Ref(ir_.exprs[e].args[1]), ", &", i, "_end);"));
+    replaced_text_[e] = ir_.exprs[e].op == OpKind::kLt ? below : absl::StrCat("!", below);
+    blocked_exprs_.push_back(e);
   }
   if (!pragma.empty()) Line(pragma);
   Line(absl::StrCat("for (int64_t ", i, " = ", i, "_blk; ", i, " < ", i, "_end; ++", i, ") {"));

@@ -35,7 +35,9 @@ class CppKernelEmitter : public KernelPrinter {
   // dividend is i<v> plus something fixed outside it makes the loop run in blocks over
   // which the quotient is constant (kn::IdxQuotientUntil): one division per block, and a
   // remainder that grows with i<v>, so that loads through it are contiguous rather than
-  // gathers (the views around a head split or a concatenation). Returns the number of
+  // gathers (the views around a head split or a concatenation). A comparison of i<v> with a
+  // bound fixed outside the loop (the seams of a concatenation or a pad) ends the blocks at the
+  // bound too (kn::IdxBelowUntil), so it is evaluated once per block. Returns the number of
   // loops opened, for CloseInnermostLoop.
   int OpenInnermostLoop(int v, const std::vector<int>& roots, const std::vector<bool>& bound,
                         const std::string& pragma);
@@ -44,7 +46,7 @@ class CppKernelEmitter : public KernelPrinter {
   // reduction, which keep the loop from being an OpenMP simd loop.
   bool Reaches(int root, const std::vector<bool>& inner_vars, bool* has_check) const;
 
-  std::vector<int> blocked_exprs_;  // the divisions replaced by the open innermost loop
+  std::vector<int> blocked_exprs_;  // what the open innermost loop computes per block
 };
 
 }  // namespace kiln::codegen::internal

@@ -281,4 +281,13 @@ inline I IdxQuotientUntil(I x, I d, I at, I* end) {
   return q;
 }
 
+// Whether position `at` of a loop lies below `bound`, with `end` shortened to `bound` when
+// it does: a loop can then run in blocks over which `i < bound` (and `i >= bound`) is
+// constant, as at the seams of a concatenation or a pad.
+template <typename I>
+inline bool IdxBelowUntil(I at, I bound, I* end) {
+  if (at < bound && bound < *end) *end = bound;
+  return at < bound;
+}
+
 }  // namespace kiln::numerics

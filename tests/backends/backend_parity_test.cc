@@ -444,6 +444,14 @@ TEST_P(BackendParityTest, Views) {
                  0, "concat");
     ExpectParity(b, {Op(OpKind::kConcat, {b.Param(dt, {2, 3}), b.Param(dt, {5, 3})}, Dim(0))}, 0,
                  "concat dim 0");
+    // Along the innermost dimension the cpu backend's element loop runs in blocks that end
+    // at each seam (and at the empty part's).
+    ExpectParity(b,
+                 {Op(OpKind::kConcat,
+                     {b.Param(dt, {4, 6, 1}), b.Param(dt, {4, 6, 7}), b.Param(dt, {4, 6, 0}),
+                      b.Param(dt, {4, 6, 2}), x},
+                     Dim(2))},
+                 0, "concat innermost");
     ExpectParity(
         b,
         {Op(OpKind::kPad, {x},

@@ -431,6 +431,35 @@ TEST(CppEmitterTest, IdxQuotientUntilEndsTheBlockWhereTheQuotientChanges) {
   }
 }
 
+TEST(CppEmitterTest, IdxBelowUntilEndsTheBlockAtTheBound) {
+  for (int64_t bound = -5; bound <= 12; ++bound) {
+    for (int64_t at = -3; at <= 10; ++at) {
+      int64_t end = 10;
+      const bool below = kiln::numerics::IdxBelowUntil(at, bound, &end);
+      EXPECT_EQ(below, at < bound) << at << " < " << bound;
+      // The comparison holds on the whole block [at, end), and the block is as long as it can be.
+      EXPECT_EQ(end, at < bound && bound < 10 ? bound : 10) << at << " < " << bound;
+    }
+  }
+}
+
+// The three gradients of a fused q/k/v projection concatenated along the features: the
+// element loop runs in blocks that end at each seam, so which part a block reads from is
+// decided once per block rather than per element.
+TEST(CppEmitterTest, ConcatSeamsAreComparedOncePerBlock) {
+  std::vector<Value> parts;
+  for (int k = 0; k < 3; ++k) {
+    parts.push_back(Value{Node::CreateDeviceData(Shape(DType::kF32, {2, 16, 64}), nullptr), 0});
+  }
+  const Value qkv = Op(OpKind::kConcat, parts, Attributes().Set("dim", int64_t{2}));
+  const std::string source = SourceOf(Graph::Build({qkv}));
+  EXPECT_THAT(source, HasSubstr("kn::IdxBelowUntil<int64_t>(")) << source;
+  const size_t block = source.find("_blk; i");
+  ASSERT_NE(block, std::string::npos) << source;
+  const std::string body = source.substr(block, source.find("(void)phase", block) - block);
+  EXPECT_THAT(body, Not(HasSubstr(" >= "))) << source;
+}
+
 // Autograd's merge of a head split: [B, heads, L, head_dim] moved to [B, L, dim] and padded
 // into the second third of [B, L, 3 * dim]. The element loop runs in blocks of one head's
 // elements: the quotients are computed once per block, not per element.
