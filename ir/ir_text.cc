@@ -28,23 +28,37 @@ std::string ValueRef(const absl::flat_hash_map<const Node*, int>& index, const V
   return out;
 }
 
+// The node lines of `graph`, filling `index` with each node's number.
+std::vector<std::string> NodeLines(const Graph& graph,
+                                   absl::flat_hash_map<const Node*, int>& index) {
+  std::vector<std::string> lines;
+  for (const Node* node : graph.post_order()) {
+    const int id = static_cast<int>(index.size());
+    index[node] = id;
+    std::string line =
+        absl::StrCat("%", id, " = ", node->shape().ToString(), " ", OpName(node->op()), "(");
+    for (int i = 0; i < node->num_operands(); ++i) {
+      if (i > 0) line += ", ";
+      line += ValueRef(index, node->operand(i));
+    }
+    line += ")";
+    if (!node->attrs().empty()) absl::StrAppend(&line, " ", node->attrs().ToString());
+    lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
 }  // namespace
+
+std::vector<std::string> PrintNodeLines(const Graph& graph) {
+  absl::flat_hash_map<const Node*, int> index;
+  return NodeLines(graph, index);
+}
 
 std::string PrintGraph(const Graph& graph) {
   absl::flat_hash_map<const Node*, int> index;
   std::string out = "graph {\n";
-  for (const Node* node : graph.post_order()) {
-    const int id = static_cast<int>(index.size());
-    index[node] = id;
-    absl::StrAppend(&out, "  %", id, " = ", node->shape().ToString(), " ", OpName(node->op()), "(");
-    for (int i = 0; i < node->num_operands(); ++i) {
-      if (i > 0) out += ", ";
-      out += ValueRef(index, node->operand(i));
-    }
-    out += ")";
-    if (!node->attrs().empty()) absl::StrAppend(&out, " ", node->attrs().ToString());
-    out += "\n";
-  }
+  for (const std::string& line : NodeLines(graph, index)) absl::StrAppend(&out, "  ", line, "\n");
   out += "  return (";
   for (size_t i = 0; i < graph.outputs().size(); ++i) {
     if (i > 0) out += ", ";

@@ -15,6 +15,7 @@
 // reports the line number and what it expected; it never crashes on malformed text.
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "ir/graph.h"
@@ -22,6 +23,10 @@
 namespace kiln {
 
 std::string PrintGraph(const Graph& graph);
+
+// The node lines of PrintGraph without their indentation, one per node in post-order
+// ("%3 = f32[32] sum(%2) dims=[1] keepdim=false"), for messages about single nodes.
+std::vector<std::string> PrintNodeLines(const Graph& graph);
 
 // Parses text produced by PrintGraph. DeviceData leaves get no buffer; Scalar leaves
 // get the value 0 (a runtime value is supplied when the graph runs).

@@ -3,16 +3,25 @@
 #   bash scripts/kiln.sh example   install what is missing, build, train the NaFlex ViT example
 #                                  (extra arguments go to it, e.g. --steps 50 --data fashion-mnist)
 #   bash scripts/kiln.sh test      install what is missing, build, run the whole test suite
-# Build directory: $KILN_BUILD_DIR (default build/). Uses every core (nproc).
+#   bash scripts/kiln.sh fuzz [seconds] [seed]
+#                                  install clang, build the fuzzers (fuzz/) with ASan and UBSan
+#                                  and run the IR text fuzzer (default 60 s, random seed)
+# Build directories: $KILN_BUILD_DIR (default build/), $KILN_FUZZ_BUILD_DIR (default
+# build-fuzz/). Uses every core (nproc).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 build_dir=${KILN_BUILD_DIR:-build}
+fuzz_build_dir=${KILN_FUZZ_BUILD_DIR:-build-fuzz}
 jobs=$(nproc)
 
+# Installs the Debian packages given, or by default those the build and tests need.
 install_dependencies() {
-  local packages=(cmake g++ make libabsl-dev libxxhash-dev libgtest-dev googletest
-                  libbenchmark-dev libopenblas-dev zlib1g-dev)
+  local packages=("$@")
+  if [ ${#packages[@]} -eq 0 ]; then
+    packages=(cmake g++ make libabsl-dev libxxhash-dev libgtest-dev googletest
+              libbenchmark-dev libopenblas-dev zlib1g-dev)
+  fi
   local missing=()
   for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -43,8 +52,20 @@ case "${1:-}" in
     build -DKILN_BUILD_EXAMPLES=ON -DKILN_BUILD_TESTS=ON -DKILN_BUILD_BENCHMARKS=ON
     ctest --test-dir "$build_dir" -j "$jobs" --output-on-failure --no-tests=error
     ;;
+  fuzz)
+    # clang 16: libFuzzer, and the std::source_location that clang 14 lacks.
+    install_dependencies cmake make clang-16 libclang-rt-16-dev libabsl-dev libxxhash-dev
+    CXX=clang++-16 cmake -S fuzz -B "$fuzz_build_dir"
+    cmake --build "$fuzz_build_dir" -j "$jobs"
+    # New inputs collect in the build directory's corpus; the seeds stay as they are.
+    # A failing input is written to $fuzz_build_dir/crashes/ and the run exits non-zero.
+    mkdir -p "$fuzz_build_dir/corpus/ir_text" "$fuzz_build_dir/crashes"
+    "$fuzz_build_dir"/ir_text_fuzzer -max_total_time="${2:-60}" -seed="${3:-0}" \
+      -dict=fuzz/ir_text.dict -artifact_prefix="$fuzz_build_dir/crashes/" \
+      -print_final_stats=1 "$fuzz_build_dir/corpus/ir_text" fuzz/corpus/ir_text
+    ;;
   *)
-    echo "usage: bash scripts/kiln.sh example|test" >&2
+    echo "usage: bash scripts/kiln.sh example|test|fuzz" >&2
     exit 2
     ;;
 esac

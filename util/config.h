@@ -20,6 +20,8 @@
 //   KILN_BATCH_SLICING=0|1        cpu: run chains of batched kernels (attention) one batch
 //                                 slice at a time (default 1)
 //   KILN_TRACE=file               write a trace of compiles and kernel runs to file
+//   KILN_CHECK_NAN=0|1            interp, cpu: stop a run at the first kernel (interp: node)
+//                                 that writes a NaN or infinity (backends/nan_check.h)
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -47,6 +49,7 @@ struct Config {
   bool profile = false;
   bool batch_slicing = true;
   std::string trace;
+  bool check_nan = false;
 };
 
 // Parses `env` (NAME=value strings, like environ). Unknown KILN_* names and values that

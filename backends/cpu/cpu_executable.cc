@@ -8,14 +8,16 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "backends/cpu/blas.h"
+#include "backends/cpu/cpu_backend.h"
 #include "backends/graph_parameters.h"
 #include "backends/host_copy.h"
 #include "backends/kernel_failure.h"
 #include "backends/kernel_step.h"
-#include "backends/cpu/cpu_backend.h"
+#include "backends/nan_check.h"
 #include "codegen/cpp_emitter.h"
 #include "codegen/fusion_plan.h"
 #include "codegen/overwrite_in_place.h"
+#include "ir/ir_text.h"
 #include "util/config.h"
 #include "util/dump_file.h"
 #include "util/metrics.h"
@@ -116,6 +118,11 @@ absl::StatusOr<std::unique_ptr<CpuExecutable>> CpuExecutable::Create(const Graph
     ASSIGN_OR_RETURN(codegen::KernelIR ir, codegen::LowerKernel(graph, plan, k));
     kernels.push_back(std::move(ir));
   }
+  // Members by kernel name: hoisting reorders the kernels.
+  absl::flat_hash_map<std::string, std::vector<int>> members_of;
+  if (cfg.check_nan) {
+    for (size_t k = 0; k < kernels.size(); ++k) members_of[kernels[k].name] = plan.kernels[k].nodes;
+  }
   HoistFailingKernels(kernels);
   // Which kernel stores each value, and which kernel reads it last.
   constexpr int kNever = std::numeric_limits<int>::max();
@@ -181,6 +188,11 @@ absl::StatusOr<std::unique_ptr<CpuExecutable>> CpuExecutable::Create(const Graph
     step.fn = fns[k];
     static_cast<KernelStep&>(step) = TakeKernelStep(kernels[k], exe->params_);
     exe->steps_.push_back(std::move(step));
+  }
+  if (cfg.check_nan) {
+    exe->nan_check_ = std::make_unique<NanCheck>();
+    exe->nan_check_->node_lines = PrintNodeLines(graph);
+    for (const Step& step : exe->steps_) exe->nan_check_->computes.push_back(members_of[step.name]);
   }
   std::vector<std::vector<int>> releases = Releases(stored_by, last_use, kNever, exe->steps_.size());
   for (size_t k = 0; k < releases.size(); ++k) exe->steps_[k].release = std::move(releases[k]);
@@ -320,6 +332,7 @@ absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argum
     run_start = Clock::now();
     kernel_seconds.reserve(steps_.size());
   }
+  if (nan_check_ != nullptr) RETURN_IF_ERROR(CheckFiniteArguments(params));
   const int threads = NumThreads();
   SetBlasThreads(threads);
   std::vector<std::shared_ptr<CpuBuffer>> owned(params_.num_nodes);
@@ -358,6 +371,11 @@ absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argum
       const Clock::time_point group_start = timed_ ? Clock::now() : Clock::time_point();
       RETURN_IF_ERROR(RunSlicedGroup(group, group_ptrs, group_scalars, threads,
                                      timed_ ? seconds.data() : nullptr));
+      if (nan_check_ != nullptr) {
+        for (size_t i = 0; i < n; ++i) {
+          RETURN_IF_ERROR(CheckFinite(k + static_cast<int>(i), group_ptrs[i]));
+        }
+      }
       if (timed_) {
         kernel_seconds.insert(kernel_seconds.end(), seconds.begin(), seconds.end());
         if (trace_) {
@@ -391,6 +409,7 @@ absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argum
         }
       }
     }
+    if (nan_check_ != nullptr) RETURN_IF_ERROR(CheckFinite(k, ptrs));
     if (timed_) {
       const Clock::time_point kernel_end = Clock::now();
       kernel_seconds.push_back(std::chrono::duration<double>(kernel_end - kernel_start).count());
@@ -424,6 +443,38 @@ absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argum
                         std::chrono::duration<double>(Clock::now() - run_start).count());
   }
   return results;
+}
+
+absl::Status CpuExecutable::CheckFinite(int k, absl::Span<void* const> ptrs) const {
+  const Step& step = steps_[k];
+  for (size_t i = 0; i < step.buffers.size(); ++i) {
+    const codegen::BufferArg& b = step.buffers[i];
+    if (b.role != codegen::BufferRole::kOutput || ptrs[i] == nullptr) continue;  // group-local
+    const Shape shape(b.dtype, b.shape);
+    if (const std::optional<NonFinite> found = FindNonFinite(shape, ptrs[i])) {
+      std::vector<std::string> computes;
+      for (int node : nan_check_->computes[k]) computes.push_back(nan_check_->node_lines[node]);
+      return NonFiniteError(
+          absl::StrCat("kernel ", step.name, " (", codegen::KernelKindName(step.kind),
+                       ") of graph ", graph_hash_, " wrote"),
+          shape, *found, nan_check_->node_lines[b.node], computes);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CpuExecutable::CheckFiniteArguments(absl::Span<const CpuBuffer* const> params) const {
+  for (size_t p = 0; p < params.size(); ++p) {
+    if (params[p] == nullptr) continue;  // a runtime scalar
+    if (const std::optional<NonFinite> found =
+            FindNonFinite(params[p]->shape(), params[p]->data())) {
+      int node = 0;
+      while (params_.of_node[node] != static_cast<int>(p)) ++node;
+      return NonFiniteError(absl::StrCat("argument ", p, " of graph ", graph_hash_, " holds"),
+                            params[p]->shape(), *found, nan_check_->node_lines[node], {});
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace kiln::cpu

@@ -51,8 +51,9 @@ class CpuExecutable : public Executable {
  public:
   // Plans, lowers, emits and compiles `graph`. With KILN_DUMP_DIR set, also writes the
   // plan (<hash>.plan.txt, <hash>.plan.dot) and the source (<hash>.cc) there, named by
-  // Graph::hash() like the executor's <hash>.kir. KILN_PROFILE and KILN_TRACE are read
-  // here, once: an executable created with both off never reads the clock.
+  // Graph::hash() like the executor's <hash>.kir. KILN_PROFILE, KILN_TRACE and
+  // KILN_CHECK_NAN are read here, once: an executable created with the first two off never
+  // reads the clock.
   static absl::StatusOr<std::unique_ptr<CpuExecutable>> Create(const Graph& graph);
 
   // Thread-safe: a run keeps its state on its own stack (the kernels are reentrant).
@@ -80,6 +81,11 @@ class CpuExecutable : public Executable {
                     std::vector<std::shared_ptr<CpuBuffer>>& owned, absl::Span<const int> local,
                     std::vector<std::unique_ptr<CpuBuffer>>& scratch, std::vector<void*>& ptrs,
                     std::vector<double>& scalars) const;
+  // KILN_CHECK_NAN: the error for the first NaN or infinity in what step `k` wrote (its
+  // output buffers, bound in `ptrs`), or OK.
+  absl::Status CheckFinite(int k, absl::Span<void* const> ptrs) const;
+  // KILN_CHECK_NAN: the same for the graph's floating device_data arguments.
+  absl::Status CheckFiniteArguments(absl::Span<const CpuBuffer* const> params) const;
   void PlanDonations(const Graph& graph, std::vector<codegen::KernelIR>& kernels,
                      const std::vector<int>& stored_by, const std::vector<int>& last_use,
                      const std::vector<bool>& is_output);
@@ -102,6 +108,12 @@ class CpuExecutable : public Executable {
   bool timed_ = false;
   bool trace_ = false;
   std::shared_ptr<GraphProfile> profile_;  // null unless KILN_PROFILE was on at Create
+  // What KILN_CHECK_NAN's errors print; null unless it was on at Create.
+  struct NanCheck {
+    std::vector<std::string> node_lines;     // the graph's IR, a line per node position
+    std::vector<std::vector<int>> computes;  // per step: its member nodes' positions
+  };
+  std::unique_ptr<NanCheck> nan_check_;
 };
 
 }  // namespace kiln::cpu

@@ -11,6 +11,9 @@
 #include "backends/interp/interp_backend.h"
 #include "backends/interp/interp_kernels.h"
 #include "backends/interp/interp_util.h"
+#include "backends/nan_check.h"
+#include "ir/ir_text.h"
+#include "util/config.h"
 #include "util/status_macros.h"
 
 namespace kiln {
@@ -79,6 +82,7 @@ absl::StatusOr<std::unique_ptr<InterpExecutable>> InterpExecutable::Create(const
   for (size_t s = 0; s < nodes.size(); ++s) {
     if (last_use[s] != kNever) exe->steps_[last_use[s]].release.push_back(static_cast<int>(s));
   }
+  if (config().check_nan) exe->nan_check_lines_ = PrintNodeLines(graph);
   // Replays the allocation and release order of Run.
   auto owned_bytes = [&](int slot) {
     const Step& step = exe->steps_[slot];
@@ -129,6 +133,12 @@ absl::StatusOr<std::vector<BufferPtr>> InterpExecutable::Run(absl::Span<const Ar
     const Step& step = steps_[s];
     if (step.op == OpKind::kDeviceData) {
       live[s] = param_buffers[step.parameter];
+      if (!nan_check_lines_.empty()) {
+        if (const std::optional<NonFinite> found = FindNonFinite(step.shape, live[s]->data())) {
+          return NonFiniteError(absl::StrCat("argument ", step.parameter, " holds"), step.shape,
+                                *found, nan_check_lines_[s], {});
+        }
+      }
     } else {
       auto buffer = std::make_shared<InterpBuffer>(step.shape);
       if (step.op == OpKind::kScalar) {
@@ -140,6 +150,11 @@ absl::StatusOr<std::vector<BufferPtr>> InterpExecutable::Run(absl::Span<const Ar
         inputs.clear();
         for (int slot : step.inputs) inputs.push_back(live[slot]);
         RETURN_IF_ERROR(interp::RunKernel({step.op, &step.attrs, inputs, buffer.get()}));
+      }
+      if (!nan_check_lines_.empty()) {
+        if (const std::optional<NonFinite> found = FindNonFinite(step.shape, buffer->data())) {
+          return NonFiniteError("interp wrote", step.shape, *found, nan_check_lines_[s], {});
+        }
       }
       live[s] = buffer.get();
       owned[s] = std::move(buffer);

@@ -10,8 +10,12 @@
 //
 // Each step writes its own slot; a slot is released right after its last reader runs
 // (computed here, at compile time), so a run holds only the live intermediates.
+//
+// With KILN_CHECK_NAN on at Create, a run stops at the first node whose value (or
+// argument) holds a NaN or infinity (backends/nan_check.h).
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -54,6 +58,8 @@ class InterpExecutable : public Executable {
   std::vector<int> outputs_;      // slot of each graph output
   std::vector<int> param_steps_;  // step of each parameter, in Graph::parameters() order
   int64_t peak_bytes_ = 0;
+  // KILN_CHECK_NAN: the graph's IR, a line per step; empty when the check is off.
+  std::vector<std::string> nan_check_lines_;
 };
 
 }  // namespace kiln

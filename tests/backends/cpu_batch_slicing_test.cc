@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lazy/creation.h"
 #include "lazy/graph_executor.h"
@@ -13,6 +14,7 @@
 #include "lazy/tensor.h"
 #include "tests/backends/cpu_parity_util.h"
 #include "util/config.h"
+#include "util/error.h"
 #include "util/metrics.h"
 
 namespace kiln {
@@ -76,6 +78,32 @@ TEST_F(CpuBatchSlicingTest, AttentionForwardAndBackwardMatchInterp) {
       }
     }
   }
+}
+
+// KILN_CHECK_NAN looks at what every kernel of a group wrote, after the group (the values
+// a group keeps to itself, one slice at a time, are not materialised and not checked).
+TEST_F(CpuBatchSlicingTest, CheckNanStopsAtAGroupsNonFiniteOutput) {
+  ScopedConfigOverride cfg;
+  cfg->check_nan = true;
+  cfg->num_threads = 2;
+  clear_compile_cache();
+  metrics::reset();
+  set_device("cpu");
+  Generator gen(7);
+  nn::MultiheadSelfAttention attention(16, 2, gen);
+  // Finite inputs whose scores overflow f32: softmax turns the infinities into NaN.
+  Tensor x = mul(randn({4, 33, 16}, gen), 1e30);
+  Tensor y = attention.forward(x, gt(randn({4, 33}, gen), -10.0));
+  try {
+    mark_step();
+    ADD_FAILURE() << "mark_step did not throw";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("KILN_CHECK_NAN: kernel kiln_k"));
+    EXPECT_THAT(e.what(), ::testing::ContainsRegex(" wrote (-?inf|nan) at element \\["));
+  }
+  EXPECT_GE(metrics::counter("BatchSlicedKernels"), 3);
+  EXPECT_TRUE(y.is_pending());
+  clear_compile_cache();
 }
 
 }  // namespace
