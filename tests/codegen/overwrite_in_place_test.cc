@@ -19,6 +19,7 @@ class OverwriteInPlaceTest : public ::testing::Test {
     ir_.vars = {LoopVar{4, -1}};
     i0_ = Add({ExprKind::kVar, DType::kI64, OpKind::kAdd, {}, 0, 0, 0});
     load_ = Load(i0_);
+    ir_.vars[0].size_expr = Add({ExprKind::kConstant, DType::kI64, OpKind::kAdd, {}, 4, 4, -1});
   }
   int Add(Expr e) {
     ir_.exprs.push_back(std::move(e));
