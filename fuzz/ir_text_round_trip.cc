@@ -19,8 +19,9 @@ std::string CheckIrTextRoundTrip(std::string_view text) {
     return absl::StrCat("the printed graph does not parse: ", again.status().ToString(), "\n",
                         printed);
   }
-  if (!(*again == *graph))
+  if (!(*again == *graph)) {
     return absl::StrCat("the printed graph parses to another graph:\n", printed);
+  }
   const std::string reprinted = PrintGraph(*again);
   if (reprinted != printed) {
     return absl::StrCat("printing is not stable:\n", printed, "then\n", reprinted);
