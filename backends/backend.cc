@@ -11,6 +11,11 @@
 
 namespace kiln {
 
+absl::Status OutOfMemory(const char* backend, const Shape& shape) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      backend, ": out of memory allocating ", shape.byte_size(), " bytes for ", shape.ToString()));
+}
+
 absl::StatusOr<Backend*> GetBackend(std::string_view name) {
   if (name == "interp") {
     static Backend* interp = new InterpBackend();  // process lifetime: buffers may outlive main

@@ -39,6 +39,10 @@ class Buffer {
 
 using BufferPtr = std::shared_ptr<Buffer>;
 
+// ResourceExhausted: "<backend>: out of memory allocating <n> bytes for <shape>", what
+// an allocation that fails returns (the run fails; nothing else changes).
+absl::Status OutOfMemory(const char* backend, const Shape& shape);
+
 // The run-time value of one graph parameter: a buffer for a DeviceData leaf, a number
 // for a Scalar leaf (converted to the leaf's dtype by the executable).
 //

@@ -164,6 +164,11 @@ std::string KernelPrinter::OpText(const Expr& e) const {
     return absl::StrCat(f32 ? f32_fn : f64_fn, "(", arg(0), ")");
   };
   // A libm function by its C name: fabs, sqrt, sin, cos, exp, ...
+  // "<T>(a, b)" for kn::'s two-operand templates: naming T keeps an operand that is an
+  // integer literal (an int) from conflicting with an int64_t one in the deduction.
+  auto typed = [&](const std::string& a, const std::string& b) {
+    return absl::StrCat("<", t, ">(", a, ", ", b, ")");
+  };
   auto libm = [&](const char* name) {
     return cuda ? absl::StrCat(name, f32 ? "f(" : "(", arg(0), ")")
                 : absl::StrCat("__builtin_", name, f32 ? "f(" : "(", arg(0), ")");
@@ -201,25 +206,25 @@ std::string KernelPrinter::OpText(const Expr& e) const {
       return absl::StrCat("kn::CastTo<", t, ">(", arg(0), ")");
     case OpKind::kAdd:
       return flt ? absl::StrCat(arg(0), " + ", arg(1))
-                 : absl::StrCat("kn::WrapAdd(", arg(0), ", ", arg(1), ")");
+                 : absl::StrCat("kn::WrapAdd", typed(arg(0), arg(1)));
     case OpKind::kSub:
       return flt ? absl::StrCat(arg(0), " - ", arg(1))
-                 : absl::StrCat("kn::WrapSub(", arg(0), ", ", arg(1), ")");
+                 : absl::StrCat("kn::WrapSub", typed(arg(0), arg(1)));
     case OpKind::kMul:
       return flt ? absl::StrCat(arg(0), " * ", arg(1))
-                 : absl::StrCat("kn::WrapMul(", arg(0), ", ", arg(1), ")");
+                 : absl::StrCat("kn::WrapMul", typed(arg(0), arg(1)));
     case OpKind::kDiv:
-      if (!flt) return absl::StrCat("kn::IntDiv(", arg(0), ", ", arg(1), ")");
+      if (!flt) return absl::StrCat("kn::IntDiv", typed(arg(0), arg(1)));
       if (reciprocal_[e.args[1]]) return absl::StrCat(arg(0), " * rcp", e.args[1]);
       return absl::StrCat(arg(0), " / ", arg(1));
     case OpKind::kPow:
       return flt ? absl::StrCat(t, cuda ? "(pow(double(" : "(__builtin_pow(double(", arg(0),
                                 "), double(", arg(1), ")))")
-                 : absl::StrCat("kn::IntPow(", arg(0), ", ", arg(1), ")");
+                 : absl::StrCat("kn::IntPow", typed(arg(0), arg(1)));
     case OpKind::kMaximum:
-      return absl::StrCat("kn::NanMax(", arg(0), ", ", arg(1), ")");
+      return absl::StrCat("kn::NanMax", typed(arg(0), arg(1)));
     case OpKind::kMinimum:
-      return absl::StrCat("kn::NanMin(", arg(0), ", ", arg(1), ")");
+      return absl::StrCat("kn::NanMin", typed(arg(0), arg(1)));
     case OpKind::kEq:
       return absl::StrCat(arg(0), " == ", arg(1));
     case OpKind::kNe:

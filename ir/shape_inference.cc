@@ -69,6 +69,16 @@ bool IsNumeric(DType d) { return IsIntegral(d) || d == DType::kF32 || d == DType
   return Invalid(op, "expected an i32 or i64 index, got ", s.ToString());
 }
 
+// An index into a dimension of size 0 is out of range whatever its values: an error as soon
+// as the op is traced rather than when it runs.
+absl::Status CheckIndexedDimNotEmpty(OpKind op, const Shape& in, int64_t dim, const Shape& index) {
+  if (in.size(dim) == 0 && index.numel() > 0) {
+    return Invalid(op, "index ", index.ToString(), " indexes dimension ", dim, " of ",
+                   in.ToString(), ", which is empty: every index is out of range");
+  }
+  return absl::OkStatus();
+}
+
 [[gnu::always_inline]] inline absl::Status CheckSameDType(OpKind op, const Shape& a,
                                                           const Shape& b) {
   if (a.dtype() == b.dtype()) return absl::OkStatus();
@@ -599,6 +609,7 @@ absl::Status InferGather(OpKind op, absl::Span<const Shape* const> operands,
                      " in dimension ", d, " (", index.size(d), " > ", in.size(d), ")");
     }
   }
+  RETURN_IF_ERROR(CheckIndexedDimNotEmpty(op, in, dim, index));
   *result = Shape(in.dtype(), index.sizes());
   return absl::OkStatus();
 }
@@ -615,6 +626,7 @@ absl::Status InferIndexSelect(OpKind op, absl::Span<const Shape* const> operands
     return Invalid(op, "expected a 1-d index, got ", index.ToString(), " for input ",
                    in.ToString());
   }
+  RETURN_IF_ERROR(CheckIndexedDimNotEmpty(op, in, dim, index));
   Sizes out = in.sizes();
   out[dim] = index.size(0);
   *result = Shape(in.dtype(), std::move(out));
@@ -646,6 +658,7 @@ absl::Status InferScatterAdd(OpKind op, absl::Span<const Shape* const> operands,
                      " in dimension ", d, " (", index.size(d), " > ", self.size(d), ")");
     }
   }
+  RETURN_IF_ERROR(CheckIndexedDimNotEmpty(op, self, dim, index));
   *result = self;
   return absl::OkStatus();
 }

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "backends/cpu/blas.h"
 #include "backends/cpu/host_allocator.h"
 #include "ir/dtype.h"
@@ -119,13 +120,17 @@ absl::Status RunSlicedGroup(const SlicedGroup& group,
   const Clock::time_point start = Clock::now();
 #pragma omp parallel num_threads(threads)
   {
-    std::vector<void*> local;
-    for (int64_t bytes : group.local_bytes) {
-      local.push_back(HostAllocator::Global().Allocate(static_cast<size_t>(bytes)));
-    }
     std::vector<double> my_busy(n, 0.0);
     std::vector<void*> ptrs;
     absl::Status my_status;
+    std::vector<void*> local;
+    for (int64_t bytes : group.local_bytes) {
+      local.push_back(HostAllocator::Global().Allocate(static_cast<size_t>(bytes)));
+      if (local.back() == nullptr) {
+        my_status = absl::ResourceExhaustedError(
+            absl::StrCat("cpu: out of memory allocating ", bytes, " bytes of slice scratch"));
+      }
+    }
 #pragma omp for schedule(dynamic, 1)
     for (int64_t s = 0; s < group.slices; ++s) {
       if (failed.load(std::memory_order_relaxed)) continue;

@@ -26,14 +26,19 @@ absl::Status CheckDType(const char* what, const Shape& shape) {
 
 }  // namespace
 
-CpuBuffer::CpuBuffer(Shape shape) : Buffer(std::move(shape)) {
-  bytes_ = static_cast<size_t>(this->shape().byte_size());
-  data_ = HostAllocator::Global().Allocate(bytes_);
+absl::StatusOr<std::shared_ptr<CpuBuffer>> CpuBuffer::Create(Shape shape) {
+  const auto bytes = static_cast<size_t>(shape.byte_size());
+  void* data = HostAllocator::Global().Allocate(bytes);
+  if (data == nullptr) return OutOfMemory("cpu", shape);
   // The whole block, so a reused block never shows a previous buffer's values either.
   if (poison_allocations.load(std::memory_order_relaxed)) {
-    std::memset(data_, 0xFF, HostAllocator::ClassSize(bytes_));
+    std::memset(data, 0xFF, HostAllocator::ClassSize(bytes));
   }
+  return std::make_shared<CpuBuffer>(std::move(shape), data);
 }
+
+CpuBuffer::CpuBuffer(Shape shape, void* data)
+    : Buffer(std::move(shape)), data_(data), bytes_(this->shape().byte_size()) {}
 
 CpuBuffer::~CpuBuffer() { HostAllocator::Global().Free(data_, bytes_); }
 
@@ -49,12 +54,12 @@ int NumThreads() {
 
 absl::StatusOr<BufferPtr> CpuBackend::Allocate(const Shape& shape) {
   RETURN_IF_ERROR(CheckDType("Allocate", shape));
-  return std::make_shared<CpuBuffer>(shape);
+  return CpuBuffer::Create(shape);
 }
 
 absl::StatusOr<BufferPtr> CpuBackend::CopyIn(const Shape& shape, const void* host) {
   RETURN_IF_ERROR(CheckDType("CopyIn", shape));
-  auto buffer = std::make_shared<CpuBuffer>(shape);
+  ASSIGN_OR_RETURN(std::shared_ptr<CpuBuffer> buffer, CpuBuffer::Create(shape));
   CopyHostElements(shape, host, buffer->data());
   return buffer;
 }

@@ -21,7 +21,10 @@ namespace kiln::cpu {
 // blocks, and the pages, that the previous run freed.
 class CpuBuffer : public Buffer {
  public:
-  explicit CpuBuffer(Shape shape);
+  // A buffer from the host allocator, or OutOfMemory (backends/backend.h).
+  static absl::StatusOr<std::shared_ptr<CpuBuffer>> Create(Shape shape);
+  // Takes `data`, an allocator block of shape.byte_size() bytes; use Create.
+  CpuBuffer(Shape shape, void* data);
   ~CpuBuffer() override;
   void* data() { return data_; }
   const void* data() const { return data_; }

@@ -161,8 +161,15 @@ absl::StatusOr<std::unique_ptr<CpuExecutable>> CpuExecutable::Create(const Graph
   const bool any_code = std::any_of(kernels.begin(), kernels.end(),
                                     [](const codegen::KernelIR& k) { return k.has_code(); });
   if (any_code) {
-    ASSIGN_OR_RETURN(exe->library_,
-                     CompileAndLoad(exe->source_, absl::StrCat("graph_", graph.hash().ToString())));
+    absl::StatusOr<std::shared_ptr<LoadedLibrary>> library =
+        CompileAndLoad(exe->source_, absl::StrCat("graph_", exe->graph_hash_));
+    if (!library.ok()) {
+      // Which graph: its hash names the kept source and, under KILN_DUMP_DIR, its IR file.
+      return absl::Status(library.status().code(),
+                          absl::StrCat("cpu: compiling graph ", exe->graph_hash_, " (",
+                                       graph.num_nodes(), " nodes): ", library.status().message()));
+    }
+    exe->library_ = *std::move(library);
   }
   if (cfg.profile) {
     std::vector<KernelProfileInfo> infos;
@@ -284,7 +291,7 @@ absl::Status CpuExecutable::Bind(int k, absl::Span<const Argument> args,
                                  absl::Span<const CpuBuffer* const> params,
                                  std::vector<std::shared_ptr<CpuBuffer>>& owned,
                                  absl::Span<const int> local,
-                                 std::vector<std::unique_ptr<CpuBuffer>>& scratch,
+                                 std::vector<std::shared_ptr<CpuBuffer>>& scratch,
                                  std::vector<void*>& ptrs, std::vector<double>& scalars) const {
   const Step& step = steps_[k];
   ptrs.clear();
@@ -306,14 +313,17 @@ absl::Status CpuExecutable::Bind(int k, absl::Span<const Argument> args,
       }
       case codegen::BufferRole::kOutput:
         if (owned[b.node] == nullptr) {
-          owned[b.node] = std::make_shared<CpuBuffer>(Shape(b.dtype, b.shape));
+          ASSIGN_OR_RETURN(owned[b.node], CpuBuffer::Create(Shape(b.dtype, b.shape)));
         }
         ptrs.push_back(owned[b.node]->data());
         break;
-      case codegen::BufferRole::kScratch:
-        scratch.push_back(std::make_unique<CpuBuffer>(Shape(b.dtype, b.shape)));
-        ptrs.push_back(scratch.back()->data());
+      case codegen::BufferRole::kScratch: {
+        ASSIGN_OR_RETURN(std::shared_ptr<CpuBuffer> buffer,
+                         CpuBuffer::Create(Shape(b.dtype, b.shape)));
+        ptrs.push_back(buffer->data());
+        scratch.push_back(std::move(buffer));
         break;
+      }
     }
   }
   scalars.clear();
@@ -362,7 +372,7 @@ absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argum
       const size_t n = group.steps.size();
       std::vector<std::vector<void*>> group_ptrs(n);
       std::vector<std::vector<double>> group_scalars(n);
-      std::vector<std::unique_ptr<CpuBuffer>> scratch;  // stays empty: groups have none
+      std::vector<std::shared_ptr<CpuBuffer>> scratch;  // stays empty: groups have none
       for (size_t i = 0; i < n; ++i) {
         RETURN_IF_ERROR(Bind(k + static_cast<int>(i), args, params, owned, group.local_nodes,
                              scratch, group_ptrs[i], group_scalars[i]));
@@ -391,7 +401,7 @@ absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argum
       continue;
     }
     const Step& step = steps_[k];
-    std::vector<std::unique_ptr<CpuBuffer>> scratch;
+    std::vector<std::shared_ptr<CpuBuffer>> scratch;
     RETURN_IF_ERROR(Bind(k, args, params, owned, {}, scratch, ptrs, scalars));
     Clock::time_point kernel_start;
     if (timed_) kernel_start = Clock::now();
@@ -428,7 +438,7 @@ absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argum
   for (int node : outputs_) {
     if (owned[node] == nullptr) {
       const int param = params_.of_node[node];
-      auto copy = std::make_shared<CpuBuffer>(params_.shapes[param]);
+      ASSIGN_OR_RETURN(std::shared_ptr<CpuBuffer> copy, CpuBuffer::Create(params_.shapes[param]));
       if (params_.ops[param] == OpKind::kScalar) {
         WriteScalarElement(params_.shapes[param].dtype(), args[param].scalar, copy->data());
       } else if (copy->shape().byte_size() > 0) {

@@ -79,7 +79,7 @@ class CpuExecutable : public Executable {
   absl::Status Bind(int k, absl::Span<const Argument> args,
                     absl::Span<const CpuBuffer* const> params,
                     std::vector<std::shared_ptr<CpuBuffer>>& owned, absl::Span<const int> local,
-                    std::vector<std::unique_ptr<CpuBuffer>>& scratch, std::vector<void*>& ptrs,
+                    std::vector<std::shared_ptr<CpuBuffer>>& scratch, std::vector<void*>& ptrs,
                     std::vector<double>& scalars) const;
   // KILN_CHECK_NAN: the error for the first NaN or infinity in what step `k` wrote (its
   // output buffers, bound in `ptrs`), or OK.

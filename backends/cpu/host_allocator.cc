@@ -98,7 +98,7 @@ void* HostAllocator::Allocate(size_t bytes) {
     ReleaseCached();
     rc = posix_memalign(&ptr, alignment, size);
   }
-  KILN_CHECK(rc == 0 && ptr != nullptr) << "cpu: out of memory allocating " << bytes << " bytes";
+  if (rc != 0 || ptr == nullptr) return nullptr;
   // Fewer page faults and TLB misses for big tensors; ignored where THP is off.
   if (huge) madvise(ptr, size, MADV_HUGEPAGE);
   std::lock_guard<std::mutex> lock(mu_);

@@ -54,7 +54,8 @@ class HostAllocator {
   // The size of the block that a request of `bytes` gets.
   static size_t ClassSize(size_t bytes);
 
-  // A block of at least ClassSize(bytes) bytes, 64-byte aligned. Aborts when out of memory.
+  // A block of at least ClassSize(bytes) bytes, 64-byte aligned; null when the OS has no
+  // memory for it even after the cache is returned.
   void* Allocate(size_t bytes);
   // Returns `ptr`, from Allocate(bytes) with the same `bytes`, to the cache.
   void Free(void* ptr, size_t bytes);

@@ -81,7 +81,7 @@ absl::StatusOr<std::shared_ptr<CudaModule>> EmulatedDevice::LoadModule(
   const std::string preamble = codegen::CudaPreamble();
   std::string unit = preamble;
   for (const std::string& kernel : kernels) absl::StrAppend(&unit, kernel, "\n");
-  if (HaveNvrtc()) {
+  if (check_with_nvrtc_ && HaveNvrtc()) {
     // One NVRTC unit per graph and architecture: the check is as strong as compiling each
     // kernel alone (as the GPU device does), for a fraction of NVRTC's fixed cost.
     for (const std::string& arch : EmulatedCheckArchitectures()) {

@@ -49,12 +49,18 @@ class EmulatedDevice : public CudaDevice {
   // relies on an order the hardware does not promise (a missing barrier). For tests.
   void SetScheduleSeed(uint64_t seed) { schedule_seed_ = seed; }
 
+  // Whether modules loaded from now on are also compiled with NVRTC (step 1 above; the
+  // default where kiln has NVRTC). Off for runs that test only what the kernels compute and
+  // cannot afford NVRTC's compile time, such as the test suite's differential fuzzing.
+  void SetCheckWithNvrtc(bool check) { check_with_nvrtc_ = check; }
+
   // What ptxas reported for every kernel NVRTC compiled so far (one entry per kernel
   // and architecture), for tests and the benchmark report.
   std::vector<KernelResources> nvrtc_checks() const;
 
  private:
   std::atomic<uint64_t> schedule_seed_{0};
+  std::atomic<bool> check_with_nvrtc_{true};
   mutable absl::Mutex mu_;
   std::vector<KernelResources> checks_ ABSL_GUARDED_BY(mu_);
 };

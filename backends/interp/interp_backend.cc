@@ -1,5 +1,7 @@
 #include "backends/interp/interp_backend.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -25,21 +27,30 @@ metrics::Gauge* InUseGauge() {
 
 }  // namespace
 
-InterpBuffer::InterpBuffer(Shape shape)
-    : Buffer(std::move(shape)), bytes_(static_cast<size_t>(this->shape().byte_size())) {
-  InUseGauge()->Add(static_cast<int64_t>(bytes_.size()));
+absl::StatusOr<std::shared_ptr<InterpBuffer>> InterpBuffer::Create(Shape shape) {
+  // calloc rather than new: a failed allocation is a status, never an exception or abort.
+  void* data = std::calloc(std::max<size_t>(static_cast<size_t>(shape.byte_size()), 1), 1);
+  if (data == nullptr) return OutOfMemory("interp", shape);
+  return std::make_shared<InterpBuffer>(std::move(shape), data);
 }
 
-InterpBuffer::~InterpBuffer() { InUseGauge()->Add(-static_cast<int64_t>(bytes_.size())); }
+InterpBuffer::InterpBuffer(Shape shape, void* data) : Buffer(std::move(shape)), data_(data) {
+  InUseGauge()->Add(this->shape().byte_size());
+}
+
+InterpBuffer::~InterpBuffer() {
+  std::free(data_);
+  InUseGauge()->Add(-shape().byte_size());
+}
 
 absl::StatusOr<BufferPtr> InterpBackend::Allocate(const Shape& shape) {
   RETURN_IF_ERROR(CheckDType("Allocate", shape));
-  return std::make_shared<InterpBuffer>(shape);
+  return InterpBuffer::Create(shape);
 }
 
 absl::StatusOr<BufferPtr> InterpBackend::CopyIn(const Shape& shape, const void* host) {
   RETURN_IF_ERROR(CheckDType("CopyIn", shape));
-  auto buffer = std::make_shared<InterpBuffer>(shape);
+  ASSIGN_OR_RETURN(std::shared_ptr<InterpBuffer> buffer, InterpBuffer::Create(shape));
   CopyHostElements(shape, host, buffer->data());
   return buffer;
 }

@@ -14,13 +14,16 @@ namespace kiln {
 // Argument::donated is ignored: the reference keeps every input intact.
 class InterpBuffer : public Buffer {
  public:
-  explicit InterpBuffer(Shape shape);
+  // A zero-filled buffer, or OutOfMemory (backends/backend.h).
+  static absl::StatusOr<std::shared_ptr<InterpBuffer>> Create(Shape shape);
+  // Takes `data`, from calloc, of shape.byte_size() bytes; use Create.
+  InterpBuffer(Shape shape, void* data);
   ~InterpBuffer() override;
-  void* data() { return bytes_.data(); }
-  const void* data() const { return bytes_.data(); }
+  void* data() { return data_; }
+  const void* data() const { return data_; }
 
  private:
-  std::vector<std::byte> bytes_;
+  void* data_;
 };
 
 class InterpBackend : public Backend {

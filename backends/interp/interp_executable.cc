@@ -140,7 +140,7 @@ absl::StatusOr<std::vector<BufferPtr>> InterpExecutable::Run(absl::Span<const Ar
         }
       }
     } else {
-      auto buffer = std::make_shared<InterpBuffer>(step.shape);
+      ASSIGN_OR_RETURN(std::shared_ptr<InterpBuffer> buffer, InterpBuffer::Create(step.shape));
       if (step.op == OpKind::kScalar) {
         const double value = args[step.parameter].scalar;
         interp::DispatchDType(step.shape.dtype(), [&]<typename T>(interp::TypeTag<T>) {
@@ -172,7 +172,7 @@ absl::StatusOr<std::vector<BufferPtr>> InterpExecutable::Run(absl::Span<const Ar
   for (int slot : outputs_) {
     if (owned[slot] == nullptr) {
       const InterpBuffer& param = *live[slot];
-      auto copy = std::make_shared<InterpBuffer>(param.shape());
+      ASSIGN_OR_RETURN(std::shared_ptr<InterpBuffer> copy, InterpBuffer::Create(param.shape()));
       if (param.shape().byte_size() > 0) {
         std::memcpy(copy->data(), param.data(), param.shape().byte_size());
       }

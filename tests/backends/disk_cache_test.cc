@@ -1,9 +1,11 @@
 #include "backends/cpu/disk_cache.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -145,6 +147,32 @@ TEST_F(DiskCacheTest, StoreIntoUncreatableDirectoryFailsCleanly) {
   const DiskCache good(root_ + "/cache");
   EXPECT_FALSE(good.Store(kKey, root_ + "/missing.so").ok());
   EXPECT_TRUE(absl::IsNotFound(good.Lookup(kKey).status()));
+}
+
+// A disk that fills up mid-entry, simulated in a child process by a file size limit (the
+// write fails as with ENOSPC, with EFBIG): the store fails naming the file, and neither a
+// partial entry nor a temporary is left.
+TEST_F(DiskCacheTest, AFullDiskFailsTheStoreAndLeavesNothing) {
+  const DiskCache cache(root_ + "/full");
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);  // a failed write instead of the signal's default, exit
+    const rlimit limit{512, 512};
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(3);
+    const absl::StatusOr<std::string> stored = cache.Store(kKey, library_path_);
+    if (stored.ok()) ::_exit(1);
+    if (stored.status().message().find("cannot write") == std::string_view::npos) ::_exit(2);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  EXPECT_TRUE(absl::IsNotFound(cache.Lookup(kKey).status()));
+  EXPECT_EQ(Temporaries(cache.dir()), 0);
+  // With room again, the same store succeeds.
+  EXPECT_TRUE(cache.Store(kKey, library_path_).ok());
+  EXPECT_TRUE(cache.Lookup(kKey).ok());
 }
 
 TEST_F(DiskCacheTest, ConcurrentWritersFromSeveralProcessesAllSucceed) {

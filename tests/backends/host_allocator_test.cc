@@ -1,5 +1,6 @@
 // The cpu backend's caching host allocator: size classes, alignment, reuse, the cap,
-// release, concurrency, poisoning of reused blocks, and reuse across graph runs.
+// release, running out of memory, concurrency, poisoning of reused blocks, and reuse
+// across graph runs.
 #include "backends/cpu/host_allocator.h"
 
 #include <cstdint>
@@ -104,6 +105,19 @@ TEST(HostAllocatorTest, ReleaseCachedReturnsEverythingToTheOs) {
   a.Free(in_use, kMiB);
   a.ReleaseCached();
   EXPECT_EQ(a.reserved_bytes(), 0u);
+}
+
+TEST(HostAllocatorTest, OutOfMemoryIsNullAndLeavesTheAllocatorWorking) {
+  HostAllocator allocator(64 * kMiB);
+  void* kept = allocator.Allocate(kMiB);
+  allocator.Free(kept, kMiB);
+  EXPECT_EQ(allocator.Allocate(size_t{1} << 50), nullptr);  // a PiB
+  EXPECT_EQ(allocator.cached_bytes(), 0u);                  // the cache went back to the OS first
+  EXPECT_EQ(allocator.in_use_bytes(), 0u);
+  void* p = allocator.Allocate(kMiB);
+  ASSERT_NE(p, nullptr);
+  std::memset(p, 1, kMiB);
+  allocator.Free(p, kMiB);
 }
 
 TEST(HostAllocatorTest, CapEvictsLeastRecentlyFreed) {

@@ -494,6 +494,12 @@ TEST(ShapeInferenceTest, Gather) {
             "gather: expected an i32 or i64 index, got f32[3,4]");
   EXPECT_EQ(ErrorOf(OpKind::kGather, {x, Shape(kI64, {3})}, Dim(0)),
             "gather: index i64[3] must have the rank of the input f32[3,4]");
+  // An empty dimension has no index in range; an empty index needs none.
+  EXPECT_EQ(ErrorOf(OpKind::kGather, {Shape(kF32, {0, 2}), Shape(kI64, {2, 1})}, Dim(0)),
+            "gather: index i64[2,1] indexes dimension 0 of f32[0,2], which is empty: every "
+            "index is out of range");
+  EXPECT_EQ(InferString(OpKind::kGather, {Shape(kF32, {0, 2}), Shape(kI64, {0, 2})}, Dim(0)),
+            "f32[0,2]");
 }
 
 TEST(ShapeInferenceTest, IndexSelect) {
@@ -505,6 +511,8 @@ TEST(ShapeInferenceTest, IndexSelect) {
             "index_select: expected an i32 or i64 index, got bool[2]");
   EXPECT_THAT(ErrorOf(OpKind::kIndexSelect, {x, Shape(kI32, {2})}, Dim(3)),
               HasSubstr("index_select: dim=3 is out of range"));
+  EXPECT_THAT(ErrorOf(OpKind::kIndexSelect, {Shape(kF32, {0}), Shape(kI32, {5})}, Dim(0)),
+              HasSubstr("which is empty: every index is out of range"));
 }
 
 TEST(ShapeInferenceTest, ScatterAdd) {
@@ -523,6 +531,9 @@ TEST(ShapeInferenceTest, ScatterAdd) {
   EXPECT_THAT(
       ErrorOf(OpKind::kScatterAdd, {Shape(kB, {2}), Shape(kI64, {1}), Shape(kB, {1})}, Dim(0)),
       HasSubstr("scatter_add: expected a numeric dtype"));
+  EXPECT_THAT(ErrorOf(OpKind::kScatterAdd,
+                      {Shape(kF32, {0, 2}), Shape(kI64, {2, 2}), Shape(kF32, {3, 2})}, Dim(0)),
+              HasSubstr("which is empty: every index is out of range"));
 }
 
 // --- Sizes that cannot be counted -------------------------------------------------------
