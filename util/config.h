@@ -20,7 +20,7 @@
 //   KILN_BATCH_SLICING=0|1        cpu: run chains of batched kernels (attention) one batch
 //                                 slice at a time (default 1)
 //   KILN_TRACE=file               write a trace of compiles and kernel runs to file
-//   KILN_CHECK_NAN=0|1            interp, cpu: stop a run at the first kernel (interp: node)
+//   KILN_CHECK_NAN=0|1            every backend: stop a run at the first kernel (interp: node)
 //                                 that writes a NaN or infinity (backends/nan_check.h)
 #include <cstdint>
 #include <string>

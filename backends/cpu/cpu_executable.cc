@@ -13,11 +13,9 @@
 #include "backends/host_copy.h"
 #include "backends/kernel_failure.h"
 #include "backends/kernel_step.h"
-#include "backends/nan_check.h"
 #include "codegen/cpp_emitter.h"
 #include "codegen/fusion_plan.h"
 #include "codegen/overwrite_in_place.h"
-#include "ir/ir_text.h"
 #include "util/config.h"
 #include "util/dump_file.h"
 #include "util/metrics.h"
@@ -197,9 +195,9 @@ absl::StatusOr<std::unique_ptr<CpuExecutable>> CpuExecutable::Create(const Graph
     exe->steps_.push_back(std::move(step));
   }
   if (cfg.check_nan) {
-    exe->nan_check_ = std::make_unique<NanCheck>();
-    exe->nan_check_->node_lines = PrintNodeLines(graph);
-    for (const Step& step : exe->steps_) exe->nan_check_->computes.push_back(members_of[step.name]);
+    std::vector<std::vector<int>> members;
+    for (const Step& step : exe->steps_) members.push_back(members_of[step.name]);
+    exe->nan_check_ = std::make_unique<KernelNanCheck>(graph, std::move(members));
   }
   std::vector<std::vector<int>> releases = Releases(stored_by, last_use, kNever, exe->steps_.size());
   for (size_t k = 0; k < releases.size(); ++k) exe->steps_[k].release = std::move(releases[k]);
@@ -460,15 +458,7 @@ absl::Status CpuExecutable::CheckFinite(int k, absl::Span<void* const> ptrs) con
   for (size_t i = 0; i < step.buffers.size(); ++i) {
     const codegen::BufferArg& b = step.buffers[i];
     if (b.role != codegen::BufferRole::kOutput || ptrs[i] == nullptr) continue;  // group-local
-    const Shape shape(b.dtype, b.shape);
-    if (const std::optional<NonFinite> found = FindNonFinite(shape, ptrs[i])) {
-      std::vector<std::string> computes;
-      for (int node : nan_check_->computes[k]) computes.push_back(nan_check_->node_lines[node]);
-      return NonFiniteError(
-          absl::StrCat("kernel ", step.name, " (", codegen::KernelKindName(step.kind),
-                       ") of graph ", graph_hash_, " wrote"),
-          shape, *found, nan_check_->node_lines[b.node], computes);
-    }
+    RETURN_IF_ERROR(nan_check_->KernelOutput(step, k, b, ptrs[i]));
   }
   return absl::OkStatus();
 }
@@ -476,13 +466,10 @@ absl::Status CpuExecutable::CheckFinite(int k, absl::Span<void* const> ptrs) con
 absl::Status CpuExecutable::CheckFiniteArguments(absl::Span<const CpuBuffer* const> params) const {
   for (size_t p = 0; p < params.size(); ++p) {
     if (params[p] == nullptr) continue;  // a runtime scalar
-    if (const std::optional<NonFinite> found =
-            FindNonFinite(params[p]->shape(), params[p]->data())) {
-      int node = 0;
-      while (params_.of_node[node] != static_cast<int>(p)) ++node;
-      return NonFiniteError(absl::StrCat("argument ", p, " of graph ", graph_hash_, " holds"),
-                            params[p]->shape(), *found, nan_check_->node_lines[node], {});
-    }
+    int node = 0;
+    while (params_.of_node[node] != static_cast<int>(p)) ++node;
+    RETURN_IF_ERROR(
+        nan_check_->Argument(static_cast<int>(p), node, params[p]->shape(), params[p]->data()));
   }
   return absl::OkStatus();
 }

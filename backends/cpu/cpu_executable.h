@@ -39,6 +39,7 @@
 #include "backends/cpu/host_compiler.h"
 #include "backends/cpu/kernel_profile.h"
 #include "backends/graph_parameters.h"
+#include "backends/kernel_nan_check.h"
 #include "backends/kernel_step.h"
 #include "codegen/kernel_ir.h"
 #include "ir/graph.h"
@@ -109,11 +110,7 @@ class CpuExecutable : public Executable {
   bool trace_ = false;
   std::shared_ptr<GraphProfile> profile_;  // null unless KILN_PROFILE was on at Create
   // What KILN_CHECK_NAN's errors print; null unless it was on at Create.
-  struct NanCheck {
-    std::vector<std::string> node_lines;     // the graph's IR, a line per node position
-    std::vector<std::vector<int>> computes;  // per step: its member nodes' positions
-  };
-  std::unique_ptr<NanCheck> nan_check_;
+  std::unique_ptr<KernelNanCheck> nan_check_;
 };
 
 }  // namespace kiln::cpu

@@ -169,6 +169,11 @@ absl::StatusOr<std::unique_ptr<CudaExecutable>> CudaExecutable::Create(const Gra
   }
   std::vector<std::vector<int>> releases = Releases(stored_by, last_use, kNever, exe->steps_.size());
   for (size_t k = 0; k < releases.size(); ++k) exe->steps_[k].release = std::move(releases[k]);
+  if (config().check_nan) {
+    std::vector<std::vector<int>> members;
+    for (const codegen::Kernel& k : plan.kernels) members.push_back(k.nodes);
+    exe->nan_check_ = std::make_unique<KernelNanCheck>(graph, std::move(members));
+  }
   if (!config().dump_dir.empty())
     DumpFile(config().dump_dir, name + ".launches.txt", exe->LaunchPlan());
   return exe;
@@ -179,12 +184,14 @@ absl::StatusOr<std::vector<BufferPtr>> CudaExecutable::Run(absl::Span<const Argu
                    CheckArguments<CudaBuffer>(params_, args, "cuda", [&](const CudaBuffer& b) {
                      return b.device() == device_;
                    }));
+  if (nan_check_ != nullptr) RETURN_IF_ERROR(CheckFiniteArguments(params));
   std::vector<std::shared_ptr<CudaBuffer>> owned(params_.num_nodes);
   std::shared_ptr<CudaBuffer> error_record;
   std::vector<void*> ptrs;
   std::vector<double> scalars;
   std::vector<void*> launch_args;
-  for (const Step& step : steps_) {
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    const Step& step = steps_[k];
     ptrs.clear();
     std::vector<std::shared_ptr<CudaBuffer>> scratch;
     for (const codegen::BufferArg& b : step.buffers) {
@@ -256,6 +263,9 @@ absl::StatusOr<std::vector<BufferPtr>> CudaExecutable::Run(absl::Span<const Argu
         return CheckFailure(step.checks[error.check], error.value, error.position);
       }
     }
+    if (nan_check_ != nullptr) {
+      RETURN_IF_ERROR(CheckFinite(static_cast<int>(k), ptrs));
+    }
     for (int node : step.release) owned[node].reset();
   }
   std::vector<BufferPtr> results;
@@ -279,6 +289,34 @@ absl::StatusOr<std::vector<BufferPtr>> CudaExecutable::Run(absl::Span<const Argu
     results.push_back(owned[node]);
   }
   return results;
+}
+
+absl::Status CudaExecutable::CheckFinite(int k, absl::Span<void* const> ptrs) const {
+  const Step& step = steps_[k];
+  std::vector<char> host;
+  for (size_t i = 0; i < step.buffers.size(); ++i) {
+    const codegen::BufferArg& b = step.buffers[i];
+    if (b.role != codegen::BufferRole::kOutput || !IsFloating(b.dtype)) continue;
+    host.resize(Shape(b.dtype, b.shape).byte_size());
+    RETURN_IF_ERROR(device_->CopyToHost(host.data(), ptrs[i], host.size()));
+    RETURN_IF_ERROR(nan_check_->KernelOutput(step, k, b, host.data()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CudaExecutable::CheckFiniteArguments(
+    absl::Span<const CudaBuffer* const> params) const {
+  std::vector<char> host;
+  for (size_t p = 0; p < params.size(); ++p) {
+    if (params[p] == nullptr || !IsFloating(params[p]->shape().dtype())) continue;
+    int node = 0;
+    while (params_.of_node[node] != static_cast<int>(p)) ++node;
+    host.resize(params[p]->shape().byte_size());
+    RETURN_IF_ERROR(device_->CopyToHost(host.data(), params[p]->data(), host.size()));
+    RETURN_IF_ERROR(
+        nan_check_->Argument(static_cast<int>(p), node, params[p]->shape(), host.data()));
+  }
+  return absl::OkStatus();
 }
 
 std::string CudaExecutable::LaunchPlan() const {

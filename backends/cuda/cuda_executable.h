@@ -25,9 +25,10 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "backends/backend.h"
-#include "backends/graph_parameters.h"
-#include "backends/kernel_step.h"
 #include "backends/cuda/cuda_device.h"
+#include "backends/graph_parameters.h"
+#include "backends/kernel_nan_check.h"
+#include "backends/kernel_step.h"
 #include "codegen/cuda_emitter.h"
 #include "codegen/kernel_ir.h"
 #include "ir/graph.h"
@@ -85,12 +86,19 @@ class CudaExecutable : public Executable {
 
   explicit CudaExecutable(CudaDevice* device) : device_(device) {}
 
+  // KILN_CHECK_NAN: the outputs of step `k` (bound in `ptrs`) or the arguments, copied to
+  // the host and checked.
+  absl::Status CheckFinite(int k, absl::Span<void* const> ptrs) const;
+  absl::Status CheckFiniteArguments(absl::Span<const CudaBuffer* const> params) const;
+
   CudaDevice* device_;
   std::shared_ptr<CudaModule> module_;
   std::string source_;
   std::vector<Step> steps_;
   GraphParameters params_;
   std::vector<int> outputs_;        // node position of each graph output
+  // What KILN_CHECK_NAN's errors print; null unless it was on at Create.
+  std::unique_ptr<KernelNanCheck> nan_check_;
 };
 
 }  // namespace kiln::cuda
