@@ -466,10 +466,8 @@ absl::Status CpuExecutable::CheckFinite(int k, absl::Span<void* const> ptrs) con
 absl::Status CpuExecutable::CheckFiniteArguments(absl::Span<const CpuBuffer* const> params) const {
   for (size_t p = 0; p < params.size(); ++p) {
     if (params[p] == nullptr) continue;  // a runtime scalar
-    int node = 0;
-    while (params_.of_node[node] != static_cast<int>(p)) ++node;
     RETURN_IF_ERROR(
-        nan_check_->Argument(static_cast<int>(p), node, params[p]->shape(), params[p]->data()));
+        nan_check_->Argument(static_cast<int>(p), params[p]->shape(), params[p]->data()));
   }
   return absl::OkStatus();
 }

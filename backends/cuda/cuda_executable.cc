@@ -309,12 +309,9 @@ absl::Status CudaExecutable::CheckFiniteArguments(
   std::vector<char> host;
   for (size_t p = 0; p < params.size(); ++p) {
     if (params[p] == nullptr || !IsFloating(params[p]->shape().dtype())) continue;
-    int node = 0;
-    while (params_.of_node[node] != static_cast<int>(p)) ++node;
     host.resize(params[p]->shape().byte_size());
     RETURN_IF_ERROR(device_->CopyToHost(host.data(), params[p]->data(), host.size()));
-    RETURN_IF_ERROR(
-        nan_check_->Argument(static_cast<int>(p), node, params[p]->shape(), host.data()));
+    RETURN_IF_ERROR(nan_check_->Argument(static_cast<int>(p), params[p]->shape(), host.data()));
   }
   return absl::OkStatus();
 }
