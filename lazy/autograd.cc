@@ -139,6 +139,10 @@ void RunBackward(const Tensor& root, const Tensor& gradient, bool retain_graph,
   } else if (!(seed.shape() == root.shape())) {
     throw Error(absl::StrCat("backward: the gradient ", seed.shape().ToString(),
                              " does not match the output ", root.shape().ToString()));
+  } else if (seed.impl()->backend() != root.impl()->backend()) {
+    throw Error(absl::StrCat("backward: the gradient ", seed.shape().ToString(), " is on ",
+                             seed.impl()->backend()->name(), " but the output is on ",
+                             root.impl()->backend()->name()));
   }
   NoGradGuard no_grad;  // gradients of gradients are not recorded
   if (root_meta->grad_fn == nullptr) {

@@ -18,6 +18,7 @@ namespace {
 
 using internal::CastTo;
 using internal::CheckOperand;
+using internal::CheckSameBackend;
 using internal::ConstantTensor;
 using internal::NormalizeDim;
 using internal::ThrowOpError;
@@ -78,6 +79,7 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
   CheckOperand("layer_norm", x);
   if (weight.defined()) CheckOperand("layer_norm", weight, "weight");
   if (bias.defined()) CheckOperand("layer_norm", bias, "bias");
+  CheckSameBackend("layer_norm", {&x, &weight, &bias});
   const Shape& shape = x.shape();
   if (!IsFloating(shape.dtype())) {
     ThrowOpError("layer_norm: expected a floating input, got ", shape.ToString());
@@ -173,6 +175,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, Reduction reduc
                      CallSite site) {
   CheckOperand("cross_entropy", logits, "logits");
   CheckOperand("cross_entropy", labels, "labels");
+  CheckSameBackend("cross_entropy", {&logits, &labels});
   const Shape& ls = logits.shape();
   const Shape& ys = labels.shape();
   if (ls.rank() != 2 || !IsFloating(ls.dtype())) {

@@ -21,9 +21,19 @@ using internal::ScalarTensor;
 using internal::SizesToString;
 using internal::ThrowOpError;
 
-void CheckSizes(std::string_view op, const std::vector<int64_t>& sizes) {
+// Sizes >= 0 whose byte count fits in an int64 (else the element count would wrap).
+void CheckSizes(std::string_view op, const std::vector<int64_t>& sizes, DType dtype) {
   for (int64_t s : sizes) {
     if (s < 0) ThrowOpError(op, ": sizes ", SizesToString(sizes), " must be >= 0");
+  }
+  // A size of 0 makes the count 0, however large the other sizes.
+  if (std::find(sizes.begin(), sizes.end(), 0) != sizes.end()) return;
+  int64_t bytes = DTypeSize(dtype);
+  for (int64_t s : sizes) {
+    if (__builtin_mul_overflow(bytes, s, &bytes)) {
+      ThrowOpError(op, ": sizes ", SizesToString(sizes), " of ", DTypeName(dtype),
+                   " have more bytes than an int64 can count");
+    }
   }
 }
 
@@ -89,26 +99,26 @@ Tensor full(std::vector<int64_t> sizes, Scalar value, CallSite site) {
 }
 
 Tensor full(std::vector<int64_t> sizes, Scalar value, DType dtype, CallSite site) {
-  CheckSizes("full", sizes);
+  CheckSizes("full", sizes, dtype);
   CheckSupported("full", dtype);
   Tensor leaf = ScalarTensor(value.to_double(), dtype, &current_backend(), site);
   return ExpandLeaf(leaf, sizes, site);
 }
 
 Tensor zeros(std::vector<int64_t> sizes, DType dtype, CallSite site) {
-  CheckSizes("zeros", sizes);
+  CheckSizes("zeros", sizes, dtype);
   CheckSupported("zeros", dtype);
   return ExpandLeaf(ConstantTensor(0.0, dtype, &current_backend(), site), sizes, site);
 }
 
 Tensor ones(std::vector<int64_t> sizes, DType dtype, CallSite site) {
-  CheckSizes("ones", sizes);
+  CheckSizes("ones", sizes, dtype);
   CheckSupported("ones", dtype);
   return ExpandLeaf(ConstantTensor(1.0, dtype, &current_backend(), site), sizes, site);
 }
 
 Tensor full_data(std::vector<int64_t> sizes, double value, DType dtype, CallSite site) {
-  CheckSizes("full_data", sizes);
+  CheckSizes("full_data", sizes, dtype);
   CheckSupported("full_data", dtype);
   const size_t n = NumElements(sizes);
   switch (dtype) {
@@ -145,6 +155,11 @@ Tensor arange(double start, double end, double step, DType dtype, CallSite site)
     ThrowOpError("arange: expected a numeric dtype (i32, i64, f32 or f64), got ", DTypeName(dtype));
   }
   const double count = std::ceil((end - start) / step);
+  // Converting a count of 2^63 or more (or an infinite one) to int64 is undefined.
+  if (!(count < 0x1p63)) {
+    ThrowOpError("arange: [", start, ", ", end, ") in steps of ", step,
+                 " has more elements than an int64 can count");
+  }
   const int64_t size = count > 0 ? static_cast<int64_t>(count) : 0;
   return RecordOp(
       OpKind::kArange, {},
@@ -153,7 +168,7 @@ Tensor arange(double start, double end, double step, DType dtype, CallSite site)
 }
 
 Tensor rand(std::vector<int64_t> sizes, Generator& gen, DType dtype, CallSite site) {
-  CheckSizes("rand", sizes);
+  CheckSizes("rand", sizes, dtype);
   CheckFloating("rand", dtype, sizes);
   std::vector<double> values(NumElements(sizes));
   for (double& v : values) v = gen.NextDouble();
@@ -161,7 +176,7 @@ Tensor rand(std::vector<int64_t> sizes, Generator& gen, DType dtype, CallSite si
 }
 
 Tensor randn(std::vector<int64_t> sizes, Generator& gen, DType dtype, CallSite site) {
-  CheckSizes("randn", sizes);
+  CheckSizes("randn", sizes, dtype);
   CheckFloating("randn", dtype, sizes);
   std::vector<double> values(NumElements(sizes));
   for (double& v : values) v = gen.NextNormal();
@@ -170,7 +185,7 @@ Tensor randn(std::vector<int64_t> sizes, Generator& gen, DType dtype, CallSite s
 
 Tensor normal(std::vector<int64_t> sizes, Generator& gen, double mean, double std, DType dtype,
               CallSite site) {
-  CheckSizes("normal", sizes);
+  CheckSizes("normal", sizes, dtype);
   CheckFloating("normal", dtype, sizes);
   if (!(std >= 0) || !std::isfinite(mean) || !std::isfinite(std)) {
     ThrowOpError("normal: expected a finite mean and std >= 0, got mean=", mean, " std=", std);
@@ -182,7 +197,7 @@ Tensor normal(std::vector<int64_t> sizes, Generator& gen, double mean, double st
 
 Tensor trunc_normal(std::vector<int64_t> sizes, Generator& gen, double mean, double std, double a,
                     double b, DType dtype, CallSite site) {
-  CheckSizes("trunc_normal", sizes);
+  CheckSizes("trunc_normal", sizes, dtype);
   CheckFloating("trunc_normal", dtype, sizes);
   if (!(std > 0) || !(a < b) || !std::isfinite(mean) || !std::isfinite(std)) {
     ThrowOpError("trunc_normal: expected std > 0 and a < b, got mean=", mean, " std=", std,

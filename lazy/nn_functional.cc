@@ -17,8 +17,14 @@ using internal::ThrowOpError;
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, CallSite site) {
   internal::CheckOperand("linear", x);
   internal::CheckOperand("linear", weight, "weight");
+  if (bias.defined()) internal::CheckOperand("linear", bias, "bias");
+  internal::CheckSameBackend("linear", {&x, &weight, &bias});
   const Shape& xs = x.shape();
   const Shape& ws = weight.shape();
+  if (xs.dtype() == DType::kBool || ws.dtype() == DType::kBool) {
+    ThrowOpError("linear: bool operands are not supported, got input ", xs.ToString(),
+                 " and weight ", ws.ToString(), "; cast to a numeric dtype first");
+  }
   if (ws.rank() != 2) {
     ThrowOpError("linear: expected a weight [out, in], got ", ws.ToString());
   }
@@ -29,7 +35,6 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, CallSit
                  xs.ToString());
   }
   if (bias.defined()) {
-    internal::CheckOperand("linear", bias, "bias");
     if (bias.dim() != 1 || bias.size(0) != out) {
       ThrowOpError("linear: expected a bias [", out, "] for weight ", ws.ToString(), ", got ",
                    bias.shape().ToString());
@@ -56,6 +61,7 @@ Tensor masked_softmax(const Tensor& x, const Tensor& mask, int64_t dim, CallSite
   if (!mask.defined()) return softmax(x, dim, site);
   internal::CheckOperand("masked_softmax", x);
   internal::CheckOperand("masked_softmax", mask, "mask");
+  internal::CheckSameBackend("masked_softmax", {&x, &mask});
   const Shape& xs = x.shape();
   if (!IsFloating(xs.dtype())) {
     ThrowOpError("masked_softmax: expected a floating input, got ", xs.ToString());

@@ -13,6 +13,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& w
   if (!weights.defined()) return kiln::cross_entropy(logits, labels, reduction, site);
   internal::CheckOperand("cross_entropy", logits, "logits");
   internal::CheckOperand("cross_entropy", weights, "weights");
+  internal::CheckSameBackend("cross_entropy", {&logits, &labels, &weights});
   if (weights.dim() != 1 || logits.dim() != 2 || weights.size(0) != logits.size(0)) {
     ThrowOpError("cross_entropy: expected weights [N] for logits [N, C] ",
                  logits.shape().ToString(), ", got ", weights.shape().ToString());
@@ -38,6 +39,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& w
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction, CallSite site) {
   internal::CheckOperand("mse_loss", input);
   internal::CheckOperand("mse_loss", target, "target");
+  internal::CheckSameBackend("mse_loss", {&input, &target});
   if (!IsFloating(input.dtype())) {
     ThrowOpError("mse_loss: expected a floating input, got ", input.shape().ToString());
   }

@@ -239,7 +239,12 @@ Tensor pad(const Tensor& x, std::vector<int64_t> pads, double value, CallSite si
     const int64_t d = shape.rank() - 1 - static_cast<int64_t>(i);
     ir_pads[2 * d] = pads[2 * i];
     ir_pads[2 * d + 1] = pads[2 * i + 1];
-    const int64_t size = shape.size(d) + pads[2 * i] + pads[2 * i + 1];
+    int64_t size;
+    if (__builtin_add_overflow(shape.size(d), pads[2 * i], &size) ||
+        __builtin_add_overflow(size, pads[2 * i + 1], &size)) {
+      ThrowOpError("pad: padding ", SizesToString(pads), " gives dimension ", d, " of ",
+                   shape.ToString(), " a size that does not fit in an int64");
+    }
     if (size < 0) {
       ThrowOpError("pad: padding ", SizesToString(pads), " makes dimension ", d, " of ",
                    shape.ToString(), " negative (", size, ")");

@@ -1,5 +1,6 @@
 #include "lazy/tensor.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -32,13 +33,19 @@ std::vector<T> FromBytes(const std::vector<std::byte>& bytes) {
 
 template <typename T>
 Tensor Tensor::from_vector(const std::vector<T>& data, std::vector<int64_t> shape, CallSite site) {
-  int64_t numel = 1;
   for (int64_t s : shape) {
     if (s < 0) {
       throw Error(
           absl::StrCat("from_vector: negative size in shape [", absl::StrJoin(shape, ","), "]"));
     }
-    numel *= s;
+  }
+  // A size of 0 makes the count 0, however large the other sizes.
+  int64_t numel = std::find(shape.begin(), shape.end(), 0) != shape.end() ? 0 : 1;
+  for (int64_t s : shape) {
+    if (numel != 0 && __builtin_mul_overflow(numel, s, &numel)) {
+      throw Error(absl::StrCat("from_vector: shape [", absl::StrJoin(shape, ","),
+                               "] has more elements than an int64 can count"));
+    }
   }
   if (numel != static_cast<int64_t>(data.size())) {
     throw Error(absl::StrCat("from_vector: ", data.size(), " values do not fill shape [",

@@ -79,7 +79,8 @@ class Tensor {
   // The gradient accumulated by backward(); undefined until the first backward reaches
   // this leaf. Throws for a tensor that does not require grad, or a non-leaf.
   Tensor grad() const;
-  // Replaces the accumulated gradient (e.g. after clipping); `grad` must match the shape.
+  // Replaces the accumulated gradient (e.g. after clipping); `grad` must match the shape
+  // and the device.
   void set_grad(const Tensor& grad) const;
   // Drops the accumulated gradient, so the next backward starts from none (PyTorch's
   // set_to_none): the traced step stays the same graph whatever the step number.

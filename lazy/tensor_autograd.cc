@@ -66,6 +66,11 @@ void Tensor::set_grad(const Tensor& grad) const {
     throw Error(absl::StrCat("set_grad: the gradient ", grad.shape().ToString(),
                              " does not match the tensor ", shape().ToString()));
   }
+  if (grad.defined() && grad.impl()->backend() != impl_->backend()) {
+    throw Error(absl::StrCat("set_grad: the gradient ", grad.shape().ToString(), " is on ",
+                             grad.impl()->backend()->name(), " but the tensor is on ",
+                             impl_->backend()->name()));
+  }
   meta.grad = grad;
 }
 

@@ -4,53 +4,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <functional>
-#include <string>
 #include <vector>
 
 #include "lazy/composite_ops.h"
 #include "lazy/creation.h"
-#include "lazy/live_tensors.h"
 #include "lazy/ops.h"
 #include "lazy/tensor.h"
-#include "util/error.h"
+#include "tests/lazy/op_errors_util.h"
 
 namespace kiln {
 namespace {
-
-using ::testing::HasSubstr;
-
-struct Snapshot {
-  bool pending;
-  const Node* node;  // the pending node, or null for a materialised tensor
-};
-
-Snapshot Take(const Tensor& t) {
-  return {t.is_pending(), t.is_pending() ? t.value().node.get() : nullptr};
-}
-
-// Runs `fn`, which must throw kiln::Error containing `message`, and checks that
-// `operands` and the set of pending tensors are unchanged.
-void ExpectRejected(const std::function<void()>& fn, const std::string& message,
-                    const std::vector<Tensor>& operands) {
-  std::vector<Snapshot> before;
-  for (const Tensor& t : operands) before.push_back(Take(t));
-  const size_t live_before = live_tensors::Count();
-  const size_t pending_before = live_tensors::Pending().size();
-  try {
-    fn();
-    ADD_FAILURE() << "expected a kiln::Error containing: " << message;
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr(message));
-  }
-  EXPECT_EQ(live_tensors::Count(), live_before);
-  EXPECT_EQ(live_tensors::Pending().size(), pending_before);
-  for (size_t i = 0; i < operands.size(); ++i) {
-    const Snapshot after = Take(operands[i]);
-    EXPECT_EQ(after.pending, before[i].pending) << "operand " << i;
-    EXPECT_EQ(after.node, before[i].node) << "operand " << i;
-  }
-}
 
 class OpErrorsTest : public ::testing::Test {
  protected:
