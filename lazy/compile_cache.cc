@@ -29,14 +29,14 @@ void CompileCache::SyncCapacity() {
 }
 
 std::shared_ptr<Executable> CompileCache::Lookup(const Hash128& key) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   SyncCapacity();
   std::shared_ptr<Executable>* hit = entries_.Get(key);
   return hit == nullptr ? nullptr : *hit;
 }
 
 void CompileCache::Insert(const Hash128& key, std::shared_ptr<Executable> executable) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   SyncCapacity();
   const bool present = entries_.Get(key) != nullptr;
   const size_t before = entries_.size();
@@ -49,23 +49,23 @@ void CompileCache::Insert(const Hash128& key, std::shared_ptr<Executable> execut
 }
 
 void CompileCache::Clear() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   entries_.Clear();
   evictions_ = 0;
 }
 
 size_t CompileCache::size() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return entries_.size();
 }
 
 size_t CompileCache::capacity() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return entries_.capacity();
 }
 
 int64_t CompileCache::evictions() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return evictions_;
 }
 

@@ -14,12 +14,12 @@
 #include <cstdint>
 #include <memory>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "backends/backend.h"
 #include "lazy/tensor.h"
 #include "util/hash.h"
 #include "util/lru_cache.h"
+#include "util/mutex.h"
 
 namespace kiln {
 
@@ -43,7 +43,7 @@ class CompileCache {
  private:
   void SyncCapacity() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   LruCache<Hash128, std::shared_ptr<Executable>> entries_ ABSL_GUARDED_BY(mu_);
   int64_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -1,5 +1,7 @@
 // The barrier. One executor mutex is held for a whole barrier: Graph::Build marks nodes
-// with its epoch, and the cache, the history and the tensors must change together.
+// with its epoch, and the cache, the history and the tensors must change together. The
+// calling thread's live_tensors::BarrierLock is held too, so no other thread takes one of
+// its tensors meanwhile.
 //
 // Metric definitions:
 //   MarkStep         calls to mark_step(), including ones with nothing pending.
@@ -38,7 +40,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/mutex.h"
 #include "ir/ir_text.h"
 #include "lazy/compile_cache.h"
 #include "lazy/live_tensors.h"
@@ -48,6 +49,7 @@
 #include "util/config.h"
 #include "util/error.h"
 #include "util/metrics.h"
+#include "util/mutex.h"
 #include "util/trace_events.h"
 
 namespace kiln {
@@ -59,7 +61,7 @@ using Clock = std::chrono::steady_clock;
 std::atomic<int> warmup_scopes{0};
 
 struct ExecutorState {
-  absl::Mutex mu;
+  Mutex mu;
   std::optional<Clock::time_point> last_barrier_end ABSL_GUARDED_BY(mu);
 };
 
@@ -364,7 +366,8 @@ void Execute(std::vector<std::shared_ptr<TensorImpl>> pending, const std::string
 
 void mark_step(CallSite site) {
   ExecutorState& state = executor();
-  absl::MutexLock lock(&state.mu);
+  MutexLock lock(&state.mu);
+  live_tensors::BarrierLock tensors_lock;
   executor_metrics().mark_step->Add();
   {
     BarrierClock clock(state);
@@ -380,8 +383,12 @@ void mark_step(CallSite site) {
 void SyncTensors(absl::Span<const Tensor> tensors, bool implicit, const CallSite& site) {
   std::vector<std::shared_ptr<TensorImpl>> pending;
   pending.reserve(tensors.size());
+  for (const Tensor& t : tensors) {
+    if (t.defined()) t.impl()->Own();
+  }
   ExecutorState& state = executor();
-  absl::MutexLock lock(&state.mu);
+  MutexLock lock(&state.mu);
+  live_tensors::BarrierLock tensors_lock;
   for (const Tensor& t : tensors) {
     if (!t.defined() || !t.impl()->is_pending()) continue;
     bool duplicate = false;
@@ -413,7 +420,7 @@ std::string last_compile_explanation() { return recompile_explainer().last_expla
 
 void clear_compile_cache() {
   ExecutorState& state = executor();
-  absl::MutexLock lock(&state.mu);
+  MutexLock lock(&state.mu);
   GlobalCompileCache().Clear();
   recompile_explainer().Clear();
 }
@@ -421,10 +428,13 @@ void clear_compile_cache() {
 CacheProbe ProbeCompileCache(absl::Span<const Tensor> tensors) {
   std::vector<std::shared_ptr<TensorImpl>> pending;
   for (const Tensor& t : tensors) {
-    if (t.defined() && t.impl()->is_pending()) pending.push_back(t.impl());
+    if (!t.defined()) continue;
+    t.impl()->Own();
+    if (t.impl()->is_pending()) pending.push_back(t.impl());
   }
   ExecutorState& state = executor();
-  absl::MutexLock lock(&state.mu);
+  MutexLock lock(&state.mu);
+  live_tensors::BarrierLock tensors_lock;
   std::vector<DirectResult> direct;
   std::vector<PreparedGraph> groups = Prepare(std::move(pending), &direct);
   CacheProbe probe;

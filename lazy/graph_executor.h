@@ -32,8 +32,9 @@
 
 namespace kiln {
 
-// Compiles (or fetches from the cache) and runs one graph holding every live tensor
-// with pending work. Throws kiln::Error when compiling or running fails; the tensors
+// Compiles (or fetches from the cache) and runs one graph holding every live tensor of
+// the calling thread with pending work (a thread owns the tensors it creates and uses:
+// lazy/live_tensors.h). Throws kiln::Error when compiling or running fails; the tensors
 // then keep their pending IR.
 void mark_step(CallSite site = {});
 

@@ -1,7 +1,8 @@
 #include "lazy/live_tensors.h"
 
+#include <algorithm>
 #include <atomic>
-#include <mutex>
+#include <functional>
 #include <thread>
 
 #include "lazy/tensor_impl.h"
@@ -27,23 +28,76 @@ class SpinLock {
   std::atomic<bool> locked_{false};
 };
 
+}  // namespace
+
 struct Registry {
   SpinLock mu;
   TensorImpl* head = nullptr;  // oldest; guarded by mu
   TensorImpl* tail = nullptr;  // newest; guarded by mu
   size_t count = 0;            // guarded by mu
+  bool ended = false;          // its thread has exited; guarded by mu
+  std::mutex barrier;          // held by the owning thread's barriers (BarrierLock)
 };
 
-Registry& registry() {
-  static auto* r = new Registry;  // never destroyed: tensors may die after main returns
+constinit thread_local Registry* current_registry = nullptr;
+
+namespace {
+
+// Every registry, for All() and Count(). Never destroyed: tensors may die after main
+// returns.
+struct Registries {
+  std::mutex mu;
+  std::vector<Registry*> all;  // guarded by mu
+};
+
+Registries& registries() {
+  static auto* r = new Registries;
   return *r;
 }
 
-}  // namespace
+void Delete(Registry* r) {
+  {
+    Registries& all = registries();
+    std::lock_guard<std::mutex> lock(all.mu);
+    all.all.erase(std::find(all.all.begin(), all.all.end(), r));
+  }
+  delete r;
+}
 
-void Add(TensorImpl* impl) {
-  Registry& r = registry();
-  std::lock_guard<SpinLock> lock(r.mu);
+// Marks the thread's registry ended when the thread exits; the last tensor to leave it
+// deletes it.
+struct ThreadExit {
+  ~ThreadExit() {
+    Registry* r = current_registry;
+    current_registry = nullptr;
+    bool empty;
+    {
+      std::lock_guard<SpinLock> lock(r->mu);
+      r->ended = true;
+      empty = r->count == 0;
+    }
+    if (empty) Delete(r);
+  }
+};
+
+// The calling thread's registry, made on its first tensor.
+[[gnu::noinline]] Registry& NewCurrent() {
+  auto* r = new Registry;
+  {
+    Registries& all = registries();
+    std::lock_guard<std::mutex> lock(all.mu);
+    all.all.push_back(r);
+  }
+  current_registry = r;
+  static thread_local ThreadExit on_exit;
+  return *r;
+}
+
+Registry& Current() { return current_registry != nullptr ? *current_registry : NewCurrent(); }
+
+// Both with r.mu held.
+void Link(Registry& r, TensorImpl* impl) {
+  impl->registry_ = &r;
   impl->prev_live_ = r.tail;
   impl->next_live_ = nullptr;
   if (r.tail != nullptr) {
@@ -55,21 +109,56 @@ void Add(TensorImpl* impl) {
   ++r.count;
 }
 
-void Remove(TensorImpl* impl) {
-  Registry& r = registry();
-  std::lock_guard<SpinLock> lock(r.mu);
+// True when r is left ended and empty: the caller deletes it once r.mu is released.
+bool Unlink(Registry& r, TensorImpl* impl) {
   (impl->prev_live_ != nullptr ? impl->prev_live_->next_live_ : r.head) = impl->next_live_;
   (impl->next_live_ != nullptr ? impl->next_live_->prev_live_ : r.tail) = impl->prev_live_;
   impl->prev_live_ = impl->next_live_ = nullptr;
+  impl->registry_ = nullptr;
   --r.count;
+  return r.ended && r.count == 0;
+}
+
+}  // namespace
+
+void Add(TensorImpl* impl) {
+  Registry& r = Current();
+  std::lock_guard<SpinLock> lock(r.mu);
+  Link(r, impl);
+}
+
+void Remove(TensorImpl* impl) {
+  Registry* r = impl->registry_;
+  bool last;
+  {
+    std::lock_guard<SpinLock> lock(r->mu);
+    last = Unlink(*r, impl);
+  }
+  if (last) Delete(r);
+}
+
+void MoveToCurrentThread(TensorImpl* impl) {
+  Registry& to = Current();
+  Registry* from = impl->registry_;
+  if (from == &to) return;
+  bool last;
+  {
+    std::lock_guard<std::mutex> barrier(from->barrier);
+    // Two threads may move tensors into each other's registries at once: lock in address
+    // order.
+    const bool from_first = std::less<Registry*>()(from, &to);
+    std::lock_guard<SpinLock> first(from_first ? from->mu : to.mu);
+    std::lock_guard<SpinLock> second(from_first ? to.mu : from->mu);
+    last = Unlink(*from, impl);
+    Link(to, impl);
+  }
+  if (last) Delete(from);
 }
 
 namespace {
 
-std::vector<std::shared_ptr<TensorImpl>> Collect(bool pending_only) {
-  Registry& r = registry();
+void Collect(Registry& r, bool pending_only, std::vector<std::shared_ptr<TensorImpl>>& result) {
   std::lock_guard<SpinLock> lock(r.mu);
-  std::vector<std::shared_ptr<TensorImpl>> result;
   for (TensorImpl* t = r.head; t != nullptr; t = t->next_live_) {
     if (pending_only && !t->is_pending()) continue;
     // A tensor whose last handle is being released is still linked until its destructor
@@ -78,19 +167,35 @@ std::vector<std::shared_ptr<TensorImpl>> Collect(bool pending_only) {
       result.push_back(std::move(alive));
     }
   }
-  return result;
 }
 
 }  // namespace
 
-std::vector<std::shared_ptr<TensorImpl>> Pending() { return Collect(true); }
+std::vector<std::shared_ptr<TensorImpl>> Pending() {
+  std::vector<std::shared_ptr<TensorImpl>> result;
+  Collect(Current(), /*pending_only=*/true, result);
+  return result;
+}
 
-std::vector<std::shared_ptr<TensorImpl>> All() { return Collect(false); }
+std::vector<std::shared_ptr<TensorImpl>> All() {
+  std::vector<std::shared_ptr<TensorImpl>> result;
+  Registries& all = registries();
+  std::lock_guard<std::mutex> lock(all.mu);
+  for (Registry* r : all.all) Collect(*r, /*pending_only=*/false, result);
+  return result;
+}
 
 size_t Count() {
-  Registry& r = registry();
-  std::lock_guard<SpinLock> lock(r.mu);
-  return r.count;
+  size_t count = 0;
+  Registries& all = registries();
+  std::lock_guard<std::mutex> lock(all.mu);
+  for (Registry* r : all.all) {
+    std::lock_guard<SpinLock> registry_lock(r->mu);
+    count += r->count;
+  }
+  return count;
 }
+
+BarrierLock::BarrierLock() : lock_(Current().barrier) {}
 
 }  // namespace kiln::live_tensors

@@ -9,6 +9,7 @@ namespace kiln::internal {
 
 const Shape& CheckOperand(std::string_view op, const Tensor& t, std::string_view what) {
   if (!t.defined()) ThrowOpError(op, ": ", what, " is an undefined tensor");
+  t.impl()->Own();
   const Shape& shape = t.impl()->shape();
   if (IsReserved(shape.dtype())) {
     ThrowOpError(op, ": dtype ", DTypeName(shape.dtype()), " is not supported by any op yet (",

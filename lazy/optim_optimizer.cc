@@ -112,7 +112,7 @@ Tensor Optimizer::ZerosLike(const Tensor& param) {
   ThrowIfError(buffer.status());
   static metrics::Counter* transfers = metrics::GetCounter("TransferToDevice");
   transfers->Add();
-  return Tensor(std::make_shared<TensorImpl>(*std::move(buffer), backend));
+  return Tensor(TensorImpl::Create(*std::move(buffer), backend));
 }
 
 void Optimizer::CheckOption(const char* option, double value, double lo, double hi,

@@ -161,7 +161,7 @@ CompileRecord MakeCompileRecord(const Graph& graph, std::string_view backend) {
 }
 
 CompileExplanation RecompileExplainer::Explain(const CompileRecord& record) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   CompileExplanation e;
   if (latest_by_structure_.empty()) {
     e.text = absl::StrCat("first compile of this graph structure (", record.ops.size(), " nodes)");
@@ -192,7 +192,7 @@ CompileExplanation RecompileExplainer::Explain(const CompileRecord& record) cons
 int64_t RecompileExplainer::RecordCompile(CompileRecord record,
                                           const CompileExplanation& explanation,
                                           double compile_seconds, bool warmup) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   record.compile_number = ++compiles_;
   if (warmup) ++warmup_compiles_;
   compile_seconds_ += compile_seconds;
@@ -208,27 +208,27 @@ int64_t RecompileExplainer::RecordCompile(CompileRecord record,
 }
 
 int64_t RecompileExplainer::num_compiles() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return compiles_;
 }
 
 int64_t RecompileExplainer::num_warmup_compiles() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return warmup_compiles_;
 }
 
 int64_t RecompileExplainer::num_steps() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return steps_;
 }
 
 void RecompileExplainer::RecordCacheHit() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   ++cache_hits_;
 }
 
 std::optional<std::string> RecompileExplainer::RecordStep(bool warmup) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   ++steps_;
   if (warmup) ++warmup_steps_;
   // Warm-up compiles every bucket on purpose, a few steps apart: not a storm.
@@ -261,12 +261,12 @@ std::string RecompileExplainer::TopCauses(size_t limit) const {
 }
 
 std::string RecompileExplainer::last_explanation() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return last_explanation_;
 }
 
 std::string RecompileExplainer::Summary() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::string out = "kiln: compile summary\n";
   absl::StrAppend(&out, "kiln:   steps: ", steps_, "\n");
   absl::StrAppend(&out, "kiln:   compiles: ", compiles_);
@@ -288,7 +288,7 @@ std::string RecompileExplainer::Summary() const {
 }
 
 void RecompileExplainer::Clear() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   latest_by_structure_.clear();
   cause_counts_.clear();
   cause_order_.clear();

@@ -24,9 +24,9 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "ir/graph.h"
 #include "util/hash.h"
+#include "util/mutex.h"
 
 namespace kiln {
 
@@ -109,7 +109,7 @@ class RecompileExplainer {
  private:
   std::string TopCauses(size_t limit) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   // The latest record of each structure. Records of one structure share their op
   // sequence, so this is all a "closest previous graph" search needs, and the history
   // grows with the number of distinct structures, not with the number of compiles.

@@ -63,12 +63,13 @@ Tensor Tensor::from_vector(const std::vector<T>& data, std::vector<int64_t> shap
   ThrowIfError(buffer.status());
   static metrics::Counter* transfers = metrics::GetCounter("TransferToDevice");
   transfers->Add();
-  return Tensor(std::make_shared<TensorImpl>(*std::move(buffer), &backend));
+  return Tensor(TensorImpl::Create(*std::move(buffer), &backend));
 }
 
 template <typename T>
 std::vector<T> Tensor::to_vector(CallSite site) const {
   const TensorImpl& impl = CheckedImpl(*this, "to_vector");
+  impl_->Own();
   if (impl.shape().dtype() != DTypeOf<T>) {
     throw Error(absl::StrCat("to_vector: the tensor is ", impl.shape().ToString(),
                              " but was read as ", DTypeName(DTypeOf<T>)));
@@ -90,6 +91,7 @@ std::vector<T> Tensor::to_vector(CallSite site) const {
 
 double Tensor::item(CallSite site) const {
   const TensorImpl& impl = CheckedImpl(*this, "item");
+  impl_->Own();
   if (impl.shape().numel() != 1) {
     throw Error(
         absl::StrCat("item: expected a tensor with one element, got ", impl.shape().ToString()));
@@ -110,7 +112,11 @@ double Tensor::item(CallSite site) const {
   }
 }
 
-const Shape& Tensor::shape() const { return CheckedImpl(*this, "shape").shape(); }
+const Shape& Tensor::shape() const {
+  CheckedImpl(*this, "shape");
+  impl_->Own();
+  return impl_->shape();
+}
 
 int64_t Tensor::size(int64_t d) const {
   const int64_t rank = dim();
@@ -127,11 +133,17 @@ std::string Tensor::ToString() const {
   return absl::StrCat(shape().ToString(), is_pending() ? " (pending)" : " (materialized)");
 }
 
-bool Tensor::is_pending() const { return defined() && impl_->is_pending(); }
+bool Tensor::is_pending() const {
+  if (!defined()) return false;
+  impl_->Own();
+  return impl_->is_pending();
+}
 
 Tensor& Tensor::assign_(const Tensor& other, CallSite site) {
   TensorImpl& self = const_cast<TensorImpl&>(CheckedImpl(*this, "assign_"));
   const TensorImpl& src = CheckedImpl(other, "assign_");
+  self.Own();
+  other.impl()->Own();
   if (!(self.shape() == src.shape())) {
     throw Error(absl::StrCat("assign_: cannot assign ", src.shape().ToString(), " to ",
                              self.shape().ToString(), " (shapes and dtypes must match)"));

@@ -83,8 +83,9 @@ void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph,
 
 Tensor Tensor::detach() const {
   const TensorImpl& impl = CheckedImpl(*this, "detach");
+  impl_->Own();
   if (impl.is_pending()) return MakePendingTensor(impl.pending(), impl.backend());
-  return Tensor(std::make_shared<TensorImpl>(impl.buffer(), impl.backend()));
+  return Tensor(TensorImpl::Create(impl.buffer(), impl.backend()));
 }
 
 }  // namespace kiln

@@ -9,19 +9,31 @@
 
 namespace kiln {
 
-TensorImpl::TensorImpl(Value value, Backend* backend)
+TensorImpl::TensorImpl(Key, Value value, Backend* backend)
     : pending_(std::move(value)), backend_(backend) {
   KILN_CHECK(pending_) << "a pending tensor needs a value";
-  live_tensors::Add(this);
 }
 
-TensorImpl::TensorImpl(BufferPtr buffer, Backend* backend)
+TensorImpl::TensorImpl(Key, BufferPtr buffer, Backend* backend)
     : buffer_(std::move(buffer)), backend_(backend) {
   KILN_CHECK(buffer_ != nullptr) << "a materialised tensor needs a buffer";
-  live_tensors::Add(this);
 }
 
-TensorImpl::~TensorImpl() { live_tensors::Remove(this); }
+std::shared_ptr<TensorImpl> TensorImpl::Create(Value value, Backend* backend) {
+  auto impl = std::make_shared<TensorImpl>(Key(), std::move(value), backend);
+  live_tensors::Add(impl.get());
+  return impl;
+}
+
+std::shared_ptr<TensorImpl> TensorImpl::Create(BufferPtr buffer, Backend* backend) {
+  auto impl = std::make_shared<TensorImpl>(Key(), std::move(buffer), backend);
+  live_tensors::Add(impl.get());
+  return impl;
+}
+
+TensorImpl::~TensorImpl() {
+  if (registry_ != nullptr) live_tensors::Remove(this);  // null if Add threw
+}
 
 const Value& TensorImpl::DataLeaf(const CallSite& site) {
   if (!data_leaf_) {
@@ -45,7 +57,7 @@ void TensorImpl::SetBuffer(BufferPtr buffer) {
 }
 
 Tensor MakePendingTensor(Value value, Backend* backend) {
-  return Tensor(std::make_shared<TensorImpl>(std::move(value), backend));
+  return Tensor(TensorImpl::Create(std::move(value), backend));
 }
 
 Tensor RecordNode(OpKind op, absl::Span<const Value* const> values,

@@ -4,12 +4,13 @@
 // for a defined tensor. Every TensorImpl is in the live-tensor registry
 // (lazy/live_tensors.h) while it exists, so mark_step can find pending work.
 //
-// Not synchronised: one tensor is used from one thread at a time; the executor takes
-// its own lock while it reads and updates tensors.
+// Not synchronised: one tensor is used from one thread at a time. The thread using it
+// owns it (Own); a barrier reads and updates only its own thread's tensors.
 #include <memory>
 
 #include "backends/backend.h"
 #include "ir/node.h"
+#include "lazy/live_tensors.h"
 #include "lazy/tensor.h"
 
 namespace kiln {
@@ -19,14 +20,26 @@ struct AutogradMeta;  // lazy/autograd.h
 }  // namespace autograd
 
 class TensorImpl : public std::enable_shared_from_this<TensorImpl> {
+  struct Key {};  // for make_shared: only Create constructs
+
  public:
-  // A pending tensor computing `value` on `backend`.
-  TensorImpl(Value value, Backend* backend);
+  // A pending tensor computing `value` on `backend`, linked into the calling thread's
+  // registry once it is whole (a registry walk may take a handle to it at once).
+  static std::shared_ptr<TensorImpl> Create(Value value, Backend* backend);
   // A materialised tensor.
-  TensorImpl(BufferPtr buffer, Backend* backend);
+  static std::shared_ptr<TensorImpl> Create(BufferPtr buffer, Backend* backend);
+  TensorImpl(Key, Value value, Backend* backend);
+  TensorImpl(Key, BufferPtr buffer, Backend* backend);
   ~TensorImpl();
   TensorImpl(const TensorImpl&) = delete;
   TensorImpl& operator=(const TensorImpl&) = delete;
+
+  // Makes the calling thread the owner (lazy/live_tensors.h), waiting for a barrier of
+  // the previous owner to finish. Called before reading or changing the tensor on behalf
+  // of a user; the accessors below do not, for the executor reading its own tensors.
+  void Own() {
+    if (registry_ != live_tensors::current_registry) live_tensors::MoveToCurrentThread(this);
+  }
 
   const Shape& shape() const { return pending_ ? pending_.shape() : buffer_->shape(); }
   Backend* backend() const { return backend_; }
@@ -34,11 +47,14 @@ class TensorImpl : public std::enable_shared_from_this<TensorImpl> {
   const Value& pending() const { return pending_; }
   const BufferPtr& buffer() const { return buffer_; }
 
-  // The IR for this tensor: the pending value, or a DeviceData leaf wrapping the buffer
-  // (created once and reused until the value changes, so one buffer is one parameter).
-  // The reference is valid until the value changes. Inline for pending tensors: tracing
-  // asks for every operand's value.
-  const Value& value(const CallSite& site) { return pending_ ? pending_ : DataLeaf(site); }
+  // The IR for this tensor, after Own(): the pending value, or a DeviceData leaf wrapping
+  // the buffer (created once and reused until the value changes, so one buffer is one
+  // parameter). The reference is valid until the value changes. Inline: tracing asks for
+  // every operand's value.
+  const Value& value(const CallSite& site) {
+    Own();
+    return pending_ ? pending_ : DataLeaf(site);
+  }
   // Replaces the value with pending IR / a buffer (the leaf cache is dropped).
   void SetPending(Value value);
   void SetBuffer(BufferPtr buffer);
@@ -48,6 +64,7 @@ class TensorImpl : public std::enable_shared_from_this<TensorImpl> {
   void set_autograd(std::shared_ptr<autograd::AutogradMeta> meta) { autograd_ = std::move(meta); }
 
   // Live-registry links (lazy/live_tensors.cc).
+  live_tensors::Registry* registry_ = nullptr;
   TensorImpl* prev_live_ = nullptr;
   TensorImpl* next_live_ = nullptr;
 

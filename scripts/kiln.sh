@@ -5,6 +5,8 @@
 #   bash scripts/kiln.sh test      install what is missing, build, run the whole test suite
 #   bash scripts/kiln.sh sanitize  install what is missing, build the library and its unit tests
 #                                  with AddressSanitizer and UndefinedBehaviorSanitizer, run them
+#   bash scripts/kiln.sh tsan      install what is missing, build the library and its unit tests
+#                                  with ThreadSanitizer, run the tests that use threads
 #   bash scripts/kiln.sh fuzz [seconds] [seed]
 #                                  install clang, build the fuzzers (fuzz/) with ASan and UBSan
 #                                  and run the IR text fuzzer (default 60 s, random seed)
@@ -13,7 +15,8 @@
 #                                  cuda_emulated against interp (default 2000 graphs, seed 1;
 #                                  shrunk mismatches go to $build_dir/difffuzz/)
 # Build directories: $KILN_BUILD_DIR (default build/), $KILN_SANITIZE_BUILD_DIR (default
-# build-sanitize/), $KILN_FUZZ_BUILD_DIR (default build-fuzz/). Uses every core (nproc).
+# build-sanitize/), $KILN_TSAN_BUILD_DIR (default build-tsan/), $KILN_FUZZ_BUILD_DIR (default
+# build-fuzz/). Uses every core (nproc).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -73,6 +76,21 @@ case "${1:-}" in
     UBSAN_OPTIONS=print_stacktrace=1 ASAN_OPTIONS=allocator_may_return_null=1 \
       ctest --test-dir "$build_dir" -j "$jobs" --output-on-failure --no-tests=error \
       -E '^consumer_|BackendParityTest.*/cuda_emulated|DifferentialFuzzShard.*/(cpu_[1-9]|cuda_emulated)'
+    ;;
+  tsan)
+    install_dependencies
+    build_dir=${KILN_TSAN_BUILD_DIR:-build-tsan}
+    build -DKILN_SANITIZE=thread -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+          -DKILN_BUILD_EXAMPLES=OFF -DKILN_BUILD_TESTS=ON -DKILN_BUILD_BENCHMARKS=OFF
+    # kiln's own threads only (tracing and barriers on several threads, the registries, the
+    # caches and metrics they share): the cpu backend runs its loops on one thread, and the
+    # tests that ask for more are left out. Its loops run on OpenMP, and Debian's libgomp is
+    # not instrumented: TSan would not see a parallel region start or join its threads and
+    # would report every parallel loop. Also left out, as in `sanitize`: the consumer tests
+    # and the runs that spend their time in NVRTC and generated code.
+    KILN_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 allocator_may_return_null=1" \
+      ctest --test-dir "$build_dir" -j "$jobs" --output-on-failure --no-tests=error \
+      -E '^consumer_|BackendParityTest.*/cuda_emulated|DifferentialFuzzShard.*/(cpu_[1-9]|cuda_emulated)|MatmulAcrossThreads|CpuBatchSlicingTest|CpuColumnReduceTest'
     ;;
   fuzz)
     # clang 16: libFuzzer, and the std::source_location that clang 14 lacks.

@@ -10,7 +10,7 @@ namespace kiln::metrics {
 namespace {
 
 struct Registry {
-  absl::Mutex mu;
+  Mutex mu;
   // std::map: sorted for the report, and nodes never move, so pointers stay valid.
   std::map<std::string, std::unique_ptr<Counter>, std::less<>> counters ABSL_GUARDED_BY(mu);
   std::map<std::string, std::unique_ptr<Timer>, std::less<>> timers ABSL_GUARDED_BY(mu);
@@ -31,7 +31,7 @@ std::string FormatSeconds(double s) {
 }  // namespace
 
 void Timer::Record(double seconds) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   ++count_;
   total_ += seconds;
   if (samples_.size() < kMaxSamples) {
@@ -43,19 +43,19 @@ void Timer::Record(double seconds) {
 }
 
 int64_t Timer::count() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return count_;
 }
 
 double Timer::total_seconds() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return total_;
 }
 
 double Timer::Percentile(double q) const {
   std::vector<double> sorted;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     sorted = samples_;
   }
   if (sorted.empty()) return 0;
@@ -65,7 +65,7 @@ double Timer::Percentile(double q) const {
 }
 
 void Timer::Reset() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   count_ = 0;
   total_ = 0;
   samples_.clear();
@@ -78,7 +78,7 @@ ScopedTimer::~ScopedTimer() {
 
 Counter* GetCounter(std::string_view name) {
   Registry& r = registry();
-  absl::MutexLock lock(&r.mu);
+  MutexLock lock(&r.mu);
   auto it = r.counters.find(name);
   if (it == r.counters.end()) {
     it = r.counters.emplace(std::string(name), std::make_unique<Counter>()).first;
@@ -88,7 +88,7 @@ Counter* GetCounter(std::string_view name) {
 
 Gauge* GetGauge(std::string_view name) {
   Registry& r = registry();
-  absl::MutexLock lock(&r.mu);
+  MutexLock lock(&r.mu);
   auto it = r.gauges.find(name);
   if (it == r.gauges.end()) {
     it = r.gauges.emplace(std::string(name), std::make_unique<Gauge>()).first;
@@ -98,7 +98,7 @@ Gauge* GetGauge(std::string_view name) {
 
 Timer* GetTimer(std::string_view name) {
   Registry& r = registry();
-  absl::MutexLock lock(&r.mu);
+  MutexLock lock(&r.mu);
   auto it = r.timers.find(name);
   if (it == r.timers.end()) {
     it = r.timers.emplace(std::string(name), std::make_unique<Timer>()).first;
@@ -108,35 +108,35 @@ Timer* GetTimer(std::string_view name) {
 
 int64_t counter(std::string_view name) {
   Registry& r = registry();
-  absl::MutexLock lock(&r.mu);
+  MutexLock lock(&r.mu);
   auto it = r.counters.find(name);
   return it == r.counters.end() ? 0 : it->second->value();
 }
 
 int64_t gauge(std::string_view name) {
   Registry& r = registry();
-  absl::MutexLock lock(&r.mu);
+  MutexLock lock(&r.mu);
   auto it = r.gauges.find(name);
   return it == r.gauges.end() ? 0 : it->second->value();
 }
 
 int64_t gauge_peak(std::string_view name) {
   Registry& r = registry();
-  absl::MutexLock lock(&r.mu);
+  MutexLock lock(&r.mu);
   auto it = r.gauges.find(name);
   return it == r.gauges.end() ? 0 : it->second->peak();
 }
 
 int64_t timer_count(std::string_view name) {
   Registry& r = registry();
-  absl::MutexLock lock(&r.mu);
+  MutexLock lock(&r.mu);
   auto it = r.timers.find(name);
   return it == r.timers.end() ? 0 : it->second->count();
 }
 
 std::string report() {
   Registry& r = registry();
-  absl::MutexLock lock(&r.mu);
+  MutexLock lock(&r.mu);
   std::string out;
   for (const auto& [name, timer] : r.timers) {
     const int64_t n = timer->count();
@@ -161,7 +161,7 @@ std::string report() {
 
 void reset() {
   Registry& r = registry();
-  absl::MutexLock lock(&r.mu);
+  MutexLock lock(&r.mu);
   for (auto& [name, c] : r.counters) c->Reset();
   for (auto& [name, t] : r.timers) t->Reset();
   for (auto& [name, g] : r.gauges) g->ResetPeak();

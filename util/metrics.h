@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
+#include "util/mutex.h"
 
 namespace kiln::metrics {
 
@@ -65,7 +65,7 @@ class Timer {
   void Reset();
 
  private:
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   int64_t count_ = 0;
   double total_ = 0;
   std::vector<double> samples_;  // ring buffer of the last kMaxSamples

@@ -95,7 +95,7 @@ absl::StatusOr<std::shared_ptr<CudaModule>> EmulatedDevice::LoadModule(
                                                   r.spill_loads, " loaded)"));
         }
       }
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       checks_.insert(checks_.end(), cubin->kernels.begin(), cubin->kernels.end());
     }
   }
@@ -125,7 +125,7 @@ std::string EmulatedDevice::CodeKey() const {
 }
 
 std::vector<KernelResources> EmulatedDevice::nvrtc_checks() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return checks_;
 }
 

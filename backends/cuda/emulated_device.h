@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
 #include "backends/cuda/cuda_device.h"
 #include "backends/cuda/nvrtc_compiler.h"
+#include "util/mutex.h"
 
 namespace kiln::cuda {
 
@@ -61,7 +61,7 @@ class EmulatedDevice : public CudaDevice {
  private:
   std::atomic<uint64_t> schedule_seed_{0};
   std::atomic<bool> check_with_nvrtc_{true};
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::vector<KernelResources> checks_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -12,11 +12,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/mutex.h"
 #include "backends/cpu/disk_cache.h"
 #include "util/config.h"
 #include "util/hash.h"
 #include "util/metrics.h"
+#include "util/mutex.h"
 #include "util/status_macros.h"
 
 #if KILN_HAVE_NVRTC
@@ -142,7 +142,7 @@ absl::StatusOr<std::shared_ptr<const CubinResult>> CompileCudaCached(const std::
   static metrics::Counter* memory_hits = metrics::GetCounter("CubinMemoryHit");
   static metrics::Counter* disk_hits = metrics::GetCounter("CubinDiskHit");
   static metrics::Counter* compiled = metrics::GetCounter("CubinCompiled");
-  static absl::Mutex mu(absl::kConstInit);
+  constinit static Mutex mu;
   static auto* memory = new absl::flat_hash_map<Hash128, std::shared_ptr<const CubinResult>>();
   const Hash128 key = HashBuilder()
                           .AddString("kiln cubin")
@@ -153,7 +153,7 @@ absl::StatusOr<std::shared_ptr<const CubinResult>> CompileCudaCached(const std::
                           .Add(HashString(source))
                           .Finish();
   {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     if (auto it = memory->find(key); it != memory->end()) {
       memory_hits->Add();
       return it->second;
@@ -178,7 +178,7 @@ absl::StatusOr<std::shared_ptr<const CubinResult>> CompileCudaCached(const std::
     if (!dir.empty()) cpu::DiskCache(dir).StoreBytes(key, EncodeCubin(fresh)).IgnoreError();
     result = std::make_shared<const CubinResult>(std::move(fresh));
   }
-  absl::MutexLock lock(&mu);
+  MutexLock lock(&mu);
   memory->emplace(key, result);
   return result;
 }

@@ -77,7 +77,7 @@ class SecondBackend : public Backend {
   Tensor Upload(const std::vector<float>& data, std::vector<int64_t> sizes) {
     absl::StatusOr<BufferPtr> buffer = CopyIn(Shape(DType::kF32, sizes), data.data());
     EXPECT_TRUE(buffer.ok()) << buffer.status();
-    return Tensor(std::make_shared<TensorImpl>(*std::move(buffer), this));
+    return Tensor(TensorImpl::Create(*std::move(buffer), this));
   }
 
  private:
