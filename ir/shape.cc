@@ -1,11 +1,15 @@
 #include "ir/shape.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 namespace kiln {
 
 int64_t Shape::numel() const {
+  // An empty dimension makes the count 0 whatever the others, whose product may not fit.
+  if (std::find(sizes_.begin(), sizes_.end(), 0) != sizes_.end()) return 0;
   int64_t n = 1;
   for (int64_t s : sizes_) n *= s;
   return n;
