@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <new>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "lazy/device.h"
@@ -67,23 +69,38 @@ Tensor ExpandLeaf(const Tensor& leaf, const std::vector<int64_t>& sizes, const C
   return RecordOp(OpKind::kExpand, {leaf}, Attributes().Set("sizes", sizes), site);
 }
 
+int64_t NumElements(const std::vector<int64_t>& sizes) {
+  int64_t n = 1;
+  for (int64_t s : sizes) n *= s;
+  return n;
+}
+
+// Host memory for the values an op makes before uploading them. A size the host cannot
+// hold is a kiln::Error naming it, as a device allocation's is, not std::bad_alloc.
+template <typename T>
+std::vector<T> HostValues(std::string_view op, const std::vector<int64_t>& sizes, T fill = T()) {
+  const int64_t n = NumElements(sizes);
+  try {
+    return std::vector<T>(n, fill);
+  } catch (const std::bad_alloc&) {
+    const int64_t bytes = std::is_same_v<T, bool> ? (n + 7) / 8 : n * int64_t{sizeof(T)};
+    ThrowOpError(op, ": out of memory allocating ", bytes, " bytes on the host for the ", n,
+                 " values of sizes ", SizesToString(sizes));
+  }
+}
+
 // Uploads host values drawn as doubles in `dtype` (f32 or f64). `below` keeps f32
 // values under a bound that rounding to float could otherwise reach (rand's 1.0).
-Tensor Upload(const std::vector<double>& values, const std::vector<int64_t>& sizes, DType dtype,
-              const CallSite& site, float below = std::numeric_limits<float>::infinity()) {
+Tensor Upload(std::string_view op, const std::vector<double>& values,
+              const std::vector<int64_t>& sizes, DType dtype, const CallSite& site,
+              float below = std::numeric_limits<float>::infinity()) {
   if (dtype == DType::kF64) return Tensor::from_vector(values, sizes, site);
-  std::vector<float> narrow(values.size());
+  std::vector<float> narrow = HostValues<float>(op, sizes);
   const float largest = std::nextafter(below, 0.0f);
   for (size_t i = 0; i < values.size(); ++i) {
     narrow[i] = std::min(static_cast<float>(values[i]), largest);
   }
   return Tensor::from_vector(narrow, sizes, site);
-}
-
-int64_t NumElements(const std::vector<int64_t>& sizes) {
-  int64_t n = 1;
-  for (int64_t s : sizes) n *= s;
-  return n;
 }
 
 // P(a <= X <= b) for X ~ Normal(mean, std).
@@ -120,18 +137,20 @@ Tensor ones(std::vector<int64_t> sizes, DType dtype, CallSite site) {
 Tensor full_data(std::vector<int64_t> sizes, double value, DType dtype, CallSite site) {
   CheckSizes("full_data", sizes, dtype);
   CheckSupported("full_data", dtype);
-  const size_t n = NumElements(sizes);
   switch (dtype) {
     case DType::kF32:
-      return Tensor::from_vector(std::vector<float>(n, static_cast<float>(value)), sizes, site);
+      return Tensor::from_vector(HostValues("full_data", sizes, static_cast<float>(value)), sizes,
+                                 site);
     case DType::kF64:
-      return Tensor::from_vector(std::vector<double>(n, value), sizes, site);
+      return Tensor::from_vector(HostValues("full_data", sizes, value), sizes, site);
     case DType::kI32:
-      return Tensor::from_vector(std::vector<int32_t>(n, static_cast<int32_t>(value)), sizes, site);
+      return Tensor::from_vector(HostValues("full_data", sizes, static_cast<int32_t>(value)), sizes,
+                                 site);
     case DType::kI64:
-      return Tensor::from_vector(std::vector<int64_t>(n, static_cast<int64_t>(value)), sizes, site);
+      return Tensor::from_vector(HostValues("full_data", sizes, static_cast<int64_t>(value)), sizes,
+                                 site);
     case DType::kBool:
-      return Tensor::from_vector(std::vector<bool>(n, value != 0), sizes, site);
+      return Tensor::from_vector(HostValues("full_data", sizes, value != 0), sizes, site);
     default:
       ThrowOpError("full_data: dtype ", DTypeName(dtype), " is not supported");
   }
@@ -170,17 +189,17 @@ Tensor arange(double start, double end, double step, DType dtype, CallSite site)
 Tensor rand(std::vector<int64_t> sizes, Generator& gen, DType dtype, CallSite site) {
   CheckSizes("rand", sizes, dtype);
   CheckFloating("rand", dtype, sizes);
-  std::vector<double> values(NumElements(sizes));
+  std::vector<double> values = HostValues<double>("rand", sizes);
   for (double& v : values) v = gen.NextDouble();
-  return Upload(values, sizes, dtype, site, /*below=*/1.0f);
+  return Upload("rand", values, sizes, dtype, site, /*below=*/1.0f);
 }
 
 Tensor randn(std::vector<int64_t> sizes, Generator& gen, DType dtype, CallSite site) {
   CheckSizes("randn", sizes, dtype);
   CheckFloating("randn", dtype, sizes);
-  std::vector<double> values(NumElements(sizes));
+  std::vector<double> values = HostValues<double>("randn", sizes);
   for (double& v : values) v = gen.NextNormal();
-  return Upload(values, sizes, dtype, site);
+  return Upload("randn", values, sizes, dtype, site);
 }
 
 Tensor normal(std::vector<int64_t> sizes, Generator& gen, double mean, double std, DType dtype,
@@ -190,9 +209,9 @@ Tensor normal(std::vector<int64_t> sizes, Generator& gen, double mean, double st
   if (!(std >= 0) || !std::isfinite(mean) || !std::isfinite(std)) {
     ThrowOpError("normal: expected a finite mean and std >= 0, got mean=", mean, " std=", std);
   }
-  std::vector<double> values(NumElements(sizes));
+  std::vector<double> values = HostValues<double>("normal", sizes);
   for (double& v : values) v = mean + std * gen.NextNormal();
-  return Upload(values, sizes, dtype, site);
+  return Upload("normal", values, sizes, dtype, site);
 }
 
 Tensor trunc_normal(std::vector<int64_t> sizes, Generator& gen, double mean, double std, double a,
@@ -209,13 +228,13 @@ Tensor trunc_normal(std::vector<int64_t> sizes, Generator& gen, double mean, dou
     ThrowOpError("trunc_normal: [", a, ", ", b, "] holds almost none of Normal(", mean, ", ", std,
                  "); expected bounds near the mean");
   }
-  std::vector<double> values(NumElements(sizes));
+  std::vector<double> values = HostValues<double>("trunc_normal", sizes);
   for (double& v : values) {
     do {
       v = mean + std * gen.NextNormal();
     } while (v < a || v > b);
   }
-  return Upload(values, sizes, dtype, site);
+  return Upload("trunc_normal", values, sizes, dtype, site);
 }
 
 }  // namespace kiln

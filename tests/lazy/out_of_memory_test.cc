@@ -1,12 +1,13 @@
 // An allocation the machine cannot satisfy, on the default device: mark_step throws a
 // kiln::Error naming the size and shape, every tensor keeps its value or its pending IR,
-// and the process goes on.
+// and the process goes on. Likewise the host memory of the values a creation op makes.
 #include <cstdint>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lazy/kiln.h"
+#include "lazy/live_tensors.h"
 #include "util/error.h"
 
 namespace kiln {
@@ -39,6 +40,29 @@ TEST(OutOfMemoryTest, AnAllocationTooLargeIsAnErrorAndChangesNothing) {
   huge = Tensor();
   EXPECT_THAT(small.to_vector<float>(), ElementsAre(4, 7));
   EXPECT_THAT((x + kept).to_vector<float>(), ElementsAre(4, 8));
+}
+
+// rand and friends draw their values on the host before uploading them; full_data fills
+// them there. 2^45 doubles: 256 TiB, more than the address space can map. (Under the
+// sanitizers, whose operator new stops the process instead of throwing std::bad_alloc,
+// scripts/kiln.sh leaves this test out.)
+TEST(OutOfMemoryTest, HostValuesTooLargeAreAnErrorAndMakeNothing) {
+  constexpr int64_t kValues = int64_t{1} << 45;
+  Generator gen(7);
+  const size_t live = live_tensors::Count();
+  EXPECT_THAT(
+      [&] {
+        randn({2, kValues / 2}, gen);
+      },
+      ::testing::ThrowsMessage<Error>(
+          HasSubstr("randn: out of memory allocating 281474976710656 bytes on the host "
+                    "for the 35184372088832 values of sizes [2,17592186044416]")));
+  EXPECT_THAT([&] { full_data({kValues}, 1.5, DType::kF64); },
+              ::testing::ThrowsMessage<Error>(
+                  HasSubstr("full_data: out of memory allocating 281474976710656 bytes")));
+  EXPECT_EQ(live_tensors::Count(), live);
+  const Tensor drawn = randn({3}, gen);
+  EXPECT_EQ(drawn.to_vector<float>().size(), 3u);
 }
 
 }  // namespace
