@@ -205,14 +205,7 @@ class LineParser {
     }
     Shape shape(*dtype, sizes);
     // Bounds numel() and byte_size() for every later user of the shape.
-    int64_t bytes = DTypeSize(*dtype);
-    bool overflow = false;
-    bool empty = false;
-    for (int64_t s : sizes) {
-      empty = empty || s == 0;
-      if (!overflow) overflow = __builtin_mul_overflow(bytes, s, &bytes);
-    }
-    if (overflow && !empty) {
+    if (!CheckedProduct(sizes, DTypeSize(*dtype))) {
       return Error("shape ", shape.ToString(), " has more bytes than int64 can count");
     }
     return shape;

@@ -1,6 +1,7 @@
 #pragma once
 // Shape: an element type plus sizes, e.g. f32[32,128]; f32[] is a 0-d scalar.
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/container/inlined_vector.h"
@@ -11,6 +12,21 @@ namespace kiln {
 
 // Inline storage for the ranks models use, so making a Shape rarely allocates.
 using Sizes = absl::InlinedVector<int64_t, 6>;
+
+// unit * (product of sizes), e.g. a count of elements (unit 1) or of bytes (unit = the
+// dtype's size); nullopt when it does not fit in an int64. A size of 0 makes it 0 however
+// large the others are. Sizes must be >= 0. Inline: shape inference runs it on every op.
+[[gnu::always_inline]] inline std::optional<int64_t> CheckedProduct(absl::Span<const int64_t> sizes,
+                                                                    int64_t unit = 1) {
+  int64_t product = unit;
+  bool overflow = false;
+  for (int64_t s : sizes) {
+    if (s == 0) return 0;
+    overflow = overflow || __builtin_mul_overflow(product, s, &product);
+  }
+  if (overflow) return std::nullopt;
+  return product;
+}
 
 class Shape {
  public:

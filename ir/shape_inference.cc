@@ -209,14 +209,10 @@ absl::StatusOr<Sizes> Broadcast(OpKind op, absl::Span<const int64_t> a, absl::Sp
 // Rejects shapes whose element count (or byte size) does not fit in int64, so numel()
 // and byte_size() never overflow downstream. A size-0 dimension makes any shape valid.
 [[gnu::always_inline]] inline absl::Status CheckElementCount(OpKind op, const Shape& s) {
-  int64_t product = DTypeSize(s.dtype());
-  bool overflow = false;
   for (int64_t d : s.sizes()) {
     if (d < 0) return Invalid(op, "negative size in output shape ", s.SizesString());
-    if (d == 0) return absl::OkStatus();
-    if (!overflow) overflow = __builtin_mul_overflow(product, d, &product);
   }
-  if (overflow) {
+  if (!CheckedProduct(s.sizes(), DTypeSize(s.dtype()))) {
     return Invalid(op, "output shape ", s.ToString(), " has more bytes than int64 can count");
   }
   return absl::OkStatus();
@@ -452,14 +448,7 @@ absl::Status InferReshape(OpKind op, absl::Span<const Shape* const> operands,
   }
   // The count check in InferShape bounds the output; here the product only has to match,
   // so an overflowing product is simply a mismatch.
-  int64_t product = 1;
-  bool overflow = false;
-  for (int64_t s : sizes) overflow = overflow || __builtin_mul_overflow(product, s, &product);
-  if (std::find(sizes.begin(), sizes.end(), 0) != sizes.end()) {
-    product = 0;
-    overflow = false;
-  }
-  if (overflow || product != in.numel()) {
+  if (CheckedProduct(sizes) != in.numel()) {
     return Invalid(op, "cannot reshape ", in.ToString(), " (", in.numel(), " elements) to ",
                    out.SizesString());
   }

@@ -28,14 +28,9 @@ void CheckSizes(std::string_view op, const std::vector<int64_t>& sizes, DType dt
   for (int64_t s : sizes) {
     if (s < 0) ThrowOpError(op, ": sizes ", SizesToString(sizes), " must be >= 0");
   }
-  // A size of 0 makes the count 0, however large the other sizes.
-  if (std::find(sizes.begin(), sizes.end(), 0) != sizes.end()) return;
-  int64_t bytes = DTypeSize(dtype);
-  for (int64_t s : sizes) {
-    if (__builtin_mul_overflow(bytes, s, &bytes)) {
-      ThrowOpError(op, ": sizes ", SizesToString(sizes), " of ", DTypeName(dtype),
-                   " have more bytes than an int64 can count");
-    }
+  if (!CheckedProduct(sizes, DTypeSize(dtype))) {
+    ThrowOpError(op, ": sizes ", SizesToString(sizes), " of ", DTypeName(dtype),
+                 " have more bytes than an int64 can count");
   }
 }
 

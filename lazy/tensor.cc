@@ -39,17 +39,14 @@ Tensor Tensor::from_vector(const std::vector<T>& data, std::vector<int64_t> shap
           absl::StrCat("from_vector: negative size in shape [", absl::StrJoin(shape, ","), "]"));
     }
   }
-  // A size of 0 makes the count 0, however large the other sizes.
-  int64_t numel = std::find(shape.begin(), shape.end(), 0) != shape.end() ? 0 : 1;
-  for (int64_t s : shape) {
-    if (numel != 0 && __builtin_mul_overflow(numel, s, &numel)) {
-      throw Error(absl::StrCat("from_vector: shape [", absl::StrJoin(shape, ","),
-                               "] has more elements than an int64 can count"));
-    }
+  const std::optional<int64_t> numel = CheckedProduct(shape);
+  if (!numel) {
+    throw Error(absl::StrCat("from_vector: shape [", absl::StrJoin(shape, ","),
+                             "] has more elements than an int64 can count"));
   }
-  if (numel != static_cast<int64_t>(data.size())) {
+  if (*numel != static_cast<int64_t>(data.size())) {
     throw Error(absl::StrCat("from_vector: ", data.size(), " values do not fill shape [",
-                             absl::StrJoin(shape, ","), "] (", numel, " elements)"));
+                             absl::StrJoin(shape, ","), "] (", *numel, " elements)"));
   }
   const Shape full_shape(DTypeOf<T>, shape);
   Backend& backend = current_backend();

@@ -21,5 +21,19 @@ TEST(ShapeTest, AnEmptyDimensionMakesNoElementsWhateverTheOthers) {
   EXPECT_EQ(Shape(DType::kF32, {0, kHuge, kHuge}).byte_size(), 0);
 }
 
+TEST(ShapeTest, CheckedProductCountsOrSaysItDoesNotFit) {
+  constexpr int64_t kHuge = int64_t{1} << 40;
+  EXPECT_EQ(CheckedProduct({2, 3, 4}), 24);
+  EXPECT_EQ(CheckedProduct({2, 3, 4}, /*unit=*/8), 192);
+  EXPECT_EQ(CheckedProduct({}), 1);
+  EXPECT_EQ(CheckedProduct({kHuge, kHuge}), std::nullopt);
+  // Fits as a count, not as a count of 8-byte values.
+  EXPECT_EQ(CheckedProduct({int64_t{1} << 61}), int64_t{1} << 61);
+  EXPECT_EQ(CheckedProduct({int64_t{1} << 61}, 8), std::nullopt);
+  // A 0 anywhere, even after an overflow, makes the product 0.
+  EXPECT_EQ(CheckedProduct({kHuge, kHuge, 0}), 0);
+  EXPECT_EQ(CheckedProduct({0, kHuge, kHuge}, 4), 0);
+}
+
 }  // namespace
 }  // namespace kiln
