@@ -17,16 +17,51 @@ namespace {
 // How much work recomputing a node costs, and whether it may be recomputed at all.
 struct RecomputeCost {
   int ops = 0;                    // elementwise ops (views, constants and arange are free)
+  // The nodes with ops that recomputing it runs and their ops, each counted once however
+  // often the chain uses it (x * x * x reads x three times); kept while ops is within
+  // kMaxRecomputedOps.
+  std::vector<std::pair<int, int>> chain;
   bool reads_results = false;     // reads another kernel's stored result
   bool has_indexed_load = false;  // gather/index_select inside
   // The tensors it reads (results and device data; scalars are free), up to two.
   std::vector<int> buffers;
+  // Adds the nodes of `operand`'s chain that this chain does not run yet.
+  void AddChain(const RecomputeCost& operand) {
+    if (ops > kMaxRecomputedOps || operand.ops > kMaxRecomputedOps) {
+      ops = kMaxRecomputedOps + 1;
+      chain.clear();
+      return;
+    }
+    for (const auto& [node, node_ops] : operand.chain) {
+      if (std::find(chain.begin(), chain.end(), std::pair(node, node_ops)) != chain.end()) {
+        continue;
+      }
+      chain.emplace_back(node, node_ops);
+      ops += node_ops;
+    }
+  }
   void AddBuffer(int b) {
     if (buffers.size() < 2 && std::find(buffers.begin(), buffers.end(), b) == buffers.end()) {
       buffers.push_back(b);
     }
   }
 };
+
+// Whether `user` reads parameter `param` broadcast along a dimension (a bias added to
+// every row): a reader that loads it along with a stored result then moves little more
+// data than one that loads the result alone. Decided on which sizes are 1, as the rest of
+// the plan is, so that every size shares one plan.
+bool IsBroadcastParameter(const Node& param, const Node& user) {
+  const Shape& p = param.shape();
+  const Shape& u = user.shape();
+  if (p.rank() > u.rank()) return false;
+  const int64_t offset = u.rank() - p.rank();
+  for (int64_t d = 0; d < u.rank(); ++d) {
+    const int64_t param_size = d < offset ? 1 : p.size(d - offset);
+    if (param_size == 1 && u.size(d) != 1) return true;
+  }
+  return false;
+}
 
 bool IsCheapLeaf(OpKind op) { return op == OpKind::kConstant || op == OpKind::kArange; }
 
@@ -184,10 +219,13 @@ void Planner::ChooseResults() {
     }
     RecomputeCost& c = cost[i];
     c.ops = RecomputeOps(op);
+    if (c.ops > 0) c.chain = {{i, c.ops}};
     c.has_indexed_load = op == OpKind::kGather || op == OpKind::kIndexSelect;
     for (int o : operands_[i]) {
       if (IsParameter(node(o).op())) {
-        if (node(o).op() != OpKind::kScalar) c.AddBuffer(o);
+        if (node(o).op() != OpKind::kScalar && !IsBroadcastParameter(node(o), node(i))) {
+          c.AddBuffer(o);
+        }
         continue;
       }
       if (result_[o]) {
@@ -195,7 +233,7 @@ void Planner::ChooseResults() {
         c.AddBuffer(o);
         continue;
       }
-      c.ops += cost[o].ops;
+      c.AddChain(cost[o]);
       c.reads_results |= cost[o].reads_results;
       c.has_indexed_load |= cost[o].has_indexed_load;
       for (int b : cost[o].buffers) c.AddBuffer(b);

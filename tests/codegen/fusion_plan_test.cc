@@ -194,6 +194,37 @@ TEST(FusionPlanTest, TanhGeluBackwardRecomputesTanhInsteadOfStoringIt) {
   EXPECT_EQ(kernels_with_tanh, 2) << plan.ToString(g);
 }
 
+TEST(FusionPlanTest, TanhGeluOfALinearStoresTanhButNotTheBiasedInput) {
+  // As above with a bias, x = h + b: the forward stores tanh(...) and y, not x; the
+  // backward loads h and tanh and adds the bias itself. tanh's chain from h is nine ops
+  // (x is used three times but counted once), one over the limit.
+  Tensor x = Input({8, 16});
+  Tensor w1 = Input({16, 32}, true);
+  Tensor b1 = Input({32}, true);
+  Tensor w2 = Input({32, 4}, true);
+  Tensor y = gelu(add(matmul(x, w1), b1), GeluApproximation::kTanh);
+  Tensor z = matmul(y, w2);
+  sum(mul(z, z)).backward();
+  Graph g = Trace({w1.grad(), b1.grad(), w2.grad()});
+  FusionPlan plan = PlanAndVerify(g);
+  const auto& order = g.post_order();
+  int kernels_with_tanh = 0;
+  int stored_tanh = 0;
+  for (const Kernel& k : plan.kernels) {
+    kernels_with_tanh += std::any_of(k.nodes.begin(), k.nodes.end(),
+                                     [&](int p) { return order[p]->op() == OpKind::kTanh; });
+    for (int p : k.stores) {
+      const Node& n = *order[p];
+      stored_tanh += n.op() == OpKind::kTanh;
+      const bool adds_to_a_matmul =
+          n.op() == OpKind::kAdd && n.operand(0).node->op() == OpKind::kMatmul;  // h + b
+      EXPECT_FALSE(adds_to_a_matmul) << plan.ToString(g);
+    }
+  }
+  EXPECT_EQ(stored_tanh, 1) << plan.ToString(g);
+  EXPECT_EQ(kernels_with_tanh, 1) << plan.ToString(g);
+}
+
 TEST(FusionPlanTest, LongElementwiseChainIsOneKernel) {
   std::string text = "graph {\n  %0 = f32[64,64] device_data()\n  %1 = f32[64] device_data()\n";
   constexpr int kOps = 50;
@@ -327,6 +358,33 @@ TEST(FusionPlanTest, ShortChainOverOneStoredResultIsRecomputedByItsReaders) {
   EXPECT_FALSE(Stored(plan, 4)) << plan.ToString(g);
   EXPECT_GE(KernelsWithMember(plan, 4), 2) << plan.ToString(g);
   EXPECT_TRUE(Stored(plan, 2));
+}
+
+TEST(FusionPlanTest, BiasAddedToAStoredResultIsRecomputedByItsReaders) {
+  // %4 = matmul + bias, read by two kernels: each loads the matmul's %2 and the small
+  // bias %3 and adds them itself. %9 adds a parameter as large as %2 instead: recomputing
+  // it would have each reader load both, so it is stored.
+  Graph g = Parse(R"(graph {
+  %0 = f32[16,32] device_data()
+  %1 = f32[32,32] device_data()
+  %2 = f32[16,32] matmul(%0, %1)
+  %3 = f32[32] device_data()
+  %4 = f32[16,32] add(%2, %3)
+  %5 = f32[16,32] tanh(%4)
+  %6 = f32[16] sum(%4) dims=[1] keepdim=false
+  %7 = f32[32] sum(%4) dims=[0] keepdim=false
+  %8 = f32[16,32] device_data()
+  %9 = f32[16,32] add(%2, %8)
+  %10 = f32[16,32] tanh(%9)
+  %11 = f32[16] sum(%9) dims=[1] keepdim=false
+  %12 = f32[32] sum(%9) dims=[0] keepdim=false
+  return (%5, %6, %7, %10, %11, %12)
+})");
+  FusionPlan plan = PlanAndVerify(g);
+  EXPECT_FALSE(Stored(plan, 4)) << plan.ToString(g);
+  EXPECT_GE(KernelsWithMember(plan, 4), 2) << plan.ToString(g);
+  EXPECT_TRUE(Stored(plan, 9)) << plan.ToString(g);
+  EXPECT_EQ(KernelsWithMember(plan, 9), 1) << plan.ToString(g);
 }
 
 TEST(FusionPlanTest, ResultReadOnlyThroughARecomputedChainIsStored) {
