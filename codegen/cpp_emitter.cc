@@ -186,22 +186,51 @@ void CppKernelEmitter::EmitNest(const LoopNest& nest) {
     stores_at(p - 1);
     first = p;
   }
-  int innermost_opened = 0;
+  // The element loop, over v: once as is, or first (when the row fits one block) reading
+  // what it shares with a row sum from the sum's array (SummandBlock).
+  const auto emit_innermost = [&](int k, int v) {
+    const std::vector<int> roots = roots_from(k);
+    const std::string pragma = simd_innermost() ? "#pragma omp simd" : "";
+    std::vector<bool> inner = bound;
+    inner[v] = true;
+    const auto emit_loop = [&] {
+      const size_t mark = scope_emitted_.size();
+      const int loops = OpenInnermostLoop(v, roots, bound, pragma);
+      EmitScope(inner, roots);
+      stores_at(k);
+      CloseInnermostLoop(loops);
+      LeaveScope(mark);
+    };
+    const std::vector<std::pair<int, std::string>> summands = SummandsInBlocks(v, roots);
+    if (summands.empty()) {
+      emit_loop();
+      return;
+    }
+    Line(absl::StrCat("if (", VarSize(v), " <= ", kSumBlock, ") {"));
+    ++indent_;
+    for (const auto& [e, text] : summands) replaced_text_[e] = text;
+    emit_loop();
+    for (const auto& [e, text] : summands) replaced_text_[e].clear();
+    --indent_;
+    Line("} else {");
+    ++indent_;
+    emit_loop();
+    --indent_;
+    Line("}");
+  };
   for (int k = first; k < n; ++k) {
     if (roots_from(k).empty()) break;
     const int v = nest.vars[k];
     if (k == n - 1) {
-      innermost_opened =
-          OpenInnermostLoop(v, roots_from(k), bound, simd_innermost() ? "#pragma omp simd" : "");
-    } else {
-      OpenLoop(v);
-      ++opened;
+      emit_innermost(k, v);
+      break;
     }
+    OpenLoop(v);
+    ++opened;
     bound[v] = true;
     EmitScope(bound, roots_from(k));
     stores_at(k);
   }
-  CloseInnermostLoop(innermost_opened);
   for (int k = 0; k < opened; ++k) {
     --indent_;
     Line("}");

@@ -46,6 +46,28 @@ class CppKernelEmitter : public KernelPrinter {
   // reduction, which keep the loop from being an OpenMP simd loop.
   bool Reaches(int root, const std::vector<bool>& inner_vars, bool* has_check) const;
 
+  // The row sum's summands kept for the element loop after it. A blocked f32/f64 sum
+  // over one variable writes each block's summands to an array before adding them
+  // (BlockSum); a row of at most kSumBlock elements is one block, so the array then holds
+  // every summand of the row. When the row's element loop computes one of them again
+  // (softmax: p = e / sum(e), e = exp(x - max)), it reads the array instead, in a second
+  // version of the loop taken when the row fits one block:
+  //   if (n1 <= 1024) { for i3: v9 = block7[i3]; b0[...] = v9 * rcp8; }
+  //   else            { for i3: v9 = exp(x - max) ...;  b0[...] = v9 * rcp8; }
+  struct SummandBlock {
+    int reduce;         // the kReduce expression
+    std::string block;  // the array, declared where the sum's accumulator is
+  };
+  std::vector<SummandBlock> summand_blocks_;
+  // The expressions of an element loop over `v` (reachable from `roots`, not yet
+  // emitted) that equal the summand of a row sum in scope, each with the text that reads
+  // it from the sum's array.
+  std::vector<std::pair<int, std::string>> SummandsInBlocks(int v,
+                                                            const std::vector<int>& roots) const;
+  // Whether expression `a`, with loop variable `a_var`, computes what `b` does with
+  // `b_var` in its place.
+  bool SameUpToVar(int a, int b, int a_var, int b_var) const;
+
   std::vector<int> blocked_exprs_;  // what the open innermost loop computes per block
 };
 

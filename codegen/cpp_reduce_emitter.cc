@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -29,6 +30,59 @@ bool CppKernelEmitter::Reaches(int root, const std::vector<bool>& inner_vars,
     for (int a : x.args) stack.push_back(a);
   }
   return *has_check;
+}
+
+bool CppKernelEmitter::SameUpToVar(int a, int b, int a_var, int b_var) const {
+  if (a == b) return !std::binary_search(deps_[a].begin(), deps_[a].end(), a_var);
+  const Expr& x = ir_.exprs[a];
+  const Expr& y = ir_.exprs[b];
+  if (x.kind != y.kind || x.dtype != y.dtype || x.op != y.op || x.args.size() != y.args.size()) {
+    return false;
+  }
+  if (x.kind == ExprKind::kVar) {
+    return x.arg == a_var ? y.arg == b_var : x.arg == y.arg && y.arg != b_var;
+  }
+  if (x.arg != y.arg) return false;
+  switch (x.kind) {
+    case ExprKind::kConstant:
+      return x.number == y.number && x.inumber == y.inumber;
+    case ExprKind::kReduce:
+    case ExprKind::kCheck:
+      return false;  // only the same expression (a == b) computes the same
+    default:
+      break;
+  }
+  for (size_t k = 0; k < x.args.size(); ++k) {
+    if (!SameUpToVar(x.args[k], y.args[k], a_var, b_var)) return false;
+  }
+  return true;
+}
+
+std::vector<std::pair<int, std::string>> CppKernelEmitter::SummandsInBlocks(
+    int v, const std::vector<int>& roots) const {
+  std::vector<std::pair<int, std::string>> found;
+  std::vector<bool> seen(ir_.exprs.size(), false);
+  std::vector<int> stack(roots.begin(), roots.end());
+  while (!stack.empty()) {
+    const int s = stack.back();
+    stack.pop_back();
+    if (s < 0 || seen[s] || emitted_[s]) continue;
+    seen[s] = true;
+    for (const SummandBlock& sb : summand_blocks_) {
+      const Expr& sum = ir_.exprs[sb.reduce];
+      const int sum_var = sum.vars[0];
+      if (!emitted_[sb.reduce] || ir_.exprs[sum.args[0]].dtype != ir_.exprs[s].dtype ||
+          !SameUpToVar(ir_.vars[sum_var].size_expr, ir_.vars[v].size_expr, -1, -1) ||
+          !SameUpToVar(sum.args[0], s, sum_var, v)) {
+        continue;
+      }
+      found.emplace_back(s, absl::StrCat(CType(ir_.exprs[s].dtype), "(", sb.block, "[i", v, "])"));
+      break;
+    }
+    if (!found.empty() && found.back().first == s) continue;  // its operands are not needed
+    for (int a : ir_.exprs[s].args) stack.push_back(a);
+  }
+  return found;
 }
 
 void CppKernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
@@ -85,6 +139,15 @@ void CppKernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
     const bool one_block =
         ir_.exprs[lv.size_expr].kind == ExprKind::kConstant && lv.size <= kSumBlock;
     std::string lo = "0", hi = VarSize(innermost);
+    // A sum over one variable declares its array with its accumulator, so that the
+    // element loop after it can read the summands of a one-block row (SummandBlock).
+    const std::string block = absl::StrCat("block", e);
+    const bool keeps_summands = !has_check && x.vars.size() == 1 && IsFloating(body_dt) &&
+                                CType(x.acc_dtype) == CType(body_dt);
+    if (keeps_summands) {
+      Line(absl::StrCat("alignas(64) ", at, " ", block, "[", kSumBlock, "];"));
+      summand_blocks_.push_back({e, block});
+    }
     if (!one_block) {
       Line(absl::StrCat("for (int64_t ", i, "_lo = 0; ", i, "_lo < ", hi, "; ", i,
                         "_lo += ", kSumBlock, ") {"));
@@ -95,11 +158,12 @@ void CppKernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
       hi = absl::StrCat(i, "_hi");
     }
     // A loop with checks stays sequential.
-    const std::string block = absl::StrCat("block", e);
     if (has_check) {
       Line(absl::StrCat(at, " ", part, " = 0;"));
     } else {
-      Line(absl::StrCat("alignas(64) ", at, " ", block, "[", kSumBlock, "];"));
+      if (!keeps_summands) {
+        Line(absl::StrCat("alignas(64) ", at, " ", block, "[", kSumBlock, "];"));
+      }
       Line("#pragma omp simd");
     }
     Line(absl::StrCat("for (int64_t ", i, " = ", lo, "; ", i, " < ", hi, "; ++", i, ") {"));

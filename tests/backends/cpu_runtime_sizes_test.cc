@@ -15,6 +15,7 @@
 #include "lazy/device.h"
 #include "lazy/graph_executor.h"
 #include "lazy/nn_attention.h"
+#include "lazy/nn_functional.h"
 #include "lazy/nn_transformer.h"
 #include "lazy/ops.h"
 #include "lazy/optim_adamw.h"
@@ -131,6 +132,35 @@ TEST(CpuRuntimeSizesTest, SoftmaxLayerNormAttentionAtManySizes) {
   ExpectClose(Composite("interp", lengths), cpu, 1e-4, "softmax/layer_norm/attention");
   // Lengths 17, 130 and 2 reuse what length 3 compiled (1 specialises size-1 dimensions).
   for (size_t i = 2; i < lengths.size(); ++i) {
+    EXPECT_EQ(cpu.compiles[i], 0) << "length " << lengths[i];
+  }
+}
+
+// Softmax and masked softmax over rows of `lengths` elements, x [3, length].
+Results LongRows(const char* device, const std::vector<int64_t>& lengths) {
+  set_device(device);
+  Generator gen(11);
+  Results run;
+  for (int64_t length : lengths) {
+    const int64_t before = LibraryMisses();
+    Tensor x = randn({3, length}, gen);
+    const Tensor mask = PaddingMask(3, length);
+    const std::vector<Tensor> outs = {softmax(x, 1), nn::masked_softmax(x * 4.0, mask, 1)};
+    for (const Tensor& t : outs) run.values.push_back(t.to_vector<float>());
+    run.compiles.push_back(LibraryMisses() - before);
+  }
+  set_device("interp");
+  return run;
+}
+
+TEST(CpuRuntimeSizesTest, SoftmaxRowsOfOneBlockAndOfSeveral) {
+  // A row of up to 1024 elements reads its exponentials back from the row sum's block;
+  // a longer one computes them again (cpp_kernel_emitter.h: SummandBlock). Both run the
+  // kernels the first length compiled.
+  const std::vector<int64_t> lengths = {1000, 1024, 1025, 2500, 7};
+  const Results cpu = LongRows("cpu", lengths);
+  ExpectClose(LongRows("interp", lengths), cpu, 1e-5, "softmax rows");
+  for (size_t i = 1; i < lengths.size(); ++i) {
     EXPECT_EQ(cpu.compiles[i], 0) << "length " << lengths[i];
   }
 }

@@ -264,6 +264,20 @@ TEST(CppEmitterTest, SoftmaxVectorisesItsMaxAndMultipliesByTheReciprocalSum) {
   EXPECT_THAT(source, HasSubstr(" * rcp"));
 }
 
+TEST(CppEmitterTest, SoftmaxReadsItsSummandsBackWhenTheRowIsOneBlock) {
+  // e = exp(x - max) is summed, then divided by the sum: a row of at most kSumBlock
+  // elements reads e from the sum's block, longer rows compute it again.
+  const std::string source = SourceOf(SoftmaxMlp(8));
+  const size_t branch = source.find(" <= 1024) {");
+  ASSERT_NE(branch, std::string::npos) << source;
+  const size_t other = source.find("} else {", branch);
+  ASSERT_NE(other, std::string::npos) << source;
+  const std::string one_block = source.substr(branch, other - branch);
+  EXPECT_THAT(one_block, HasSubstr("float(block"));
+  EXPECT_THAT(one_block, Not(HasSubstr("ExpF")));
+  EXPECT_THAT(source.substr(other), HasSubstr("ExpF"));
+}
+
 // Runs the configured host compiler with the configured flags on `source`, asking GCC
 // which loops it vectorised. Empty when the compiler does not understand the request.
 std::string VectorizationReport(const std::string& source) {
@@ -381,7 +395,8 @@ TEST(CppEmitterTest, EverySimdLoopVectorisesWithManyOutputsAndABoolMask) {
   int simd_loops = 0;
   const std::vector<std::string> missed =
       UnvectorisedSimdLoops(source, VectorisedLines(report), &simd_loops);
-  // The GELU element loop; the softmax's max, sum and element loops.
+  // The GELU element loop; the softmax's max and sum loops and its element loop (two
+  // versions: reading the sum's block, or computing again).
   EXPECT_GE(simd_loops, 4) << source;
   EXPECT_THAT(missed, ::testing::IsEmpty()) << report << source;
 }
