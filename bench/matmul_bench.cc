@@ -6,8 +6,8 @@
 // Each shape is timed as the backend runs it (RunBlasMatmul on a MatmulCall, transposes
 // as flags), repetitions interleaved across shapes so that a noisy neighbour hits all
 // of them alike; the table shows each shape's median GFLOP/s, its share of the bound's
-// median, and (per-matrix) the median of the same product run as one sgemm per matrix
-// with OpenBLAS's own threads, the way the backend ran batches before.
+// median, and (OpenBLAS) the median of the same product with every tile sent to
+// OpenBLAS, small ones included (backends/cpu/small_sgemm.h turned off).
 //
 //   build/bench/matmul_bench [--reps=N] [--min_ms=M]
 //   (KILN_NUM_THREADS sets the threads, as for the backend)
@@ -25,6 +25,7 @@
 #include "backends/cpu/blas.h"
 #include "backends/cpu/blas_kernels.h"
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/small_sgemm.h"
 #include "codegen/kernel_ir.h"
 
 namespace {
@@ -173,43 +174,31 @@ int main(int argc, char** argv) {
                 bound.out.data(), kBoundSize);
   };
 
-  // The same products as one sgemm per matrix with OpenBLAS's own threads inside each
-  // call: what the backend did before it shared tiles out itself.
-  auto run_per_matrix = [](const Case& c, Prepared& p) {
-    const int64_t lda = c.ta ? c.m : c.k;
-    const int64_t ldb = c.tb ? c.k : c.n;
-    for (int64_t i = 0; i < c.batch; ++i) {
-      cblas_sgemm(CblasRowMajor, c.ta ? CblasTrans : CblasNoTrans,
-                  c.tb ? CblasTrans : CblasNoTrans, c.m, c.n, c.k, 1.0f, p.a.data() + i * c.m * c.k,
-                  lda, p.b.data() + (c.shared_b ? 0 : i * c.k * c.n), ldb, 0.0f,
-                  p.out.data() + i * c.m * c.n, c.n);
-    }
-  };
-
   std::vector<double> bound_rates;
-  std::vector<std::vector<double>> rates(cases.size()), per_matrix_rates(cases.size());
+  std::vector<std::vector<double>> rates(cases.size()), openblas_rates(cases.size());
   for (int r = 0; r < reps; ++r) {
     // The backend's setting is left as the backend chose it once the bound has run.
     const int saved = openblas_get_num_threads();
     openblas_set_num_threads(threads);
     bound_rates.push_back(bound_case.Flops() / TimePerCall(run_bound, min_seconds) / 1e9);
-    for (size_t i = 0; i < cases.size(); ++i) {
-      auto run = [&] { run_per_matrix(cases[i], prepared[i]); };
-      per_matrix_rates[i].push_back(cases[i].Flops() / TimePerCall(run, min_seconds) / 1e9);
-    }
     openblas_set_num_threads(saved);
-    for (size_t i = 0; i < cases.size(); ++i) {
-      Prepared& p = prepared[i];
-      auto run = [&] {
-        kiln::cpu::SetBlasThreads(threads);
-        const absl::Status status = kiln::cpu::RunBlasMatmul(p.call, p.bufs);
-        if (!status.ok()) {
-          std::fprintf(stderr, "%s: %s\n", cases[i].label.c_str(),
-                       std::string(status.message()).c_str());
-          std::exit(1);
-        }
-      };
-      rates[i].push_back(cases[i].Flops() / TimePerCall(run, min_seconds) / 1e9);
+    // Each shape as the backend runs it, and again with every tile sent to OpenBLAS.
+    for (bool small : {true, false}) {
+      kiln::cpu::SetSmallSgemmEnabled(small);
+      for (size_t i = 0; i < cases.size(); ++i) {
+        Prepared& p = prepared[i];
+        auto run = [&] {
+          kiln::cpu::SetBlasThreads(threads);
+          const absl::Status status = kiln::cpu::RunBlasMatmul(p.call, p.bufs);
+          if (!status.ok()) {
+            std::fprintf(stderr, "%s: %s\n", cases[i].label.c_str(),
+                         std::string(status.message()).c_str());
+            std::exit(1);
+          }
+        };
+        (small ? rates : openblas_rates)[i].push_back(cases[i].Flops() /
+                                                      TimePerCall(run, min_seconds) / 1e9);
+      }
     }
   }
 
@@ -219,7 +208,7 @@ int main(int argc, char** argv) {
       "1e9 flop/s)\n",
       threads, kiln::cpu::BlasKernelName().c_str(), reps);
   std::printf("%-28s %5s %5s %5s %5s %2s %2s %9s %8s %8s %8s %11s\n", "shape", "batch", "m", "n",
-              "k", "ta", "tb", "GFLOP/s", "of bound", "min", "max", "per-matrix");
+              "k", "ta", "tb", "GFLOP/s", "of bound", "min", "max", "OpenBLAS");
   std::printf("%-28s %5d %5lld %5lld %5lld %2d %2d %9.1f %8s %8.1f %8.1f\n", "bound (direct sgemm)",
               1, static_cast<long long>(kBoundSize), static_cast<long long>(kBoundSize),
               static_cast<long long>(kBoundSize), 0, 0, bound_rate, "1.00",
@@ -232,8 +221,7 @@ int main(int argc, char** argv) {
                 c.label.c_str(), static_cast<long long>(c.batch), static_cast<long long>(c.m),
                 static_cast<long long>(c.n), static_cast<long long>(c.k), c.ta, c.tb, rate,
                 rate / bound_rate, *std::min_element(rates[i].begin(), rates[i].end()),
-                *std::max_element(rates[i].begin(), rates[i].end()),
-                Median(per_matrix_rates[i]));
+                *std::max_element(rates[i].begin(), rates[i].end()), Median(openblas_rates[i]));
   }
   return 0;
 }
