@@ -7,7 +7,7 @@
 // as flags), repetitions interleaved across shapes so that a noisy neighbour hits all
 // of them alike; the table shows each shape's median GFLOP/s, its share of the bound's
 // median, and (OpenBLAS) the median of the same product with every tile sent to
-// OpenBLAS, small ones included (backends/cpu/small_sgemm.h turned off).
+// OpenBLAS (kiln's own gemm, backends/cpu/avx2_sgemm.h, turned off).
 //
 //   build/bench/matmul_bench [--reps=N] [--min_ms=M]
 //   (KILN_NUM_THREADS sets the threads, as for the backend)
@@ -22,10 +22,10 @@
 #include <string>
 #include <vector>
 
+#include "backends/cpu/avx2_sgemm.h"
 #include "backends/cpu/blas.h"
 #include "backends/cpu/blas_kernels.h"
 #include "backends/cpu/cpu_backend.h"
-#include "backends/cpu/small_sgemm.h"
 #include "codegen/kernel_ir.h"
 
 namespace {
@@ -183,8 +183,8 @@ int main(int argc, char** argv) {
     bound_rates.push_back(bound_case.Flops() / TimePerCall(run_bound, min_seconds) / 1e9);
     openblas_set_num_threads(saved);
     // Each shape as the backend runs it, and again with every tile sent to OpenBLAS.
-    for (bool small : {true, false}) {
-      kiln::cpu::SetSmallSgemmEnabled(small);
+    for (bool own : {true, false}) {
+      kiln::cpu::SetAvx2SgemmEnabled(own);
       for (size_t i = 0; i < cases.size(); ++i) {
         Prepared& p = prepared[i];
         auto run = [&] {
@@ -196,8 +196,8 @@ int main(int argc, char** argv) {
             std::exit(1);
           }
         };
-        (small ? rates : openblas_rates)[i].push_back(cases[i].Flops() /
-                                                      TimePerCall(run, min_seconds) / 1e9);
+        (own ? rates : openblas_rates)[i].push_back(cases[i].Flops() /
+                                                    TimePerCall(run, min_seconds) / 1e9);
       }
     }
   }

@@ -117,8 +117,8 @@ Config ParseConfig(const std::vector<std::string>& env, std::vector<std::string>
       if (!ParseBool(value, &config.profile)) bad_value(name, value, "0 or 1");
     } else if (name == "KILN_BATCH_SLICING") {
       if (!ParseBool(value, &config.batch_slicing)) bad_value(name, value, "0 or 1");
-    } else if (name == "KILN_SMALL_MATMULS") {
-      if (!ParseBool(value, &config.small_matmuls)) bad_value(name, value, "0 or 1");
+    } else if (name == "KILN_AVX2_SGEMM") {
+      if (!ParseBool(value, &config.avx2_sgemm)) bad_value(name, value, "0 or 1");
     } else if (name == "KILN_CHECK_NAN") {
       if (!ParseBool(value, &config.check_nan)) bad_value(name, value, "0 or 1");
     } else if (name == "KILN_TRACE") {

@@ -48,7 +48,7 @@ struct Config {
   bool allow_tf32 = false;
   bool profile = false;
   bool batch_slicing = true;
-  bool small_matmuls = true;
+  bool avx2_sgemm = true;
   std::string trace;
   bool check_nan = false;
 };

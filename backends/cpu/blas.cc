@@ -7,8 +7,8 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "backends/cpu/avx2_sgemm.h"
 #include "backends/cpu/blas_kernels.h"
-#include "backends/cpu/small_sgemm.h"
 #include "ir/shape.h"
 
 namespace kiln::cpu {
@@ -34,7 +34,7 @@ void Gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t
   const CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans;
   const CBLAS_TRANSPOSE opb = tb ? CblasTrans : CblasNoTrans;
   if constexpr (sizeof(T) == 4) {
-    if (PreferSmallSgemm(m, n, k)) return SmallSgemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
+    if (PreferAvx2Sgemm(ta, n, k)) return Avx2Sgemm(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
     cblas_sgemm(CblasRowMajor, opa, opb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
   } else {
     cblas_dgemm(CblasRowMajor, opa, opb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);

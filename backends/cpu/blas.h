@@ -1,8 +1,9 @@
 #pragma once
 // Matmul through OpenBLAS: one cblas_sgemm/cblas_dgemm per batch element (or per block
 // of one), batch dimensions broadcast, transposed operands passed as flags (never copied).
-// f32 products small enough to stay in cache go to small_sgemm.h instead where that is
-// faster (attention's per-head products on AVX2 CPUs).
+// An f32 gemm with a short inner dimension (a Linear's forward and input gradient,
+// attention's products) goes to kiln's own kernel instead where that is faster
+// (avx2_sgemm.h: AVX2 CPUs without AVX-512).
 //
 //   MatmulCall{a: f32[8,64,32] (transposed: op(a) is [8,32,64]), b: f32[64,16], out: f32[8,32,16]}
 //     -> for each of the 8 batches: sgemm(Trans, NoTrans, m=32, n=16, k=64, ...)

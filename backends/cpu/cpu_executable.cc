@@ -7,9 +7,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "backends/cpu/avx2_sgemm.h"
 #include "backends/cpu/blas.h"
 #include "backends/cpu/cpu_backend.h"
-#include "backends/cpu/small_sgemm.h"
 #include "backends/graph_parameters.h"
 #include "backends/host_copy.h"
 #include "backends/kernel_failure.h"
@@ -344,7 +344,7 @@ absl::StatusOr<std::vector<BufferPtr>> CpuExecutable::Run(absl::Span<const Argum
   if (nan_check_ != nullptr) RETURN_IF_ERROR(CheckFiniteArguments(params));
   const int threads = NumThreads();
   SetBlasThreads(threads);
-  SetSmallSgemmEnabled(config().small_matmuls);
+  SetAvx2SgemmEnabled(config().avx2_sgemm);
   std::vector<std::shared_ptr<CpuBuffer>> owned(params_.num_nodes);
   // Outputs written over donated buffers get them now; no kernel reads them before.
   bool any_donated = false;

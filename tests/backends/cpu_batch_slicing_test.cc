@@ -2,11 +2,11 @@
 // forward and backward, with key padding masks (one sample entirely padding), run one
 // batch element at a time, against interp, on several thread counts; and the same
 // graphs with KILN_BATCH_SLICING=0, which must run no group and give the same results
-// (and with KILN_SMALL_MATMULS=0).
+// (and with KILN_AVX2_SGEMM=0).
 #include <string>
 #include <vector>
 
-#include "backends/cpu/small_sgemm.h"
+#include "backends/cpu/avx2_sgemm.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lazy/creation.h"
@@ -82,22 +82,22 @@ TEST_F(CpuBatchSlicingTest, AttentionForwardAndBackwardMatchInterp) {
   }
 }
 
-// The per-head products run on kiln's own small-matrix kernel where the CPU prefers it
-// (above); KILN_SMALL_MATMULS=0 sends them to OpenBLAS, with the same results.
-TEST_F(CpuBatchSlicingTest, AttentionMatchesInterpWithSmallMatmulsOff) {
+// The products run on kiln's own gemm where the CPU prefers it (above); KILN_AVX2_SGEMM=0
+// sends them to OpenBLAS, with the same results.
+TEST_F(CpuBatchSlicingTest, AttentionMatchesInterpWithOwnGemmOff) {
   ScopedConfigOverride cfg;
   cfg->num_threads = 2;
-  cfg->small_matmuls = false;
+  cfg->avx2_sgemm = false;
   const AttentionShape s{5, 33, 12, 3};
   clear_compile_cache();
   ExpectCpuMatchesInterp([&](Generator& gen) { return AttentionStep(gen, s); }, 1e-4,
-                         Name(s, 2, true) + ", small matmuls off");
-  EXPECT_FALSE(cpu::PreferSmallSgemm(33, 33, 4)) << "the run did not apply the setting";
-  cfg->small_matmuls = true;
+                         Name(s, 2, true) + ", own gemm off");
+  EXPECT_FALSE(cpu::PreferAvx2Sgemm(false, 33, 4)) << "the run did not apply the setting";
+  cfg->avx2_sgemm = true;
   ExpectCpuMatchesInterp([&](Generator& gen) { return AttentionStep(gen, s); }, 1e-4,
-                         Name(s, 2, true) + ", small matmuls on");
-  EXPECT_EQ(cpu::PreferSmallSgemm(33, 33, 4),
-            cpu::SmallSgemmSupported() && !__builtin_cpu_supports("avx512f"));
+                         Name(s, 2, true) + ", own gemm on");
+  EXPECT_EQ(cpu::PreferAvx2Sgemm(false, 33, 4),
+            cpu::Avx2SgemmSupported() && !__builtin_cpu_supports("avx512f"));
   clear_compile_cache();
 }
 

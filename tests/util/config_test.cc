@@ -96,7 +96,7 @@ TEST(ConfigTest, BackendDefaults) {
   EXPECT_EQ(c.num_threads, 0);
   EXPECT_FALSE(c.profile);
   EXPECT_TRUE(c.batch_slicing);
-  EXPECT_TRUE(c.small_matmuls);
+  EXPECT_TRUE(c.avx2_sgemm);
   EXPECT_EQ(c.trace, "");
   EXPECT_FALSE(c.check_nan);
   EXPECT_THAT(warnings, IsEmpty());
@@ -108,7 +108,7 @@ TEST(ConfigTest, ParsesBackendValues) {
       ParseConfig({"KILN_CXX=/usr/bin/clang++-15", "KILN_CXXFLAGS=-O1 -g  -fPIC -shared",
                    "KILN_CACHE_DIR=/tmp/kiln cache", "KILN_DISK_CACHE=0", "KILN_NUM_THREADS=3",
                    "KILN_PROFILE=1", "KILN_BATCH_SLICING=0", "KILN_TRACE=/tmp/trace=1.json",
-                   "KILN_CHECK_NAN=1", "KILN_SMALL_MATMULS=0"},
+                   "KILN_CHECK_NAN=1", "KILN_AVX2_SGEMM=0"},
                   &warnings);
   EXPECT_EQ(c.cxx, "/usr/bin/clang++-15");
   // Kept verbatim; the host compiler splits it on whitespace.
@@ -119,7 +119,7 @@ TEST(ConfigTest, ParsesBackendValues) {
   EXPECT_TRUE(c.profile);
   EXPECT_FALSE(c.batch_slicing);
   EXPECT_TRUE(c.check_nan);
-  EXPECT_FALSE(c.small_matmuls);
+  EXPECT_FALSE(c.avx2_sgemm);
   // Only the first '=' separates the name.
   EXPECT_EQ(c.trace, "/tmp/trace=1.json");
   EXPECT_THAT(warnings, IsEmpty());
@@ -151,7 +151,7 @@ TEST(ConfigTest, BadBackendValuesWarnAndKeepTheDefault) {
   const Config c = ParseConfig(
       {"HOME=/home/u", "KILN_CXX=", "KILN_CXXFLAGS= \t ", "KILN_CACHE_DIR=", "KILN_DISK_CACHE=2",
        "KILN_NUM_THREADS=-1", "KILN_PROFILE=verbose", "KILN_BATCH_SLICING=2",
-       "KILN_CHECK_NAN=maybe", "KILN_SMALL_MATMULS=x"},
+       "KILN_CHECK_NAN=maybe", "KILN_AVX2_SGEMM=x"},
       &warnings);
   EXPECT_EQ(c.cxx, "c++");
   EXPECT_EQ(c.cxxflags, "-O3 -march=native -fopenmp -fno-math-errno -fPIC -shared");
@@ -161,7 +161,7 @@ TEST(ConfigTest, BadBackendValuesWarnAndKeepTheDefault) {
   EXPECT_FALSE(c.profile);
   EXPECT_TRUE(c.batch_slicing);
   EXPECT_FALSE(c.check_nan);
-  EXPECT_TRUE(c.small_matmuls);
+  EXPECT_TRUE(c.avx2_sgemm);
   ASSERT_EQ(warnings.size(), 9u);
   EXPECT_THAT(warnings[0], HasSubstr("KILN_CXX= is not a compiler"));
   EXPECT_THAT(warnings[1], HasSubstr("KILN_CXXFLAGS="));
@@ -173,7 +173,7 @@ TEST(ConfigTest, BadBackendValuesWarnAndKeepTheDefault) {
   EXPECT_THAT(warnings[5], HasSubstr("KILN_PROFILE=verbose"));
   EXPECT_THAT(warnings[6], HasSubstr("KILN_BATCH_SLICING=2"));
   EXPECT_THAT(warnings[7], HasSubstr("KILN_CHECK_NAN=maybe"));
-  EXPECT_THAT(warnings[8], HasSubstr("KILN_SMALL_MATMULS=x"));
+  EXPECT_THAT(warnings[8], HasSubstr("KILN_AVX2_SGEMM=x"));
 }
 
 TEST(ConfigTest, NumThreadsAndBooleans) {

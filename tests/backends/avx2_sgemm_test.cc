@@ -1,7 +1,7 @@
-// The small-matrix f32 product against a double-precision reference: every transpose
-// combination, sizes on both sides of the 6x16 register tile, the 48-row chunks and the
-// 8x8 transposes, padded row strides, and nothing written outside C.
-#include "backends/cpu/small_sgemm.h"
+// kiln's own f32 gemm against a double-precision reference: every transpose combination,
+// sizes on both sides of the 6x16 register tile, the 48-row chunks, the 8x8 transposes and
+// the in-place/copied panels of op(B), padded row strides, and nothing written outside C.
+#include "backends/cpu/avx2_sgemm.h"
 
 #include <cmath>
 #include <limits>
@@ -31,7 +31,7 @@ void ExpectMatchesReference(const Product& p, std::mt19937& rng) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   std::vector<float> c((p.m + 1) * ldc, nan);
 
-  SmallSgemm(p.ta, p.tb, p.m, p.n, p.k, a.data(), lda, b.data(), ldb, c.data(), ldc);
+  Avx2Sgemm(p.ta, p.tb, p.m, p.n, p.k, a.data(), lda, b.data(), ldb, c.data(), ldc);
 
   auto at = [](const std::vector<float>& x, bool t, int64_t ld, int64_t i, int64_t j) {
     return static_cast<double>(t ? x[j * ld + i] : x[i * ld + j]);
@@ -55,15 +55,15 @@ void ExpectMatchesReference(const Product& p, std::mt19937& rng) {
   }
 }
 
-TEST(SmallSgemmTest, MatchesReferenceOnEveryTransposeAndRaggedSize) {
-  if (!SmallSgemmSupported()) GTEST_SKIP() << "CPU without AVX2 and FMA";
+TEST(Avx2SgemmTest, MatchesReferenceOnEveryTransposeAndRaggedSize) {
+  if (!Avx2SgemmSupported()) GTEST_SKIP() << "CPU without AVX2 and FMA";
   std::mt19937 rng(20261205);
   int products = 0;
   for (const bool ta : {false, true}) {
     for (const bool tb : {false, true}) {
       for (const int64_t m : {1, 5, 6, 7, 13, 48, 53, 100}) {
         for (const int64_t n : {1, 8, 15, 16, 17, 33, 64}) {
-          for (const int64_t k : {0, 1, 7, 8, 9, 17, 64, 130}) {
+          for (const int64_t k : {0, 1, 7, 8, 9, 17, 64, 128, 300}) {
             SCOPED_TRACE(testing::Message()
                          << "ta=" << ta << " tb=" << tb << " m=" << m << " n=" << n << " k=" << k);
             ExpectMatchesReference({ta, tb, m, n, k}, rng);
@@ -74,29 +74,31 @@ TEST(SmallSgemmTest, MatchesReferenceOnEveryTransposeAndRaggedSize) {
       }
     }
   }
-  EXPECT_EQ(products, 2 * 2 * 8 * 7 * 8);
+  EXPECT_EQ(products, 2 * 2 * 8 * 7 * 9);
 }
 
-TEST(SmallSgemmTest, EmptyProductsWriteNothing) {
-  if (!SmallSgemmSupported()) GTEST_SKIP() << "CPU without AVX2 and FMA";
+TEST(Avx2SgemmTest, EmptyProductsWriteNothing) {
+  if (!Avx2SgemmSupported()) GTEST_SKIP() << "CPU without AVX2 and FMA";
   const float a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8};
   float c[4] = {-1, -1, -1, -1};
-  SmallSgemm(false, false, 0, 2, 2, a, 2, b, 2, c, 2);
-  SmallSgemm(false, false, 2, 0, 2, a, 2, b, 2, c, 2);
+  Avx2Sgemm(false, false, 0, 2, 2, a, 2, b, 2, c, 2);
+  Avx2Sgemm(false, false, 2, 0, 2, a, 2, b, 2, c, 2);
   for (float x : c) EXPECT_EQ(x, -1);
 }
 
-TEST(SmallSgemmTest, PreferredOnlyForCacheSizedProductsAndWhenEnabled) {
-  const bool cpu = SmallSgemmSupported() && !__builtin_cpu_supports("avx512f");
-  EXPECT_EQ(PreferSmallSgemm(128, 128, 64), cpu);  // attention at L = 128
-  EXPECT_EQ(PreferSmallSgemm(64, 64, 128), cpu);
-  EXPECT_FALSE(PreferSmallSgemm(256, 64, 256));   // k past 128
-  EXPECT_FALSE(PreferSmallSgemm(2048, 768, 96));  // A past 64Ki floats
-  EXPECT_FALSE(PreferSmallSgemm(64, 2048, 96));   // B past 64Ki floats
-  SetSmallSgemmEnabled(false);
-  EXPECT_FALSE(PreferSmallSgemm(128, 128, 64));
-  SetSmallSgemmEnabled(true);
-  EXPECT_EQ(PreferSmallSgemm(128, 128, 64), cpu);
+TEST(Avx2SgemmTest, PreferredForShortInnerDimensionsAndWhenEnabled) {
+  const bool cpu = Avx2SgemmSupported() && !__builtin_cpu_supports("avx512f");
+  EXPECT_EQ(PreferAvx2Sgemm(false, 128, 64), cpu);   // attention at L = 128
+  EXPECT_EQ(PreferAvx2Sgemm(false, 768, 192), cpu);  // a Linear's forward
+  EXPECT_EQ(PreferAvx2Sgemm(false, 192, 768), cpu);  // its input gradient
+  EXPECT_EQ(PreferAvx2Sgemm(true, 64, 64), cpu);
+  EXPECT_FALSE(PreferAvx2Sgemm(false, 192, 4096));  // a weight gradient: k past 768
+  EXPECT_FALSE(PreferAvx2Sgemm(true, 64, 128));     // transposed A: k past 64
+  EXPECT_FALSE(PreferAvx2Sgemm(false, 4096, 512));  // op(B) past 1Mi floats
+  SetAvx2SgemmEnabled(false);
+  EXPECT_FALSE(PreferAvx2Sgemm(false, 128, 64));
+  SetAvx2SgemmEnabled(true);
+  EXPECT_EQ(PreferAvx2Sgemm(false, 128, 64), cpu);
 }
 
 }  // namespace

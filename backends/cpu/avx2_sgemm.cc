@@ -1,4 +1,4 @@
-#include "backends/cpu/small_sgemm.h"
+#include "backends/cpu/avx2_sgemm.h"
 
 #include <immintrin.h>
 
@@ -18,11 +18,18 @@ constexpr int64_t kCols = 16;
 // panel of op(B) passes over them.
 constexpr int64_t kChunkRows = 8 * kRows;
 
-// Bounds within which the operands stay in cache (PreferSmallSgemm). k is held to 128 by
-// measurement: at k = 256 (attention's p v at L = 256) OpenBLAS, which copies A in one
-// sequential pass, ran as fast or faster than the tiles' six streams over rows of A.
-constexpr int64_t kMaxK = 128;
-constexpr int64_t kMaxOperandFloats = 64 * 1024;
+// PreferAvx2Sgemm's bounds, all measured (bench/matmul_bench): k up to the ViT's widest
+// Linear input (768); a transposed A only up to k = 64 (attention's p^T dO: 20% faster
+// than OpenBLAS at k = 64, no faster at 128 and slower at 256, where the copy of A costs
+// more); the copy of op(B) up to 1Mi floats per thread.
+constexpr int64_t kMaxK = 768;
+constexpr int64_t kMaxTransposedAK = 64;
+constexpr int64_t kMaxPanelFloats = 1 << 20;
+
+// Up to this k an untransposed op(B)'s panel (k rows of 64 bytes) is read in place; past
+// it the rows no longer fit in L1 and a contiguous copy is faster (the Linears' input
+// gradients: 150 -> 180 GFLOP/s).
+constexpr int64_t kMaxInPlaceK = 128;
 
 std::atomic<bool> enabled{true};
 
@@ -161,27 +168,27 @@ KILN_AVX2 void PanelProduct(int64_t m, int64_t k, const float* a, int64_t lda, c
 
 }  // namespace
 
-bool SmallSgemmSupported() {
+bool Avx2SgemmSupported() {
   static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return supported;
 }
 
-bool PreferSmallSgemm(int64_t m, int64_t n, int64_t k) {
-  static const bool cpu = SmallSgemmSupported() && !__builtin_cpu_supports("avx512f");
-  return cpu && enabled.load(std::memory_order_relaxed) && k <= kMaxK &&
-         m * k <= kMaxOperandFloats && n * k <= kMaxOperandFloats;
+bool PreferAvx2Sgemm(bool ta, int64_t n, int64_t k) {
+  static const bool cpu = Avx2SgemmSupported() && !__builtin_cpu_supports("avx512f");
+  return cpu && enabled.load(std::memory_order_relaxed) && k <= (ta ? kMaxTransposedAK : kMaxK) &&
+         n * k <= kMaxPanelFloats;
 }
 
-void SetSmallSgemmEnabled(bool on) { enabled.store(on, std::memory_order_relaxed); }
+void SetAvx2SgemmEnabled(bool on) { enabled.store(on, std::memory_order_relaxed); }
 
-KILN_AVX2 void SmallSgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a,
-                          int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc) {
+KILN_AVX2 void Avx2Sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a,
+                         int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
   // Per thread: the backend runs one product per thread at a time.
   static thread_local std::vector<float> panels, packed_a;
-  // op(B) in panels of 16 columns, panel j / 16 at j * k: read in place when untransposed,
-  // copied when transposed or ragged.
-  auto in_place = [&](int64_t j) { return !tb && j + kCols <= n; };
+  // op(B) in panels of 16 columns, panel j / 16 at j * k: read in place when untransposed
+  // and short, otherwise copied.
+  auto in_place = [&](int64_t j) { return !tb && k <= kMaxInPlaceK && j + kCols <= n; };
   panels.resize(std::max<size_t>(panels.size(), (n + kCols - 1) / kCols * kCols * k));
   for (int64_t j = 0; j < n; j += kCols) {
     if (!in_place(j)) PackPanel(tb, k, b, ldb, j, std::min(kCols, n - j), panels.data() + j * k);
