@@ -9,9 +9,11 @@ step time and of the per-round ratio (peer / kiln: how many times faster kiln is
   python3 bench/naflex_compare.py [--kiln build/examples/naflex_vit/naflex_vit]
                                   [--buckets 64,128,256] [--rounds 3] [--steps 12]
                                   [--threads 2] [--python /usr/bin/python3]
+                                  [--device cpu|cuda]
 
 Prints one line per round and bucket, a table, and a JSON line. The peer needs torch
-(Debian: python3-torch, hence the default --python).
+(Debian: python3-torch, hence the default --python); with --device cuda, a torch built
+with CUDA.
 """
 import argparse
 import json
@@ -28,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def kiln_step_ms(args, bucket):
     out = subprocess.run(
         [args.kiln, "--bench", "--buckets", str(bucket), "--steps", str(args.steps),
-         "--threads", str(args.threads), "--out-dir", args.out_dir],
+         "--threads", str(args.threads), "--device", args.device, "--out-dir", args.out_dir],
         check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])["median_step_ms"]
 
@@ -36,7 +38,7 @@ def kiln_step_ms(args, bucket):
 def peer_step_ms(args, bucket):
     out = subprocess.run(
         [args.python, os.path.join(HERE, "naflex_torch_peer.py"), "--buckets", str(bucket),
-         "--steps", str(args.steps), "--threads", str(args.threads)],
+         "--steps", str(args.steps), "--threads", str(args.threads), "--device", args.device],
         check=True, capture_output=True, text=True).stdout
     match = re.search(r"median step ([0-9.]+) ms", out)
     if match is None:
@@ -59,12 +61,13 @@ def compare(args):
             print(f"round {r + 1} bucket {b}: PyTorch {p:.1f} ms, kiln {k:.1f} ms, "
                   f"ratio {p / k:.2f}", flush=True)
     print(f"\nmedians over {args.rounds} rounds ({args.steps} steps per run, "
-          f"{args.threads} threads)")
+          f"{args.threads} threads, {args.device})")
     print("bucket   PyTorch ms   kiln ms   ratio (min..max)")
     for b in buckets:
         print(f"{b:6d} {statistics.median(peer[b]):12.1f} {statistics.median(kiln[b]):9.1f}"
               f"   {statistics.median(ratio[b]):.2f} ({min(ratio[b]):.2f}..{max(ratio[b]):.2f})")
     print(json.dumps({
+        "device": args.device,
         "rounds": args.rounds,
         "steps": args.steps,
         "threads": args.threads,
@@ -82,6 +85,8 @@ def main():
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--python", default="/usr/bin/python3", help="a Python with torch")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                        help="the device of both runs")
     parser.add_argument("--out-dir", help="where the kiln runs write their CSV and curve "
                         "(default: a temporary directory, removed at the end)")
     args = parser.parse_args()

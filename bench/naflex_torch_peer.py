@@ -10,9 +10,12 @@ token_budget / L. Inputs are random tensors of the step's shapes (padding as in 
 batch: each sample keeps between L/2 and L valid tokens); the data pipeline is not timed.
 
   python3 bench/naflex_torch_peer.py [--buckets 64,128,256] [--threads 2] [--steps 12]
+                                     [--device cpu|cuda]
 
 Prints one line per bucket and a JSON line: padded tokens per second (B * L / median step
-time) per bucket. Needs torch (Debian: python3-torch).
+time) per bucket. Needs torch (Debian: python3-torch). On cuda the model, its optimizer
+state and each batch live on the GPU (fp32 matmuls, TF32 off, as kiln's default), and
+each timed step ends with a synchronisation.
 
   python3 bench/naflex_torch_peer.py --replay DIR --log OUT/train_log.csv
 
@@ -186,19 +189,23 @@ def replay(directory, log_path):
     print(json.dumps({"steps": len(rows), "max_abs_loss_diff": worst}))
 
 
-def median_step_seconds(bucket, budget, steps):
+def median_step_seconds(bucket, budget, steps, device):
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
-    model = NaFlexViT()
+    model = NaFlexViT().to(device)
     opt = adamw(model)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     times = []
     for step in range(steps):
-        tokens, pos_index, pos_weight, mask, labels = batch_for(bucket, budget, gen)
+        batch = [t.to(device) for t in batch_for(bucket, budget, gen)]
+        tokens, pos_index, pos_weight, mask, labels = batch
+        sync()
         start = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(tokens, pos_index, pos_weight, mask), labels)
         loss.backward()
         opt.step()
+        sync()
         if step >= 2:  # the first steps allocate and warm caches
             times.append(time.perf_counter() - start)
     return statistics.median(times)
@@ -210,22 +217,26 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--token-budget", type=int, default=4096)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--replay", metavar="DIR",
                         help="replay naflex_vit --dump-batches DIR instead of timing")
     parser.add_argument("--log", metavar="CSV", help="with --replay: that run's train_log.csv")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
     if args.replay:
         if not args.log:
             parser.error("--replay needs --log (the run's train_log.csv)")
         replay(args.replay, args.log)
         return
-    result = {"torch": torch.__version__, "threads": args.threads,
+    result = {"torch": torch.__version__, "device": args.device, "threads": args.threads,
               "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
               "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", ""),
               "tokens_per_s_padded": {}}
     for bucket in (int(b) for b in args.buckets.split(",")):
-        seconds = median_step_seconds(bucket, args.token_budget, args.steps)
+        seconds = median_step_seconds(bucket, args.token_budget, args.steps, device)
         rate = args.token_budget // bucket * bucket / seconds
         result["tokens_per_s_padded"][str(bucket)] = round(rate, 1)
         print(f"bucket {bucket}: median step {seconds * 1e3:.1f} ms, {rate:.0f} padded tokens/s",

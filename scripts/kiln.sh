@@ -14,15 +14,23 @@
 #                                  build kiln_difffuzz and compare random graphs on cpu and
 #                                  cuda_emulated against interp (default 2000 graphs, seed 1;
 #                                  shrunk mismatches go to $build_dir/difffuzz/)
+#   bash scripts/kiln.sh gpu-bundle
+#                                  on a machine with the CUDA toolkit (no GPU needed): build
+#                                  the programs scripts/gpu_check.sh runs on a GPU machine,
+#                                  with the libraries it may lack and the cpu backend's
+#                                  losses, into gpu-bundle/kiln-gpu.tar.xz
 # Build directories: $KILN_BUILD_DIR (default build/), $KILN_SANITIZE_BUILD_DIR (default
 # build-sanitize/), $KILN_TSAN_BUILD_DIR (default build-tsan/), $KILN_FUZZ_BUILD_DIR (default
-# build-fuzz/). Uses every core (nproc).
+# build-fuzz/), $KILN_GPU_BUILD_DIR (default build-gpu/). Uses every core (nproc).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 build_dir=${KILN_BUILD_DIR:-build}
 fuzz_build_dir=${KILN_FUZZ_BUILD_DIR:-build-fuzz}
 jobs=$(nproc)
+# These settings are this script's: kiln's programs warn about KILN_* variables they do not know.
+export -n KILN_BUILD_DIR KILN_SANITIZE_BUILD_DIR KILN_TSAN_BUILD_DIR KILN_FUZZ_BUILD_DIR \
+  KILN_GPU_BUILD_DIR
 
 # Installs the Debian packages given, or by default those the build and tests need.
 install_dependencies() {
@@ -116,8 +124,35 @@ case "${1:-}" in
       "$build_dir"/tests/kiln_difffuzz --graphs "${2:-2000}" --seed "${3:-1}" \
       --out "$build_dir/difffuzz"
     ;;
+  gpu-bundle)
+    install_dependencies
+    # Release: the bundle's figures are the ones reported.
+    build_dir=${KILN_GPU_BUILD_DIR:-build-gpu}
+    cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DKILN_CUDA=ON \
+          -DKILN_BUILD_EXAMPLES=ON -DKILN_BUILD_TESTS=ON -DKILN_BUILD_BENCHMARKS=ON
+    programs=(tests/kiln_backends_tests tests/kiln_lazy_tests tests/kiln_difffuzz
+              examples/naflex_vit/naflex_vit bench/cuda_bench)
+    cmake --build "$build_dir" -j "$jobs" --target "${programs[@]##*/}"
+    staging="$build_dir/gpu-bundle"
+    rm -rf "$staging"
+    mkdir -p "$staging/bin" "$staging/lib" "$staging/ref" gpu-bundle
+    for p in "${programs[@]}"; do strip --strip-debug -o "$staging/bin/${p##*/}" "$build_dir/$p"; done
+    # The Debian libraries a GPU machine's image may lack; glibc, libstdc++ and NVRTC are
+    # the machine's own.
+    ldd "$staging"/bin/* | awk '$3 ~ /^\// {print $3}' | sort -u |
+      grep -Ev '/(libc|libm|libstdc\+\+|libgcc_s|libpthread|libdl|librt|libnvrtc)\.so' |
+      xargs -I{} cp -L {} "$staging/lib/"
+    # The cpu backend's losses, which the GPU run must reproduce.
+    echo "--steps 30 --eval-batches 2" > "$staging/ref/flags"
+    # shellcheck disable=SC2046
+    "$staging/bin/naflex_vit" --device cpu $(cat "$staging/ref/flags") \
+      --out-dir "$staging/ref" > "$staging/ref/run.txt"
+    tar -C "$staging" -cJf gpu-bundle/kiln-gpu.tar.xz .
+    du -h gpu-bundle/kiln-gpu.tar.xz
+    echo "on the GPU machine: bash scripts/gpu_check.sh gpu-bundle/kiln-gpu.tar.xz"
+    ;;
   *)
-    echo "usage: bash scripts/kiln.sh example|test|sanitize|fuzz|difffuzz" >&2
+    echo "usage: bash scripts/kiln.sh example|test|sanitize|fuzz|difffuzz|gpu-bundle" >&2
     exit 2
     ;;
 esac
