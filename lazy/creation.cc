@@ -168,13 +168,18 @@ Tensor arange(double start, double end, double step, DType dtype, CallSite site)
   if (dtype == DType::kBool || IsReserved(dtype)) {
     ThrowOpError("arange: expected a numeric dtype (i32, i64, f32 or f64), got ", DTypeName(dtype));
   }
+  // As torch.arange: a step that leads away from `end` is an error, not an empty tensor.
+  if ((end > start && step < 0) || (end < start && step > 0)) {
+    ThrowOpError("arange: step ", step, " leads away from end ", end, " (start ", start,
+                 "); start == end gives an empty tensor");
+  }
   const double count = std::ceil((end - start) / step);
   // Converting a count of 2^63 or more (or an infinite one) to int64 is undefined.
   if (!(count < 0x1p63)) {
     ThrowOpError("arange: [", start, ", ", end, ") in steps of ", step,
                  " has more elements than an int64 can count");
   }
-  const int64_t size = count > 0 ? static_cast<int64_t>(count) : 0;
+  const int64_t size = static_cast<int64_t>(count);
   return RecordOp(
       OpKind::kArange, {},
       Attributes().Set("start", start).Set("step", step).Set("size", size).Set("dtype", dtype),

@@ -23,7 +23,8 @@ Tensor full_data(std::vector<int64_t> sizes, double value, DType dtype = DType::
                  CallSite site = {});
 // A 0-d tensor whose value is baked into the generated code (changing it recompiles).
 Tensor constant(double value, DType dtype = DType::kF32, CallSite site = {});
-// [start, end) in steps of `step` (non-zero), like torch.arange; dtype i64 by default.
+// [start, end) in steps of `step` (non-zero), like torch.arange; dtype i64 by default. A
+// step that leads away from `end` is an error; start == end gives an empty tensor.
 Tensor arange(int64_t end, DType dtype = DType::kI64, CallSite site = {});
 Tensor arange(double start, double end, double step = 1, DType dtype = DType::kI64,
               CallSite site = {});

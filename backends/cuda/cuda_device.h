@@ -36,7 +36,8 @@ class CudaDevice {
 
   // "cuda:0 (NVIDIA H100 ..., sm_90)" or "emulated (...)".
   virtual std::string Describe() const = 0;
-  // At least 256-byte aligned; sizes are rounded up to a multiple of 256 bytes.
+  // At least 256-byte aligned; sizes are rounded up to a multiple of 256 bytes. Out of
+  // memory: ResourceExhausted ending "allocating <bytes> bytes" (the caller names the shape).
   virtual absl::StatusOr<void*> Allocate(size_t bytes) = 0;
   virtual void Free(void* ptr, size_t bytes) = 0;
   virtual absl::Status CopyToDevice(void* dst, const void* host, size_t bytes) = 0;

@@ -86,8 +86,14 @@ int64_t Split(const codegen::KernelIR& ir, const codegen::CudaLaunch& launch, un
 absl::StatusOr<std::shared_ptr<CudaBuffer>> AllocateCudaBuffer(CudaDevice* device,
                                                                const Shape& shape) {
   const size_t bytes = std::max<size_t>(4, static_cast<size_t>(shape.byte_size()));
-  ASSIGN_OR_RETURN(void* data, device->Allocate(bytes));
-  return std::make_shared<CudaBuffer>(shape, device, data, bytes);
+  absl::StatusOr<void*> data = device->Allocate(bytes);
+  if (absl::IsResourceExhausted(data.status())) {
+    // Named like the other backends' out-of-memory errors: "... allocating N bytes for <shape>".
+    return absl::ResourceExhaustedError(
+        absl::StrCat(data.status().message(), " for ", shape.ToString()));
+  }
+  if (!data.ok()) return data.status();
+  return std::make_shared<CudaBuffer>(shape, device, *data, bytes);
 }
 
 absl::StatusOr<std::unique_ptr<CudaExecutable>> CudaExecutable::Create(const Graph& graph,

@@ -184,9 +184,10 @@ class RuntimeDevice : public CudaDevice {
       ReleaseCached();
       const cudaError_t again = cudaMalloc(&p, size);
       if (again != cudaSuccess) {
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "cuda: out of memory allocating ", bytes, " bytes (", size, " with rounding; ",
-            reserved->value(), " bytes reserved by kiln): ", cudaGetErrorString(again)));
+        return absl::ResourceExhaustedError(
+            absl::StrCat("cuda: out of memory (", cudaGetErrorString(again), "; ", size,
+                         " bytes with rounding, ", reserved->value(),
+                         " bytes reserved by kiln) allocating ", bytes, " bytes"));
       }
     }
     reserved->Add(static_cast<int64_t>(size));

@@ -73,8 +73,13 @@ TEST(CreationTest, Arange) {
               ElementsAre(0.0, ::testing::DoubleNear(0.3, 1e-12), ::testing::DoubleNear(0.6, 1e-12),
                           ::testing::DoubleNear(0.9, 1e-12)));
   EXPECT_THAT(arange(5, 0, -2).to_vector<int64_t>(), ElementsAre(5, 3, 1));
-  EXPECT_THAT(arange(-3, DType::kI32).shape().ToString(), "i32[0]");
-  EXPECT_EQ(arange(3, 1).shape().ToString(), "i64[0]");
+  EXPECT_EQ(arange(0, DType::kI32).shape().ToString(), "i32[0]");
+  EXPECT_EQ(arange(2.5, 2.5, -1).shape().ToString(), "i64[0]");
+  // A step that leads away from the end is an error, as in torch.
+  EXPECT_THAT(ErrorOf([] { arange(-3, DType::kI32); }),
+              HasSubstr("arange: step 1 leads away from end -3 (start 0)"));
+  EXPECT_THAT(ErrorOf([] { arange(0, 5, -1); }),
+              HasSubstr("arange: step -1 leads away from end 5 (start 0)"));
   EXPECT_THAT(ErrorOf([] { arange(0, 5, 0); }),
               HasSubstr("arange: expected finite bounds and a non-zero step"));
   EXPECT_THAT(ErrorOf([] { arange(3, DType::kBool); }),
