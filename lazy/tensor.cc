@@ -1,7 +1,6 @@
 #include "lazy/tensor.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -19,14 +18,6 @@ namespace {
 const TensorImpl& CheckedImpl(const Tensor& t, const char* what) {
   if (!t.defined()) throw Error(absl::StrCat(what, ": the tensor is undefined"));
   return *t.impl();
-}
-
-// std::vector<bool> has no data(); every other element type is copied as is.
-template <typename T>
-std::vector<T> FromBytes(const std::vector<std::byte>& bytes) {
-  std::vector<T> out(bytes.size() / sizeof(T));
-  if (!out.empty()) std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
-  return out;
 }
 
 }  // namespace
@@ -73,16 +64,19 @@ std::vector<T> Tensor::to_vector(CallSite site) const {
   }
   if (impl.is_pending()) SyncTensors({*this}, /*implicit=*/true, site);
   const Buffer& buffer = *impl.buffer();
-  std::vector<std::byte> bytes(buffer.shape().byte_size());
-  ThrowIfError(impl.backend()->CopyOut(buffer, bytes.data()));
   static metrics::Counter* transfers = metrics::GetCounter("TransferFromDevice");
-  transfers->Add();
+  const size_t n = static_cast<size_t>(buffer.shape().numel());
   if constexpr (std::is_same_v<T, bool>) {
-    std::vector<bool> out(bytes.size());
-    for (size_t i = 0; i < bytes.size(); ++i) out[i] = bytes[i] != std::byte{0};
-    return out;
+    // std::vector<bool> has no data(): bools arrive a byte each.
+    std::vector<uint8_t> bytes(n);
+    ThrowIfError(impl.backend()->CopyOut(buffer, bytes.data()));
+    transfers->Add();
+    return std::vector<bool>(bytes.begin(), bytes.end());
   } else {
-    return FromBytes<T>(bytes);
+    std::vector<T> out(n);
+    ThrowIfError(impl.backend()->CopyOut(buffer, out.data()));
+    transfers->Add();
+    return out;
   }
 }
 
