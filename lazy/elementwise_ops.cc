@@ -1,5 +1,6 @@
 // Unary, binary, comparison, logical and where ops, cast, and the Tensor operators.
 // Promotion happens here, so the IR only ever sees operands of one dtype.
+#include <cmath>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -184,6 +185,10 @@ Tensor rsqrt(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kRsqrt,
 Tensor tanh(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kTanh, x, site); }
 Tensor erf(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kErf, x, site); }
 Tensor sigmoid(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kSigmoid, x, site); }
+Tensor silu(const Tensor& x, CallSite site) {
+  CheckOperand("silu", x);
+  return mul(x, sigmoid(x, site), site);
+}
 Tensor sin(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kSin, x, site); }
 Tensor cos(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kCos, x, site); }
 
@@ -255,6 +260,37 @@ Tensor where(const Tensor& cond, const Tensor& a, Scalar b, CallSite site) {
 
 Tensor where(const Tensor& cond, Scalar a, const Tensor& b, CallSite site) {
   return WhereScalar(cond, b, a, /*scalar_is_a=*/true, site);
+}
+
+Tensor clamp(const Tensor& x, std::optional<Scalar> min, std::optional<Scalar> max, CallSite site) {
+  CheckOperand("clamp", x);
+  if (!min && !max) ThrowOpError("clamp: expected a min or a max bound, got neither");
+  for (const auto& [name, bound] : {std::pair{"min", min}, std::pair{"max", max}}) {
+    if (bound && std::isnan(bound->to_double())) {
+      ThrowOpError("clamp: the ", name, " bound of ", x.shape().ToString(), " is NaN");
+    }
+  }
+  // where, not maximum/minimum: a value on a bound keeps its whole gradient, as in torch.
+  Tensor y = x;
+  if (min) y = where(lt(y, *min, site), *min, y, site);
+  if (max) y = where(gt(y, *max, site), *max, y, site);
+  return y;
+}
+
+Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value, CallSite site) {
+  CheckOperand("masked_fill", x);
+  CheckOperand("masked_fill", mask, "mask");
+  CheckSameBackend("masked_fill", {&x, &mask});
+  if (mask.dtype() != DType::kBool) {
+    ThrowOpError("masked_fill: expected a bool mask, got ", mask.shape().ToString(), " for ",
+                 x.shape().ToString());
+  }
+  if (BroadcastOrThrow("masked_fill", {&mask.shape(), &x.shape()}) != x.sizes()) {
+    ThrowOpError("masked_fill: mask ", mask.shape().ToString(), " does not broadcast to ",
+                 x.shape().ToString(), " without enlarging it");
+  }
+  // The value converted to x's dtype as cast converts, so nothing promotes.
+  return where(mask, ScalarTensor(value.to_double(), x.dtype(), x, site), x, site);
 }
 
 // --- operators: the first operand carries the call site ---

@@ -29,6 +29,8 @@ Tensor rsqrt(const Tensor& x, CallSite site = {});
 Tensor tanh(const Tensor& x, CallSite site = {});
 Tensor erf(const Tensor& x, CallSite site = {});
 Tensor sigmoid(const Tensor& x, CallSite site = {});
+// x * sigmoid(x) (SiLU, swish).
+Tensor silu(const Tensor& x, CallSite site = {});
 Tensor relu(const Tensor& x, CallSite site = {});
 Tensor sin(const Tensor& x, CallSite site = {});
 Tensor cos(const Tensor& x, CallSite site = {});
@@ -68,6 +70,14 @@ Tensor ge(const Tensor& a, const Tensor& b, CallSite site = {});
 Tensor ge(const Tensor& a, Scalar b, CallSite site = {});
 Tensor logical_and(const Tensor& a, const Tensor& b, CallSite site = {});
 Tensor logical_or(const Tensor& a, const Tensor& b, CallSite site = {});
+// x limited to [min, max] (either bound may be absent, not both), as torch.clamp: a NaN
+// in x stays NaN, min > max gives max everywhere, and the gradient is 1 where
+// min <= x <= max and 0 elsewhere. Bounds promote with x like a Scalar operand.
+Tensor clamp(const Tensor& x, std::optional<Scalar> min, std::optional<Scalar> max,
+             CallSite site = {});
+// x with `value` where the bool `mask` (broadcast to x's shape) is true; x's dtype and
+// shape, as torch.Tensor.masked_fill. The value is converted to x's dtype as by cast.
+Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value, CallSite site = {});
 // cond ? a : b elementwise; cond is converted to bool; a and b promote together.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b, CallSite site = {});
 Tensor where(const Tensor& cond, const Tensor& a, Scalar b, CallSite site = {});
@@ -108,6 +118,14 @@ Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1, Cal
 Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step = 1,
              CallSite site = {});
 Tensor concat(const std::vector<Tensor>& tensors, int64_t dim = 0, CallSite site = {});
+// Tensors of one shape joined along a new dimension `dim` (torch.stack); dtypes promote.
+Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0, CallSite site = {});
+// Slices of `split_size` (> 0) along `dim`, the last one shorter when the size does not
+// divide; a dimension of size 0 gives one empty tensor (torch.split).
+std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim = 0, CallSite site = {});
+// At most `chunks` (> 0) slices of ceil(size / chunks) along `dim`, so possibly fewer;
+// a dimension of size 0 gives `chunks` empty tensors (torch.chunk).
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim = 0, CallSite site = {});
 // torch.nn.functional.pad order: `pads` = (last dim low, last dim high, next-to-last
 // low, high, ...); negative pads crop. `value` is baked into the code.
 Tensor pad(const Tensor& x, std::vector<int64_t> pads, double value = 0.0, CallSite site = {});

@@ -2,6 +2,7 @@
 // expressed through them (view, transpose, broadcast_to, unsqueeze, squeeze, flatten).
 // The IR takes fully resolved attributes (no -1, clamped bounds, dimension-order pads).
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -224,6 +225,63 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t dim, CallSite site) {
   operands.reserve(tensors.size());
   for (const Tensor& t : tensors) operands.push_back(CastTo(t, dtype, site));
   return RecordOp(OpKind::kConcat, operands, Attributes().Set("dim", axis), site);
+}
+
+Tensor stack(const std::vector<Tensor>& tensors, int64_t dim, CallSite site) {
+  if (tensors.empty()) ThrowOpError("stack: expected at least one tensor, got none");
+  std::vector<const Tensor*> all;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    CheckOperand("stack", tensors[i], absl::StrCat("tensor ", i));
+    all.push_back(&tensors[i]);
+  }
+  CheckSameBackend("stack", all);
+  for (const Tensor& t : tensors) {
+    if (t.sizes() != tensors[0].sizes()) {
+      ThrowOpError("stack: all tensors need the same sizes, got ",
+                   absl::StrJoin(tensors, ", ", [](std::string* out, const Tensor& u) {
+                     absl::StrAppend(out, u.shape().ToString());
+                   }));
+    }
+  }
+  const int64_t at = NormalizeInsertDim("stack", dim, tensors[0].shape());
+  std::vector<Tensor> columns;
+  columns.reserve(tensors.size());
+  for (const Tensor& t : tensors) columns.push_back(unsqueeze(t, at, site));
+  return concat(columns, at, site);
+}
+
+std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim, CallSite site) {
+  CheckOperand("split", x);
+  if (x.dim() == 0) ThrowOpError("split: a 0-d tensor cannot be split");
+  const int64_t axis = NormalizeDim("split", dim, x.shape());
+  if (split_size <= 0) {
+    ThrowOpError("split: expected a positive split size, got ", split_size, " for ",
+                 x.shape().ToString());
+  }
+  const int64_t n = x.shape().size(axis);
+  if (n == 0) return {slice(x, axis, 0, 0, 1, site)};
+  std::vector<Tensor> parts;
+  for (int64_t start = 0; start < n; start += split_size) {
+    parts.push_back(slice(x, axis, start, std::min(n, start + split_size), 1, site));
+  }
+  return parts;
+}
+
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim, CallSite site) {
+  CheckOperand("chunk", x);
+  if (x.dim() == 0) ThrowOpError("chunk: a 0-d tensor cannot be split");
+  const int64_t axis = NormalizeDim("chunk", dim, x.shape());
+  if (chunks <= 0) {
+    ThrowOpError("chunk: expected a positive number of chunks, got ", chunks, " for ",
+                 x.shape().ToString());
+  }
+  const int64_t n = x.shape().size(axis);
+  if (n == 0) {
+    std::vector<Tensor> empty;
+    for (int64_t i = 0; i < chunks; ++i) empty.push_back(slice(x, axis, 0, 0, 1, site));
+    return empty;
+  }
+  return split(x, (n + chunks - 1) / chunks, axis, site);
 }
 
 Tensor pad(const Tensor& x, std::vector<int64_t> pads, double value, CallSite site) {

@@ -456,6 +456,48 @@ TEST(AutogradGradcheckTest, Concat) {
       {Random(gen, {2, 1})}, gen);
 }
 
+TEST(AutogradGradcheckTest, StackSplitAndChunk) {
+  Generator gen(12);
+  GradCheck(
+      [](const std::vector<Tensor>& x) {
+        return stack({x[0], x[1], x[0]}, 1);
+      },
+      {Random(gen, {2, 3}), Random(gen, {2, 3})}, gen);
+  // The pieces reassembled in another order, one of them scaled.
+  GradCheck(
+      [](const std::vector<Tensor>& x) {
+        std::vector<Tensor> parts = split(x[0], 2, 1);
+        return concat({mul(parts[2], 3.0), parts[0], parts[1]}, 1);
+      },
+      {Random(gen, {2, 5})}, gen);
+  GradCheck(
+      [](const std::vector<Tensor>& x) {
+        std::vector<Tensor> parts = chunk(x[0], 3, 0);
+        return mul(parts[0], parts[1]);  // the third chunk gets no gradient
+      },
+      {Random(gen, {6, 2})}, gen);
+}
+
+TEST(AutogradGradcheckTest, ClampPassesTheGradientInsideItsBoundsIncludingThem) {
+  Generator gen(13);
+  GradCheck([](const std::vector<Tensor>& x) { return clamp(x[0], -0.5, 0.5); },
+            {Random(gen, {3, 4}, Domain::kAwayFromZero)}, gen);
+  // Values on a bound keep their whole gradient, as in torch.
+  Tensor x = Tensor::from_vector<double>({-2, -1, 0, 1, 2}, {5});
+  x.requires_grad_();
+  sum(clamp(x, -1, 1)).backward();
+  EXPECT_THAT(x.grad().to_vector<double>(), Near({0, 1, 1, 1, 0}));
+}
+
+TEST(AutogradGradcheckTest, SiluAndMaskedFill) {
+  Generator gen(14);
+  GradCheck([](const std::vector<Tensor>& x) { return silu(x[0]); }, {Random(gen, {3, 4})}, gen);
+  const Tensor mask = Tensor::from_vector<bool>({true, false, false, true}, {4});
+  // The filled positions get no gradient.
+  GradCheck([&](const std::vector<Tensor>& x) { return masked_fill(x[0], mask, 2.5); },
+            {Random(gen, {3, 4})}, gen);
+}
+
 TEST(AutogradGradcheckTest, Pad) {
   Generator gen(11);
   const std::vector<std::vector<int64_t>> cases = {

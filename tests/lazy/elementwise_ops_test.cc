@@ -70,6 +70,63 @@ TEST(ElementwiseOpsTest, FloatUnaryOnIntegersComputesInF32) {
   EXPECT_THAT(sqrt(d).to_vector<double>(), ElementsAre(0.5));
 }
 
+TEST(ElementwiseOpsTest, ClampAsTorch) {
+  const float nan = std::nanf("");
+  Tensor x = F32({-3, -0.5f, 0, 2, 7, nan}, {6});
+  std::vector<float> both = clamp(x, -1, 2.5).to_vector<float>();
+  EXPECT_THAT(std::vector<float>(both.begin(), both.end() - 1), ElementsAre(-1, -0.5f, 0, 2, 2.5f));
+  EXPECT_TRUE(std::isnan(both.back()));  // NaN stays NaN
+  EXPECT_THAT(clamp(x, std::nullopt, 0).slice(0, 0, 5).to_vector<float>(),
+              ElementsAre(-3, -0.5f, 0, 0, 0));
+  EXPECT_THAT(clamp(x, 0, std::nullopt).slice(0, 0, 5).to_vector<float>(),
+              ElementsAre(0, 0, 0, 2, 7));
+  // min > max: max everywhere.
+  EXPECT_THAT(clamp(x, 3, 1).slice(0, 0, 5).to_vector<float>(), ElementsAre(1, 1, 1, 1, 1));
+  // Integer tensors stay integers with integer bounds and promote with float ones.
+  Tensor i = I32({-5, 0, 5}, {3});
+  EXPECT_THAT(clamp(i, -2, 3).to_vector<int32_t>(), ElementsAre(-2, 0, 3));
+  Tensor promoted = clamp(i, -2.5, std::nullopt);
+  EXPECT_EQ(promoted.dtype(), DType::kF32);
+  EXPECT_THAT(promoted.to_vector<float>(), ElementsAre(-2.5f, 0, 5));
+  EXPECT_THAT(testing::ErrorOf([&] { clamp(x, std::nullopt, std::nullopt); }),
+              ::testing::HasSubstr("clamp: expected a min or a max bound, got neither"));
+  EXPECT_THAT(testing::ErrorOf([&] { clamp(x, 0, std::nan("")); }),
+              ::testing::HasSubstr("clamp: the max bound of f32[6] is NaN"));
+}
+
+TEST(ElementwiseOpsTest, SiluIsXTimesSigmoid) {
+  const std::vector<float> v = {-4, -1, -0.25f, 0, 0.5f, 3};
+  std::vector<float> want;
+  for (float x : v) want.push_back(static_cast<float>(x / (1 + std::exp(-double{x}))));
+  EXPECT_THAT(silu(F32(v, {2, 3})).to_vector<float>(), Near(want));
+  Tensor ints = silu(I32({-1, 0, 2}, {3}));  // integers are computed in f32
+  EXPECT_EQ(ints.dtype(), DType::kF32);
+  EXPECT_THAT(ints.to_vector<float>(), Near({static_cast<float>(-1 / (1 + std::exp(1.0))), 0,
+                                             static_cast<float>(2 / (1 + std::exp(-2.0)))}));
+}
+
+TEST(ElementwiseOpsTest, MaskedFillKeepsDtypeAndShape) {
+  Tensor x = F32({1, 2, 3, 4, 5, 6}, {2, 3});
+  Tensor columns = Bool({true, false, true}, {3});  // broadcast over the rows
+  EXPECT_THAT(masked_fill(x, columns, -1).to_vector<float>(), ElementsAre(-1, 2, -1, -1, 5, -1));
+  Tensor one = Bool({false, true, false, false, false, true}, {2, 3});
+  std::vector<float> inf = masked_fill(x, one, -INFINITY).to_vector<float>();
+  EXPECT_THAT(inf, ElementsAre(1, -INFINITY, 3, 4, 5, -INFINITY));
+  // An integer tensor stays integer: the value converts as cast converts (truncates).
+  Tensor i = masked_fill(I32({7, 8, 9}, {3}), Bool({false, true, true}, {3}), 2.75);
+  EXPECT_EQ(i.dtype(), DType::kI32);
+  EXPECT_THAT(i.to_vector<int32_t>(), ElementsAre(7, 2, 2));
+  EXPECT_THAT(testing::ErrorOf([&] {
+                masked_fill(x, I32({1, 0, 1}, {3}), 0);
+              }),
+              ::testing::HasSubstr("masked_fill: expected a bool mask, got i32[3] for f32[2,3]"));
+  EXPECT_THAT(testing::ErrorOf([&] {
+                masked_fill(F32({1, 2, 3}, {3}), one, 0);
+              }),
+              ::testing::HasSubstr(
+                  "masked_fill: mask bool[2,3] does not broadcast to f32[3] without enlarging it"));
+}
+
 TEST(ElementwiseOpsTest, CastConvertsAndTruncates) {
   Tensor x = F32({-1.7f, 2.9f, 0.0f, -0.5f}, {4});
   EXPECT_THAT(cast(x, DType::kI32).to_vector<int32_t>(), ElementsAre(-1, 2, 0, 0));

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -550,6 +551,60 @@ TEST_F(OpErrorsPerOpTest, Concat) {
         concat({undefined_, f5_});
       },
       "concat: tensor 0 is an undefined tensor", {f5_});
+}
+
+TEST_F(OpErrorsPerOpTest, Stack) {
+  ExpectRejected([&] { stack({}); }, "stack: expected at least one tensor, got none", {});
+  ExpectRejected(
+      [&] {
+        stack({f5_, pending_});
+      },
+      "stack: all tensors need the same sizes, got f32[5], f32[2,3]", {f5_, pending_});
+  ExpectRejected(
+      [&] {
+        stack({pending_, pending_}, 3);
+      },
+      "stack: dimension 3 is out of range", {pending_});
+  ExpectRejected(
+      [&] {
+        stack({f5_, undefined_});
+      },
+      "stack: tensor 1 is an undefined tensor", {f5_});
+}
+
+TEST_F(OpErrorsPerOpTest, SplitAndChunk) {
+  ExpectRejected([&] { split(pending_, 0); },
+                 "split: expected a positive split size, got 0 for f32[2,3]", {pending_});
+  ExpectRejected([&] { split(pending_, 1, 2); },
+                 "split: dimension 2 is out of range for f32[2,3] (expected -2..1)", {pending_});
+  ExpectRejected([&] { split(scalar_, 1); }, "split: a 0-d tensor cannot be split", {scalar_});
+  ExpectRejected([&] { split(undefined_, 1); }, "split: input is an undefined tensor", {});
+  ExpectRejected([&] { chunk(pending_, 0); },
+                 "chunk: expected a positive number of chunks, got 0 for f32[2,3]", {pending_});
+  ExpectRejected([&] { chunk(pending_, 2, -3); },
+                 "chunk: dimension -3 is out of range for f32[2,3] (expected -2..1)", {pending_});
+  ExpectRejected([&] { chunk(scalar_, 2); }, "chunk: a 0-d tensor cannot be split", {scalar_});
+  ExpectRejected([&] { chunk(undefined_, 2); }, "chunk: input is an undefined tensor", {});
+}
+
+TEST_F(OpErrorsPerOpTest, Clamp) {
+  ExpectRejected([&] { clamp(pending_, std::nullopt, std::nullopt); },
+                 "clamp: expected a min or a max bound, got neither", {pending_});
+  ExpectRejected([&] { clamp(pending_, std::nan(""), 1); },
+                 "clamp: the min bound of f32[2,3] is NaN", {pending_});
+  ExpectRejected([&] { clamp(undefined_, 0, 1); }, "clamp: input is an undefined tensor", {});
+}
+
+TEST_F(OpErrorsPerOpTest, SiluAndMaskedFill) {
+  ExpectRejected([&] { silu(undefined_); }, "silu: input is an undefined tensor", {});
+  ExpectRejected([&] { masked_fill(f5_, i5_, 0); },
+                 "masked_fill: expected a bool mask, got i32[5] for f32[5]", {f5_, i5_});
+  ExpectRejected([&] { masked_fill(f5_, flags_, 0); },
+                 "masked_fill: cannot broadcast bool[2] with f32[5]", {f5_, flags_});
+  ExpectRejected([&] { masked_fill(undefined_, flags_, 0); },
+                 "masked_fill: input is an undefined tensor", {flags_});
+  ExpectRejected([&] { masked_fill(f5_, undefined_, 0); },
+                 "masked_fill: mask is an undefined tensor", {f5_});
 }
 
 TEST_F(OpErrorsPerOpTest, Pad) {

@@ -1,6 +1,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 #include "lazy/ops.h"
@@ -132,6 +133,59 @@ TEST(ShapeOpsTest, SliceClampsLikePython) {
   EXPECT_THAT(ErrorOf([&] { slice(v, 0, 0, 3, 0); }), HasSubstr("slice: step must be > 0, got 0"));
   EXPECT_THAT(ErrorOf([&] { slice(x, 2, 0, 1); }),
               HasSubstr("slice: dimension 2 is out of range for f32[2,3]"));
+}
+
+TEST(ShapeOpsTest, StackJoinsAlongANewDimension) {
+  Tensor a = Matrix();  // [[1,2,3],[4,5,6]]
+  Tensor b = Tensor::from_vector<int32_t>({7, 8, 9, 10, 11, 12}, {2, 3});
+  Tensor first = stack({a, b});
+  EXPECT_EQ(first.shape().ToString(), "f32[2,2,3]");  // dtypes promote
+  EXPECT_THAT(first.to_vector<float>(), ElementsAre(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12));
+  Tensor last = stack({a, b}, -1);
+  EXPECT_EQ(last.shape().ToString(), "f32[2,3,2]");
+  EXPECT_THAT(last.to_vector<float>(), ElementsAre(1, 7, 2, 8, 3, 9, 4, 10, 5, 11, 6, 12));
+  Tensor middle = stack({a, a, b}, 1);
+  EXPECT_EQ(middle.shape().ToString(), "f32[2,3,3]");
+  EXPECT_THAT(middle.to_vector<float>(),
+              ElementsAre(1, 2, 3, 1, 2, 3, 7, 8, 9, 4, 5, 6, 4, 5, 6, 10, 11, 12));
+  Tensor s = Tensor::from_vector<float>({2.5f}, {});
+  EXPECT_EQ(stack({s, s, s}).shape().ToString(), "f32[3]");
+  EXPECT_THAT(ErrorOf([&] {
+                stack({a, s});
+              }),
+              HasSubstr("stack: all tensors need the same sizes, got f32[2,3], f32[]"));
+  EXPECT_THAT(ErrorOf([&] { stack({a, a}, 3); }), HasSubstr("stack: dimension 3"));
+}
+
+TEST(ShapeOpsTest, SplitAndChunkAsTorch) {
+  Tensor x = Tensor::from_vector<float>({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {5, 2});
+  const auto shapes = [](const std::vector<Tensor>& parts) {
+    std::vector<std::string> out;
+    for (const Tensor& t : parts) out.push_back(t.shape().ToString());
+    return out;
+  };
+  std::vector<Tensor> rows = split(x, 2);
+  EXPECT_THAT(shapes(rows), ElementsAre("f32[2,2]", "f32[2,2]", "f32[1,2]"));
+  EXPECT_THAT(rows[1].to_vector<float>(), ElementsAre(4, 5, 6, 7));
+  EXPECT_THAT(rows[2].to_vector<float>(), ElementsAre(8, 9));
+  std::vector<Tensor> cols = split(x, 1, -1);
+  EXPECT_THAT(shapes(cols), ElementsAre("f32[5,1]", "f32[5,1]"));
+  EXPECT_THAT(cols[1].to_vector<float>(), ElementsAre(1, 3, 5, 7, 9));
+  EXPECT_THAT(shapes(split(x, 7)), ElementsAre("f32[5,2]"));
+  // chunk: ceil(5 / 3) = 2 rows each; 6 rows in 4 chunks give 3 chunks of 2, as in torch.
+  EXPECT_THAT(shapes(chunk(x, 3)), ElementsAre("f32[2,2]", "f32[2,2]", "f32[1,2]"));
+  Tensor six = Tensor::from_vector<int64_t>({0, 1, 2, 3, 4, 5}, {6});
+  std::vector<Tensor> parts = chunk(six, 4);
+  EXPECT_THAT(shapes(parts), ElementsAre("i64[2]", "i64[2]", "i64[2]"));
+  EXPECT_THAT(parts[2].to_vector<int64_t>(), ElementsAre(4, 5));
+  // An empty dimension: one empty piece from split, `chunks` from chunk.
+  Tensor empty = Tensor::from_vector<float>({}, {0, 2});
+  EXPECT_THAT(shapes(split(empty, 3)), ElementsAre("f32[0,2]"));
+  EXPECT_THAT(shapes(chunk(empty, 3)), ElementsAre("f32[0,2]", "f32[0,2]", "f32[0,2]"));
+  EXPECT_THAT(ErrorOf([&] { split(x, 0); }),
+              HasSubstr("split: expected a positive split size, got 0 for f32[5,2]"));
+  EXPECT_THAT(ErrorOf([&] { chunk(x, -1, 1); }),
+              HasSubstr("chunk: expected a positive number of chunks, got -1 for f32[5,2]"));
 }
 
 TEST(ShapeOpsTest, Concat) {
