@@ -88,6 +88,12 @@ Tensor sum(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false
            CallSite site = {});
 Tensor mean(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,
             CallSite site = {});
+// The variance: the sum of squared deviations from the mean over N - correction, with N
+// the number of values reduced (correction 1: unbiased, as torch.var; 0: the population
+// variance). N <= correction divides by zero (inf or NaN), as in torch. Floating dtypes;
+// the standard deviation is sqrt(var(...)).
+Tensor var(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,
+           int64_t correction = 1, CallSite site = {});
 Tensor max(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,
            CallSite site = {});
 Tensor min(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,

@@ -1,5 +1,6 @@
-// sum, mean, max, min and argmax. The IR reduces over explicit, sorted, non-negative
+// sum, mean, var, max, min and argmax. The IR reduces over explicit, sorted, non-negative
 // axes; the conveniences (negative axes, "all dims", dtype rules) are resolved here.
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -61,6 +62,22 @@ Tensor mean(const Tensor& x, std::vector<int64_t> dims, bool keepdim, CallSite s
   }
   std::vector<int64_t> axes = NormalizeDims("mean", dims, x.shape());
   return RecordReduce(OpKind::kMean, x, std::move(axes), keepdim, site);
+}
+
+Tensor var(const Tensor& x, std::vector<int64_t> dims, bool keepdim, int64_t correction,
+           CallSite site) {
+  CheckOperand("var", x);
+  if (!IsFloating(x.dtype())) {
+    ThrowOpError("var: expected a floating dtype, got ", x.shape().ToString(), "; cast first");
+  }
+  if (correction < 0) ThrowOpError("var: expected a correction >= 0, got ", correction);
+  std::vector<int64_t> axes = NormalizeDims("var", dims, x.shape());
+  int64_t n = 1;
+  for (int64_t a : axes) n *= x.shape().size(a);
+  // Two passes (the mean first), which stays accurate when the mean is large.
+  Tensor centered = sub(x, mean(x, axes, /*keepdim=*/true, site), site);
+  Tensor squares = sum(mul(centered, centered, site), axes, keepdim, site);
+  return div(squares, static_cast<double>(std::max<int64_t>(0, n - correction)), site);
 }
 
 Tensor max(const Tensor& x, std::vector<int64_t> dims, bool keepdim, CallSite site) {

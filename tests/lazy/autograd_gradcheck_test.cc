@@ -498,6 +498,17 @@ TEST(AutogradGradcheckTest, SiluAndMaskedFill) {
             {Random(gen, {3, 4})}, gen);
 }
 
+TEST(AutogradGradcheckTest, Variance) {
+  Generator gen(15);
+  GradCheck([](const std::vector<Tensor>& x) { return var(x[0], {1}); }, {Random(gen, {3, 4})},
+            gen);
+  GradCheck(
+      [](const std::vector<Tensor>& x) {
+        return var(x[0], {0, 2}, true, 0);
+      },
+      {Random(gen, {2, 3, 2})}, gen);
+}
+
 TEST(AutogradGradcheckTest, Pad) {
   Generator gen(11);
   const std::vector<std::vector<int64_t>> cases = {

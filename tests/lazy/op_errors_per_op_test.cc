@@ -607,6 +607,17 @@ TEST_F(OpErrorsPerOpTest, SiluAndMaskedFill) {
                  "masked_fill: mask is an undefined tensor", {f5_});
 }
 
+TEST_F(OpErrorsPerOpTest, Variance) {
+  ExpectRejected([&] { var(i5_); }, "var: expected a floating dtype, got i32[5]; cast first",
+                 {i5_});
+  ExpectRejected([&] { var(pending_, {1}, false, -2); }, "var: expected a correction >= 0, got -2",
+                 {pending_});
+  ExpectRejected([&] { var(pending_, {0, 0}); }, "var: ", {pending_});
+  ExpectRejected([&] { var(pending_, {2}); }, "var: dimension 2 is out of range for f32[2,3]",
+                 {pending_});
+  ExpectRejected([&] { var(undefined_); }, "var: input is an undefined tensor", {});
+}
+
 TEST_F(OpErrorsPerOpTest, Pad) {
   ExpectRejected([&] { pad(f5_, {1}); },
                  "pad: padding [1] must have an even length of at most 2 (2 per dimension of "

@@ -1,6 +1,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <vector>
 
 #include "lazy/ops.h"
@@ -59,6 +60,32 @@ TEST(ReductionOpsTest, Mean) {
                 mean(Tensor::from_vector<int64_t>({1, 2, 3}, {3}));
               }),
               HasSubstr("mean: expected a floating dtype, got i64[3]; cast first"));
+}
+
+TEST(ReductionOpsTest, VarianceUnbiasedAndPopulation) {
+  // Values around a large mean: the two-pass form keeps them exact in f64.
+  const std::vector<double> v = {1e6 + 1, 1e6 + 2, 1e6 + 4, 1e6 + 7, 1e6 + 1, 1e6 + 3};
+  Tensor x = Tensor::from_vector<double>(v, {2, 3});
+  // Rows {1,2,4}+1e6 and {7,1,3}+1e6: means 7/3 and 11/3 (offsets), sums of squares 14/3
+  // and 56/3.
+  EXPECT_THAT(var(x, {1}).to_vector<double>(), ElementsAre(::testing::DoubleNear(7.0 / 3, 1e-9),
+                                                           ::testing::DoubleNear(28.0 / 3, 1e-9)));
+  EXPECT_THAT(
+      var(x, {-1}, /*keepdim=*/true, /*correction=*/0).to_vector<double>(),
+      ElementsAre(::testing::DoubleNear(14.0 / 9, 1e-9), ::testing::DoubleNear(56.0 / 9, 1e-9)));
+  EXPECT_EQ(var(x, {-1}, true).shape().ToString(), "f64[2,1]");
+  // Over everything: offsets {1,2,4,7,1,3}, mean 3, squared deviations sum 26; 26 / 5.
+  EXPECT_NEAR(var(x).item(), 26.0 / 5, 1e-9);
+  Tensor f = Tensor::from_vector<float>({2, 4, 4, 4, 5, 5, 7, 9}, {8});
+  EXPECT_NEAR(var(f, {}, false, 0).item(), 4.0, 1e-6);  // the textbook example: sd 2
+  // One value with correction 1: 0 / 0, NaN as in torch.
+  EXPECT_TRUE(std::isnan(var(Tensor::from_vector<float>({3}, {1})).item()));
+  EXPECT_THAT(ErrorOf([] {
+                var(Tensor::from_vector<int32_t>({1, 2}, {2}));
+              }),
+              HasSubstr("var: expected a floating dtype, got i32[2]; cast first"));
+  EXPECT_THAT(ErrorOf([&] { var(x, {0}, false, -1); }),
+              HasSubstr("var: expected a correction >= 0, got -1"));
 }
 
 TEST(ReductionOpsTest, MaxAndMin) {
