@@ -3,6 +3,7 @@
 // The IR takes fully resolved attributes (no -1, clamped bounds, dimension-order pads).
 #include <algorithm>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -250,14 +251,26 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim, CallSite site) {
   return concat(columns, at, site);
 }
 
-std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim, CallSite site) {
-  CheckOperand("split", x);
-  if (x.dim() == 0) ThrowOpError("split: a 0-d tensor cannot be split");
-  const int64_t axis = NormalizeDim("split", dim, x.shape());
-  if (split_size <= 0) {
-    ThrowOpError("split: expected a positive split size, got ", split_size, " for ",
+namespace {
+
+// split's and chunk's checks: the axis to cut along, with a positive `count` (the pieces'
+// size or their number, named by `what`).
+int64_t SplitAxis(std::string_view op, const Tensor& x, int64_t dim, int64_t count,
+                  std::string_view what) {
+  CheckOperand(op, x);
+  if (x.dim() == 0) ThrowOpError(op, ": a 0-d tensor cannot be split");
+  const int64_t axis = NormalizeDim(op, dim, x.shape());
+  if (count <= 0) {
+    ThrowOpError(op, ": expected a positive ", what, ", got ", count, " for ",
                  x.shape().ToString());
   }
+  return axis;
+}
+
+}  // namespace
+
+std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim, CallSite site) {
+  const int64_t axis = SplitAxis("split", x, dim, split_size, "split size");
   const int64_t n = x.shape().size(axis);
   if (n == 0) return {slice(x, axis, 0, 0, 1, site)};
   std::vector<Tensor> parts;
@@ -268,13 +281,7 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim, Call
 }
 
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim, CallSite site) {
-  CheckOperand("chunk", x);
-  if (x.dim() == 0) ThrowOpError("chunk: a 0-d tensor cannot be split");
-  const int64_t axis = NormalizeDim("chunk", dim, x.shape());
-  if (chunks <= 0) {
-    ThrowOpError("chunk: expected a positive number of chunks, got ", chunks, " for ",
-                 x.shape().ToString());
-  }
+  const int64_t axis = SplitAxis("chunk", x, dim, chunks, "number of chunks");
   const int64_t n = x.shape().size(axis);
   if (n == 0) {
     std::vector<Tensor> empty;
