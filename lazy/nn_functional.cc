@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "lazy/composite_ops.h"
+#include "lazy/creation.h"
 #include "lazy/grad_mode.h"
 #include "lazy/op_utils.h"
 #include "lazy/ops.h"
@@ -92,6 +93,23 @@ Tensor masked_softmax(const Tensor& x, const Tensor& mask, int64_t dim, CallSite
   // Masked entries have p = 0, so their gradient is 0.
   internal::RecordSoftmaxGradient(x, p, axis, site);
   return p;
+}
+
+Tensor dropout(const Tensor& x, double p, Generator& gen, bool training, CallSite site) {
+  internal::CheckOperand("dropout", x);
+  if (!(p >= 0 && p <= 1)) {
+    ThrowOpError("dropout: expected a probability p in [0, 1], got ", p, " for ",
+                 x.shape().ToString());
+  }
+  if (!IsFloating(x.dtype())) {
+    ThrowOpError("dropout: expected a floating dtype, got ", x.shape().ToString());
+  }
+  if (!training || p == 0) return x;
+  if (p == 1) return mul(x, 0.0, site);
+  const Tensor keep =
+      lt(rand(std::vector<int64_t>(x.sizes().begin(), x.sizes().end()), gen, DType::kF32, site),
+         1 - p, site);
+  return mul(x, mul(internal::CastTo(keep, x.dtype(), site), 1 / (1 - p), site), site);
 }
 
 }  // namespace kiln::nn

@@ -1,9 +1,10 @@
 #pragma once
 // Stateless building blocks of the nn modules (torch.nn.functional): the affine map of
-// Linear and a softmax that ignores masked entries. Built from the primitive ops, so
+// Linear, a softmax that ignores masked entries and dropout. Built from the primitive ops, so
 // autograd and every backend handle them without special cases.
 #include <cstdint>
 
+#include "lazy/generator.h"
 #include "lazy/tensor.h"
 
 namespace kiln::nn {
@@ -26,5 +27,12 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 // depend on it) and s = sum(e), so nothing masked ever reaches an exp or a division that
 // could overflow and turn a zero gradient into NaN. An undefined mask is plain softmax.
 Tensor masked_softmax(const Tensor& x, const Tensor& mask, int64_t dim, CallSite site = {});
+
+// Inverted dropout (torch.nn.functional.dropout): when `training`, each element is kept
+// with probability 1 - p and scaled by 1 / (1 - p), else zeroed: x * keep / (1 - p), so
+// a NaN stays NaN. The mask is drawn from `gen` on the host and uploaded as an input of
+// the graph, so a new mask every step recompiles nothing. Not training, or p = 0: x
+// itself. p in [0, 1]; floating x.
+Tensor dropout(const Tensor& x, double p, Generator& gen, bool training = true, CallSite site = {});
 
 }  // namespace kiln::nn

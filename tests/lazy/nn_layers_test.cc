@@ -18,6 +18,7 @@
 #include "lazy/nn_mlp.h"
 #include "lazy/ops.h"
 #include "tests/lazy/op_test_util.h"
+#include "util/metrics.h"
 
 namespace kiln::nn {
 namespace {
@@ -73,6 +74,65 @@ std::vector<float> RefLayerNorm(const std::vector<float>& x, int64_t n, double e
     }
   }
   return y;
+}
+
+TEST(NnDropoutTest, KeepsAboutOneMinusPScaledAndPassesTheGradientThroughTheKeptOnes) {
+  Generator gen(21);
+  constexpr int64_t kN = 20000;
+  Tensor x = full_data({kN}, 2.0);
+  x.requires_grad_();
+  Tensor y = nn::dropout(x, 0.25, gen);
+  sum(y).backward();
+  const std::vector<float> values = y.to_vector<float>();
+  const std::vector<float> grads = x.grad().to_vector<float>();
+  int64_t kept = 0;
+  for (int64_t i = 0; i < kN; ++i) {
+    ASSERT_TRUE(values[i] == 0 || std::fabs(values[i] - 2 / 0.75f) < 1e-5) << values[i];
+    kept += values[i] != 0;
+    // The gradient is the mask's scale where kept and 0 where dropped.
+    EXPECT_FLOAT_EQ(grads[i], values[i] == 0 ? 0.0f : 1 / 0.75f);
+  }
+  // Binomial(20000, 0.75): standard deviation 0.003 of the fraction.
+  EXPECT_NEAR(static_cast<double>(kept) / kN, 0.75, 0.02);
+  // The same seed gives the same mask; the next draw another one.
+  Generator again(21);
+  EXPECT_EQ(nn::dropout(full_data({kN}, 2.0), 0.25, again).to_vector<float>(), values);
+  EXPECT_NE(nn::dropout(full_data({kN}, 2.0), 0.25, again).to_vector<float>(), values);
+}
+
+TEST(NnDropoutTest, IdentityWhenNotTrainingZerosAtPOneAndNewMasksDoNotRecompile) {
+  Generator gen(22);
+  Tensor x = Tensor::from_vector<float>({1, -2, 3, std::nanf("")}, {2, 2});
+  EXPECT_EQ(nn::dropout(x, 0.5, gen, /*training=*/false).impl(), x.impl());
+  EXPECT_EQ(nn::dropout(x, 0.0, gen).impl(), x.impl());
+  std::vector<float> zeros = nn::dropout(x, 1.0, gen).to_vector<float>();
+  EXPECT_THAT(std::vector<float>(zeros.begin(), zeros.end() - 1), ElementsAre(0, 0, 0));
+  EXPECT_TRUE(std::isnan(zeros.back()));  // x * 0, as in torch
+  // A step with a fresh mask each time compiles once.
+  Tensor w = Tensor::from_vector<float>({0.5f, 1.5f, -1, 2}, {2, 2});
+  const auto step = [&] {
+    Tensor loss = sum(nn::dropout(mul(w, 3.0), 0.5, gen));
+    return loss.item();
+  };
+  step();
+  const int64_t compiles = metrics::counter("UncachedCompile");
+  const int64_t hits = metrics::counter("CachedCompile");
+  for (int i = 0; i < 3; ++i) step();
+  EXPECT_EQ(metrics::counter("UncachedCompile"), compiles);
+  EXPECT_EQ(metrics::counter("CachedCompile"), hits + 3);
+}
+
+TEST(NnDropoutTest, Errors) {
+  Generator gen(23);
+  Tensor x = full_data({3}, 1.0);
+  EXPECT_THAT(ErrorOf([&] { nn::dropout(x, 1.5, gen); }),
+              HasSubstr("dropout: expected a probability p in [0, 1], got 1.5 for f32[3]"));
+  EXPECT_THAT(ErrorOf([&] { nn::dropout(x, std::nan(""), gen); }),
+              HasSubstr("dropout: expected a probability p in [0, 1], got nan for f32[3]"));
+  EXPECT_THAT(ErrorOf([&] { nn::dropout(Tensor::from_vector<int32_t>({1}, {1}), 0.5, gen); }),
+              HasSubstr("dropout: expected a floating dtype, got i32[1]"));
+  EXPECT_THAT(ErrorOf([&] { nn::dropout(Tensor(), 0.5, gen); }),
+              HasSubstr("dropout: input is an undefined tensor"));
 }
 
 TEST(NnLinearTest, MatchesHandComputationWithLeadingDimensions) {
