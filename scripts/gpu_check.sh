@@ -17,8 +17,9 @@
 #   difffuzz   random graphs on cuda against interp
 # Logs go to out_dir (default $OUT, else gpu-check-out/), one per step, and summary.txt
 # gets a line per step. The whole run ends within $KILN_GPU_CHECK_SECONDS (default 540):
-# a step gets what is left of that when its own limit is longer, and none when under 15 s. The GPU's own libraries (cuBLAS, NVRTC) are looked up on the
-# machine; the bundle brings the Debian ones (abseil, OpenBLAS).
+# a step gets what is left of that when its own limit is longer, and none when under 15 s.
+# The GPU's own libraries (cuBLAS, NVRTC) are looked up on the machine; the bundle brings
+# the Debian ones (abseil, OpenBLAS).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bundle_archive=${1:?usage: bash scripts/gpu_check.sh gpu-bundle/kiln-gpu.tar.xz [out_dir]}
@@ -51,6 +52,8 @@ cat "$out/machine.txt"
 : > "$out/summary.txt"
 
 deadline=$((SECONDS + ${KILN_GPU_CHECK_SECONDS:-540}))
+# This script's setting: kiln's programs warn about KILN_* variables they do not know.
+export -n KILN_GPU_CHECK_SECONDS
 # step NAME SECONDS COMMAND...: runs the command under a time limit, logs it to NAME.log
 # and prints its last lines. A skipped test fails the step: on a GPU nothing should skip.
 step() {

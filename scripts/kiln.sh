@@ -136,7 +136,9 @@ case "${1:-}" in
     staging="$build_dir/gpu-bundle"
     rm -rf "$staging"
     mkdir -p "$staging/bin" "$staging/lib" "$staging/ref" gpu-bundle
-    for p in "${programs[@]}"; do strip --strip-debug -o "$staging/bin/${p##*/}" "$build_dir/$p"; done
+    for p in "${programs[@]}"; do
+      strip --strip-debug -o "$staging/bin/${p##*/}" "$build_dir/$p"
+    done
     # The Debian libraries a GPU machine's image may lack; glibc, libstdc++ and NVRTC are
     # the machine's own.
     ldd "$staging"/bin/* | awk '$3 ~ /^\// {print $3}' | sort -u |
