@@ -200,6 +200,12 @@ std::string KernelPrinter::OpText(const Expr& e) const {
       return libm("sin");
     case OpKind::kCos:
       return libm("cos");
+    case OpKind::kFloor:
+      return libm("floor");
+    case OpKind::kCeil:
+      return libm("ceil");
+    case OpKind::kRound:  // rint: the default rounding mode, ties to even
+      return libm("rint");
     case OpKind::kLogicalNot:
       return absl::StrCat("!", arg(0));
     case OpKind::kCast:

@@ -38,6 +38,9 @@ namespace kiln {
   X(Relu, "relu", 1, InferUnaryNumeric)                                                         \
   X(Sin, "sin", 1, InferUnaryFloat)                                                             \
   X(Cos, "cos", 1, InferUnaryFloat)                                                             \
+  X(Floor, "floor", 1, InferUnaryFloat)                                                         \
+  X(Ceil, "ceil", 1, InferUnaryFloat)                                                           \
+  X(Round, "round", 1, InferUnaryFloat) /* to nearest, ties to even            */               \
   X(LogicalNot, "logical_not", 1, InferUnaryBool)                                               \
   X(Cast, "cast", 1, InferCast) /* dtype                               */                       \
   /* Binary elementwise, broadcasting; operands share one dtype. */                             \

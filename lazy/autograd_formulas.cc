@@ -184,6 +184,11 @@ void UnaryGradient(const ForwardOp& op, const Tensor& grad, Tensor& out_grad) {
     case OpKind::kCos:
       out_grad = neg(mul(grad, sin(op.operand(0), site), site), site);
       return;
+    case OpKind::kFloor:  // piecewise constant: zero almost everywhere, as in PyTorch
+    case OpKind::kCeil:
+    case OpKind::kRound:
+      out_grad = ZerosOf(op.node().shape(), grad, site);
+      return;
     case OpKind::kCast:
       out_grad = internal::CastTo(grad, op.node().operand(0).shape().dtype(), site);
       return;
@@ -285,6 +290,9 @@ void OpGradients(const ForwardOp& op, const Tensor& grad, absl::Span<const bool>
     case OpKind::kRelu:
     case OpKind::kSin:
     case OpKind::kCos:
+    case OpKind::kFloor:
+    case OpKind::kCeil:
+    case OpKind::kRound:
     case OpKind::kCast:
       if (needs[0]) UnaryGradient(op, grad, grads[0]);
       return;

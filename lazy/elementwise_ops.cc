@@ -31,13 +31,23 @@ bool IsLogical(OpKind op) { return op == OpKind::kLogicalAnd || op == OpKind::kL
 
 // abs, neg, relu: any numeric dtype, computed in that dtype; bool is rejected as in
 // PyTorch (negating a bool has no meaning).
-Tensor UnaryNumeric(OpKind op, const Tensor& x, const CallSite& site) {
+void CheckNumericOperand(OpKind op, const Tensor& x) {
   CheckOperand(OpName(op), x);
   if (x.dtype() == DType::kBool) {
     ThrowOpError(OpName(op), ": expected a numeric dtype (i32, i64, f32 or f64), got ",
                  x.shape().ToString());
   }
+}
+
+Tensor UnaryNumeric(OpKind op, const Tensor& x, const CallSite& site) {
+  CheckNumericOperand(op, x);
   return RecordOp(op, {x}, {}, site);
+}
+
+// floor, ceil, round: integral values are already rounded.
+Tensor Rounding(OpKind op, const Tensor& x, const CallSite& site) {
+  CheckNumericOperand(op, x);
+  return IsFloating(x.dtype()) ? RecordOp(op, {x}, {}, site) : x;
 }
 
 // exp, log, ...: integer and bool inputs are computed in f32.
@@ -191,6 +201,9 @@ Tensor silu(const Tensor& x, CallSite site) {
 }
 Tensor sin(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kSin, x, site); }
 Tensor cos(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kCos, x, site); }
+Tensor floor(const Tensor& x, CallSite site) { return Rounding(OpKind::kFloor, x, site); }
+Tensor ceil(const Tensor& x, CallSite site) { return Rounding(OpKind::kCeil, x, site); }
+Tensor round(const Tensor& x, CallSite site) { return Rounding(OpKind::kRound, x, site); }
 
 Tensor logical_not(const Tensor& x, CallSite site) {
   CheckOperand("logical_not", x);

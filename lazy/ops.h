@@ -34,6 +34,11 @@ Tensor silu(const Tensor& x, CallSite site = {});
 Tensor relu(const Tensor& x, CallSite site = {});
 Tensor sin(const Tensor& x, CallSite site = {});
 Tensor cos(const Tensor& x, CallSite site = {});
+// Rounding to an integral value in x's dtype; integer inputs are returned as they are.
+// round: to the nearest, ties to even (as torch.round). Their gradients are zero.
+Tensor floor(const Tensor& x, CallSite site = {});
+Tensor ceil(const Tensor& x, CallSite site = {});
+Tensor round(const Tensor& x, CallSite site = {});
 Tensor logical_not(const Tensor& x, CallSite site = {});
 // Converts to `dtype` (float -> int truncates toward zero; non-zero -> true).
 Tensor cast(const Tensor& x, DType dtype, CallSite site = {});
@@ -98,9 +103,27 @@ Tensor max(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false
            CallSite site = {});
 Tensor min(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,
            CallSite site = {});
+// Running sums along `dim` (torch.cumsum): out[..., i, ...] = the sum of x's elements 0..i
+// along dim. Integers and bool are summed in i64 (wrapping on overflow).
+Tensor cumsum(const Tensor& x, int64_t dim, CallSite site = {});
 // Index of the first maximum along `dim`, or into the flattened tensor when dim is absent.
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false,
               CallSite site = {});
+
+// --- ordering: O(n^2) comparisons per row of n (a count of the elements before each one),
+// so meant for rows up to a few thousand ---
+struct SortResult {
+  Tensor values;
+  Tensor indices;  // i64, positions along the sorted dimension
+};
+// torch.sort: ascending, or descending; NaN counts as the largest value. Equal values
+// keep their order (stable).
+SortResult sort(const Tensor& x, int64_t dim = -1, bool descending = false, CallSite site = {});
+// The indices of sort(x, dim, descending).
+Tensor argsort(const Tensor& x, int64_t dim = -1, bool descending = false, CallSite site = {});
+// The k largest (or smallest) along `dim`, in order: sort's first k (torch.topk, sorted).
+SortResult topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true,
+                CallSite site = {});
 
 // --- linear algebra ---
 // torch.matmul: 1-D operands are promoted to matrices and the added dimension removed;

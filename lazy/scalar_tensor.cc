@@ -41,4 +41,13 @@ Tensor ConstantTensor(double value, DType dtype, const Tensor& like, const CallS
   return ConstantTensor(value, dtype, like.impl()->backend(), site);
 }
 
+Tensor ArangeTensor(int64_t size, DType dtype, const Tensor& like, const CallSite& site) {
+  absl::StatusOr<NodePtr> node = Node::Create(
+      OpKind::kArange, {},
+      Attributes().Set("start", 0.0).Set("step", 1.0).Set("size", size).Set("dtype", dtype),
+      site.location);
+  ThrowIfError(node.status());
+  return MakePendingTensor(Value{*std::move(node), 0}, like.impl()->backend());
+}
+
 }  // namespace kiln::internal

@@ -1,5 +1,5 @@
 #pragma once
-// 0-d tensors made for one operand of an op, on the other operand's backend.
+// Leaves made for one operand of an op, on the other operand's backend.
 //
 //   x * 0.5  ->  mul(x, ScalarTensor(0.5, f32, x))   // a runtime Scalar leaf
 //
@@ -30,5 +30,9 @@ Tensor RecordScalarOp(OpKind op, const Tensor& t, double value, bool scalar_firs
 Tensor ConstantTensor(double value, DType dtype, Backend* backend, const CallSite& site);
 // The same on `like`'s backend (like must be defined).
 Tensor ConstantTensor(double value, DType dtype, const Tensor& like, const CallSite& site);
+
+// 0, 1, ..., size - 1 as `dtype` (an Arange leaf, computed in the kernels that read it), on
+// `like`'s backend.
+Tensor ArangeTensor(int64_t size, DType dtype, const Tensor& like, const CallSite& site);
 
 }  // namespace kiln::internal

@@ -637,6 +637,9 @@ float tanhf(float) noexcept;
 float erff(float) noexcept;
 float sinf(float) noexcept;
 float cosf(float) noexcept;
+float floorf(float) noexcept;
+float ceilf(float) noexcept;
+float rintf(float) noexcept;
 float fmaxf(float, float) noexcept;
 float fminf(float, float) noexcept;
 double exp(double) noexcept;
@@ -647,6 +650,9 @@ double tanh(double) noexcept;
 double erf(double) noexcept;
 double sin(double) noexcept;
 double cos(double) noexcept;
+double floor(double) noexcept;
+double ceil(double) noexcept;
+double rint(double) noexcept;
 double pow(double, double) noexcept;
 }
 

@@ -93,6 +93,16 @@ absl::Status Unary(OpKind op, const InterpBuffer& x, InterpBuffer& out) {
     case OpKind::kCos:
       FloatUnary<T>(x, out, [](double v) { return std::cos(v); });
       break;
+    case OpKind::kFloor:
+      FloatUnary<T>(x, out, [](double v) { return std::floor(v); });
+      break;
+    case OpKind::kCeil:
+      FloatUnary<T>(x, out, [](double v) { return std::ceil(v); });
+      break;
+    case OpKind::kRound:
+      // The default rounding mode: to nearest, ties to even, as torch.round.
+      FloatUnary<T>(x, out, [](double v) { return std::nearbyint(v); });
+      break;
     default:
       return absl::InternalError(
           absl::StrCat("interp: ", std::string(OpName(op)), " is not a unary op"));

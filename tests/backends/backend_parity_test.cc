@@ -242,6 +242,22 @@ TEST_P(BackendParityTest, UnaryOps) {
   ExpectParity(b, {Op(OpKind::kLogicalNot, {b.Param(DType::kBool, {7, 3})})}, 0, "logical_not");
 }
 
+TEST_P(BackendParityTest, RoundingOps) {
+  Builder b(24);
+  for (DType dt : {DType::kF32, DType::kF64}) {
+    // Multiples of 0.5 as well, so that round meets its ties (to even) half the time.
+    const auto constant = [dt](double v) {
+      return Op(OpKind::kConstant, {}, Attributes().Set("value", v).Set("dtype", dt));
+    };
+    const Value x = b.Uniform(dt, {6, 35}, -8, 8);
+    const Value halves =
+        Op(OpKind::kMul, {Op(OpKind::kFloor, {Op(OpKind::kMul, {x, constant(2)})}), constant(0.5)});
+    for (OpKind op : {OpKind::kFloor, OpKind::kCeil, OpKind::kRound}) {
+      ExpectParity(b, {Op(op, {x}), Op(op, {halves})}, 0, OpName(op));
+    }
+  }
+}
+
 TEST_P(BackendParityTest, CastsBetweenEveryDType) {
   Builder b(2);
   const DType all[] = {DType::kBool, DType::kI32, DType::kI64, DType::kF32, DType::kF64};

@@ -38,6 +38,20 @@ const FloatUnaryCase kFloatUnaryCases[] = {
     {OpKind::kCos, [](double x) { return std::cos(x); }},
 };
 
+TEST(InterpElementwiseTest, RoundingOps) {
+  const std::vector<double> input = {-2.5, -1.5, -0.5, -0.2, 0.5, 1.5, 2.5, 2.6, -7.0};
+  const auto run = [&](OpKind op) {
+    return Read<double>(RunOne(Op(op, {Param<double>({9}, input)})));
+  };
+  EXPECT_THAT(run(OpKind::kFloor), ElementsAre(-3, -2, -1, -1, 0, 1, 2, 2, -7));
+  EXPECT_THAT(run(OpKind::kCeil), ElementsAre(-2, -1, -0.0, -0.0, 1, 2, 3, 3, -7));
+  // Ties to even, as torch.round.
+  EXPECT_THAT(run(OpKind::kRound), ElementsAre(-2, -2, -0.0, -0.0, 0, 2, 2, 3, -7));
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THAT(Read<float>(RunOne(Op(OpKind::kFloor, {Param<float>({2}, {nan, -1e30f})}))),
+              ElementsAre(NanSensitiveFloatEq(nan), -1e30f));
+}
+
 TEST(InterpElementwiseTest, FloatUnaryOpsF32) {
   const std::vector<float> input = {0.25f, 0.5f, 1.0f, 2.0f, 4.0f};
   for (const FloatUnaryCase& c : kFloatUnaryCases) {

@@ -173,7 +173,7 @@ Tensor GraphGenerator::Partner(const Tensor& a) {
 }
 
 std::optional<Tensor> GraphGenerator::Unary(const Tensor& x) {
-  switch (Uniform(0, 14)) {
+  switch (Uniform(0, 15)) {
     case 0:
       return neg(x);
     case 1:
@@ -201,6 +201,12 @@ std::optional<Tensor> GraphGenerator::Unary(const Tensor& x) {
     case 12:
       if (!IsExact(x)) return std::nullopt;
       return logical_not(x);
+    case 13: {
+      // Discontinuous: exact values only.
+      if (!IsExact(x)) return std::nullopt;
+      const int which = Uniform(0, 2);
+      return which == 0 ? floor(x) : which == 1 ? ceil(x) : round(x);
+    }
     default: {
       const DType to = RandomDType();
       // A float -> integer or bool cast is discontinuous: exact values only.
@@ -413,7 +419,8 @@ std::optional<Tensor> GraphGenerator::Composite(const Tensor& x) {
   const int64_t dim = RandomDim(x);
   Tensor result;
   ValueRange range;
-  switch (Uniform(0, 4)) {
+  range.exact = false;
+  switch (Uniform(0, 6)) {
     case 0:
       result = softmax(x, dim);
       range.lo = 0;
@@ -446,6 +453,24 @@ std::optional<Tensor> GraphGenerator::Composite(const Tensor& x) {
       range.hi = std::max(0.0, in.hi);
       break;
     }
+    case 4: {
+      result = cumsum(x, dim);
+      const ValueRange& in = ranges_.Of(x.value().node);
+      const double n = static_cast<double>(x.size(dim));
+      range.lo = n * std::min(in.lo, 0.0);
+      range.hi = n * std::max(in.hi, 0.0);
+      break;
+    }
+    case 5: {
+      // The order of values that differ by rounding is not defined: exact values only.
+      if (!IsExact(x)) return std::nullopt;
+      const SortResult top = topk(x, Uniform(0, x.size(dim)), dim, Chance(0.5));
+      const bool indices = Chance(0.5);
+      result = indices ? top.indices : top.values;
+      range = indices ? ValueRange{} : ranges_.Of(x.value().node);
+      if (indices) range.hi = static_cast<double>(std::max<int64_t>(x.size(dim) - 1, 0));
+      break;
+    }
     default: {
       if (x.dim() != 2 || x.size(1) == 0) return std::nullopt;
       result = cross_entropy(x, IndexLeaf({x.size(0)}),
@@ -458,7 +483,6 @@ std::optional<Tensor> GraphGenerator::Composite(const Tensor& x) {
   }
   // A composite is safe by construction; its inner divisions and logs are beyond what
   // an interval can see (a softmax's sum is at least 1).
-  range.exact = false;
   range.valid = ranges_.Of(x.value().node).valid;
   ranges_.Assume(result.value().node, range);
   return result;

@@ -152,6 +152,15 @@ ValueRange ValueRanges::Compute(const Node& node) {
       r = Interval(1 / (1 + std::exp(-a.lo)), 1 / (1 + std::exp(-a.hi)));
       rounds = true;
       break;
+    case OpKind::kFloor:
+      r = Interval(std::floor(a.lo), std::floor(a.hi));
+      break;
+    case OpKind::kCeil:
+      r = Interval(std::ceil(a.lo), std::ceil(a.hi));
+      break;
+    case OpKind::kRound:
+      r = Interval(std::nearbyint(a.lo), std::nearbyint(a.hi));
+      break;
     case OpKind::kSin:
     case OpKind::kCos:
       in_domain = a.magnitude() <= kMaxTrigArgument;

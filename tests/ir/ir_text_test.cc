@@ -81,9 +81,9 @@ Graph EveryOpGraph() {
     outs.push_back(V(n));
     return n;
   };
-  for (OpKind op :
-       {OpKind::kExp, OpKind::kLog, OpKind::kSqrt, OpKind::kRsqrt, OpKind::kTanh, OpKind::kErf,
-        OpKind::kSigmoid, OpKind::kSin, OpKind::kCos, OpKind::kNeg, OpKind::kAbs, OpKind::kRelu}) {
+  for (OpKind op : {OpKind::kExp, OpKind::kLog, OpKind::kSqrt, OpKind::kRsqrt, OpKind::kTanh,
+                    OpKind::kErf, OpKind::kSigmoid, OpKind::kSin, OpKind::kCos, OpKind::kFloor,
+                    OpKind::kCeil, OpKind::kRound, OpKind::kNeg, OpKind::kAbs, OpKind::kRelu}) {
     add(Make(op, {V(x)}));
   }
   for (OpKind op : {OpKind::kAdd, OpKind::kSub, OpKind::kMul, OpKind::kDiv, OpKind::kPow,

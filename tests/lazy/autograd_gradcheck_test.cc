@@ -509,6 +509,24 @@ TEST(AutogradGradcheckTest, Variance) {
       {Random(gen, {2, 3, 2})}, gen);
 }
 
+TEST(AutogradGradcheckTest, Cumsum) {
+  Generator gen(16);
+  GradCheck([](const std::vector<Tensor>& x) { return cumsum(x[0], 1); }, {Random(gen, {3, 5})},
+            gen);
+  // Blocks: a row longer than one masked sum.
+  GradCheck([](const std::vector<Tensor>& x) { return cumsum(x[0], 0); }, {Random(gen, {70, 2})},
+            gen);
+}
+
+TEST(AutogradGradcheckTest, SortAndTopk) {
+  Generator gen(17);
+  // The gradient goes to the positions the values came from.
+  GradCheck([](const std::vector<Tensor>& x) { return sort(x[0], 0).values; },
+            {Random(gen, {4, 3})}, gen);
+  GradCheck([](const std::vector<Tensor>& x) { return topk(x[0], 2, 1, false).values; },
+            {Random(gen, {3, 5})}, gen);
+}
+
 TEST(AutogradGradcheckTest, Pad) {
   Generator gen(11);
   const std::vector<std::vector<int64_t>> cases = {

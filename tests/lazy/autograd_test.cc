@@ -42,6 +42,14 @@ TEST(AutogradTest, ProductRuleThroughBroadcasting) {
   EXPECT_THAT(w.grad().to_vector<float>(), Near({5, 7, 9}));
 }
 
+TEST(AutogradTest, RoundingPassesNoGradient) {
+  Tensor x = Param({-1.5f, 0.3f, 2.7f}, {3});
+  // floor and ceil contribute nothing; round(x) * x contributes round(x), as in torch.
+  Tensor loss = sum(add(add(floor(x), ceil(x)), mul(round(x), x)));
+  loss.backward();
+  EXPECT_THAT(x.grad().to_vector<float>(), Near({-2, 0, 3}));
+}
+
 TEST(AutogradTest, SharedSubexpressionsSumTheirContributions) {
   Tensor x = Param({1, -2, 3}, {3});
   Tensor y = mul(x, x);                  // both operands are the same leaf

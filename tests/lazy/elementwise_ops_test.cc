@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "lazy/creation.h"
+#include "lazy/generator.h"
 #include "lazy/ops.h"
 #include "lazy/tensor.h"
 #include "tests/lazy/op_test_util.h"
@@ -92,6 +94,32 @@ TEST(ElementwiseOpsTest, ClampAsTorch) {
               ::testing::HasSubstr("clamp: expected a min or a max bound, got neither"));
   EXPECT_THAT(testing::ErrorOf([&] { clamp(x, 0, std::nan("")); }),
               ::testing::HasSubstr("clamp: the max bound of f32[6] is NaN"));
+}
+
+TEST(ElementwiseOpsTest, FloorCeilAndRoundAsTorch) {
+  Generator gen(21);
+  for (DType dtype : {DType::kF32, DType::kF64}) {
+    // Fused with the scaling, on values spread over many integers.
+    Tensor x = randn({4, 33}, gen, dtype) * 6.0;
+    const std::vector<double> v = cast(x, DType::kF64).to_vector<double>();
+    const Tensor rounded[] = {floor(x), ceil(x), round(x)};
+    double (*const host[])(double) = {std::floor, std::ceil, std::nearbyint};
+    for (int k = 0; k < 3; ++k) {
+      EXPECT_EQ(rounded[k].dtype(), dtype);
+      std::vector<double> want;
+      for (double e : v) want.push_back(host[k](e));
+      EXPECT_EQ(cast(rounded[k], DType::kF64).to_vector<double>(), want) << k;
+    }
+  }
+  // Ties to even; NaN and infinities pass through.
+  Tensor ties = F32({-2.5f, -1.5f, -0.5f, 0.5f, 1.5f, 2.5f, INFINITY}, {7});
+  EXPECT_THAT(round(ties).to_vector<float>(), ElementsAre(-2, -2, 0, 0, 2, 2, INFINITY));
+  EXPECT_THAT(floor(ties).to_vector<float>(), ElementsAre(-3, -2, -1, 0, 1, 2, INFINITY));
+  EXPECT_TRUE(std::isnan(ceil(F32({std::nanf("")}, {1})).to_vector<float>()[0]));
+  // Integers are already rounded: the same tensor back.
+  Tensor i = I32({-3, 4}, {2});
+  EXPECT_EQ(floor(i).value().node, i.value().node);
+  EXPECT_THAT(round(i).to_vector<int32_t>(), ElementsAre(-3, 4));
 }
 
 TEST(ElementwiseOpsTest, SiluIsXTimesSigmoid) {

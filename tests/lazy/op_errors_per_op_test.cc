@@ -607,6 +607,29 @@ TEST_F(OpErrorsPerOpTest, SiluAndMaskedFill) {
                  "masked_fill: mask is an undefined tensor", {f5_});
 }
 
+TEST_F(OpErrorsPerOpTest, Rounding) {
+  ExpectRejected([&] { floor(flags_); },
+                 "floor: expected a numeric dtype (i32, i64, f32 or f64), got bool[2]", {flags_});
+  ExpectRejected([&] { round(flags_); }, "round: expected a numeric dtype", {flags_});
+  ExpectRejected([&] { ceil(undefined_); }, "ceil: input is an undefined tensor", {});
+}
+
+TEST_F(OpErrorsPerOpTest, Cumsum) {
+  ExpectRejected([&] { cumsum(pending_, 2); }, "cumsum: dimension 2 is out of range for f32[2,3]",
+                 {pending_});
+  ExpectRejected([&] { cumsum(undefined_, 0); }, "cumsum: input is an undefined tensor", {});
+}
+
+TEST_F(OpErrorsPerOpTest, SortAndTopk) {
+  ExpectRejected([&] { topk(pending_, 4); },
+                 "topk: k = 4 is out of range for dimension 1 of f32[2,3] (expected 0..3)",
+                 {pending_});
+  ExpectRejected([&] { topk(pending_, -1, 0); }, "topk: k = -1 is out of range", {pending_});
+  ExpectRejected([&] { sort(pending_, 2); }, "sort: dimension 2 is out of range for f32[2,3]",
+                 {pending_});
+  ExpectRejected([&] { argsort(undefined_); }, "argsort: input is an undefined tensor", {});
+}
+
 TEST_F(OpErrorsPerOpTest, Variance) {
   ExpectRejected([&] { var(i5_); }, "var: expected a floating dtype, got i32[5]; cast first",
                  {i5_});

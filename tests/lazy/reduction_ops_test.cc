@@ -4,6 +4,8 @@
 #include <cmath>
 #include <vector>
 
+#include "lazy/creation.h"
+#include "lazy/generator.h"
 #include "lazy/ops.h"
 #include "lazy/tensor.h"
 #include "tests/lazy/op_test_util.h"
@@ -86,6 +88,68 @@ TEST(ReductionOpsTest, VarianceUnbiasedAndPopulation) {
               HasSubstr("var: expected a floating dtype, got i32[2]; cast first"));
   EXPECT_THAT(ErrorOf([&] { var(x, {0}, false, -1); }),
               HasSubstr("var: expected a correction >= 0, got -1"));
+}
+
+// Sequential running sums along `dim` of a row-major [rows, n] or [n, cols] matrix.
+std::vector<double> HostCumsum(const std::vector<double>& v, int64_t rows, int64_t cols,
+                               int64_t dim) {
+  std::vector<double> out = v;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      const int64_t at = r * cols + c;
+      const int64_t before = dim == 1 ? at - 1 : at - cols;
+      if ((dim == 1 ? c : r) > 0) out[at] += out[before];
+    }
+  }
+  return out;
+}
+
+TEST(ReductionOpsTest, CumsumAsTorch) {
+  Generator gen(31);
+  // One masked sum (n <= 64) and blocks of about sqrt(n), the last one partly padding.
+  for (int64_t n : {1, 64, 65, 1000}) {
+    for (int64_t dim : {0, 1}) {
+      const int64_t rows = dim == 0 ? n : 3;
+      const int64_t cols = dim == 0 ? 4 : n;
+      for (DType dtype : {DType::kF32, DType::kF64}) {
+        Tensor x = randn({rows, cols}, gen, dtype);
+        const std::vector<double> v = cast(x, DType::kF64).to_vector<double>();
+        const std::vector<double> want = HostCumsum(v, rows, cols, dim);
+        Tensor y = cumsum(x, dim - 2);  // negative dims count from the end
+        ASSERT_EQ(y.shape(), x.shape());
+        const std::vector<double> got = cast(y, DType::kF64).to_vector<double>();
+        const double tol = dtype == DType::kF32 ? 1e-4 * std::sqrt(double(n)) : 1e-12 * n;
+        for (size_t k = 0; k < want.size(); ++k) {
+          ASSERT_NEAR(got[k], want[k], tol) << "n=" << n << " dim=" << dim << " at " << k;
+        }
+      }
+    }
+  }
+  // Integers and bool are summed in i64, exactly.
+  Tensor big = Tensor::from_vector<int32_t>({2000000000, 2000000000, -7, 1}, {4});
+  Tensor ints = cumsum(big, 0);
+  EXPECT_EQ(ints.dtype(), DType::kI64);
+  EXPECT_THAT(ints.to_vector<int64_t>(),
+              ElementsAre(2000000000, 4000000000, 3999999993, 3999999994));
+  Tensor flags = Tensor::from_vector<bool>({true, false, true, true}, {2, 2});
+  EXPECT_THAT(cumsum(flags, 1).to_vector<int64_t>(), ElementsAre(1, 1, 1, 2));
+  // Long integer rows take the blocked path; still exact.
+  std::vector<int64_t> seq(300);
+  for (int64_t k = 0; k < 300; ++k) seq[k] = (k * 7919) % 1001 - 500;
+  std::vector<int64_t> running(seq);
+  for (size_t k = 1; k < running.size(); ++k) running[k] += running[k - 1];
+  EXPECT_EQ(cumsum(Tensor::from_vector<int64_t>(seq, {300}), 0).to_vector<int64_t>(), running);
+  // Empty along or across the dimension.
+  EXPECT_EQ(cumsum(zeros({0, 3}), 0).shape().ToString(), "f32[0,3]");
+  EXPECT_EQ(cumsum(zeros({2, 0}), 0).shape().ToString(), "f32[2,0]");
+  // NaN and inf propagate forward only.
+  Tensor special = Tensor::from_vector<float>({1, NAN, 2, 3, INFINITY, 1}, {2, 3});
+  std::vector<float> s = cumsum(special, 1).to_vector<float>();
+  EXPECT_EQ(s[0], 1);
+  EXPECT_TRUE(std::isnan(s[1]) && std::isnan(s[2]));
+  EXPECT_EQ(s[3], 3);
+  EXPECT_EQ(s[4], INFINITY);
+  EXPECT_EQ(s[5], INFINITY);
 }
 
 TEST(ReductionOpsTest, MaxAndMin) {
