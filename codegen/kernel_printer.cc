@@ -347,7 +347,9 @@ void KernelPrinter::EmitStore(const Store& s) {
   } else if (IsFloating(ir_.buffers[s.buffer].dtype)) {
     Line(absl::StrCat(target, " += ", Ref(s.value), ";"));
   } else {
-    Line(absl::StrCat(target, " = kn::WrapAdd(", target, ", ", Ref(s.value), ");"));
+    // Naming the type keeps an integer literal value (an int) from conflicting with it.
+    Line(absl::StrCat(target, " = kn::WrapAdd<", CType(ir_.buffers[s.buffer].dtype), ">(", target,
+                      ", ", Ref(s.value), ");"));
   }
 }
 

@@ -2,6 +2,7 @@
 // primitive ops so every backend and the fusion planner only ever see primitives.
 #include "lazy/composite_ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <vector>
@@ -21,6 +22,7 @@ using internal::CheckOperand;
 using internal::CheckSameBackend;
 using internal::ConstantTensor;
 using internal::NormalizeDim;
+using internal::NormalizeDims;
 using internal::ThrowOpError;
 
 // Integer and bool inputs are computed in f32, like the float-only unary ops.
@@ -72,6 +74,26 @@ Tensor log_softmax(const Tensor& x, int64_t dim, CallSite site) {
   Tensor shifted = sub(in, max(in, {axis}, /*keepdim=*/true, site).detach(), site);
   Tensor log_sum = log(sum(exp(shifted, site), {axis}, /*keepdim=*/true, site), site);
   return sub(shifted, log_sum, site);
+}
+
+Tensor logsumexp(const Tensor& x, std::vector<int64_t> dims, bool keepdim, CallSite site) {
+  CheckOperand("logsumexp", x);
+  const std::vector<int64_t> axes = NormalizeDims("logsumexp", dims, x.shape());
+  const Tensor in = AsFloating(x, site);
+  // An empty sum: log(0) = -inf, with no max to take.
+  if (in.numel() == 0) return log(sum(exp(in, site), axes, keepdim, site), site);
+  // Detached as in softmax: the shift cancels out of the result and its gradient.
+  const Tensor m = max(in, axes, /*keepdim=*/true, site).detach();
+  const Tensor shift = where(lt(abs(m, site), INFINITY, site), m, 0, site);
+  const Tensor log_sum =
+      log(sum(exp(sub(in, shift, site), site), axes, /*keepdim=*/true, site), site);
+  const Tensor result = add(log_sum, shift, site);
+  if (keepdim) return result;
+  std::vector<int64_t> sizes;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (std::find(axes.begin(), axes.end(), d) == axes.end()) sizes.push_back(x.shape().size(d));
+  }
+  return reshape(result, sizes, site);
 }
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,

@@ -14,6 +14,11 @@ namespace kiln {
 // the forward is p, not the exponentials and their sum).
 Tensor softmax(const Tensor& x, int64_t dim, CallSite site = {});
 Tensor log_softmax(const Tensor& x, int64_t dim, CallSite site = {});
+// log(sum(exp(x))) over `dims` (empty = all), as max + log(sum(exp(x - max))) so that
+// nothing overflows; an infinite max is not subtracted, so a row of -inf gives -inf and
+// one holding +inf gives +inf (as torch.logsumexp). Its gradient is softmax(x).
+Tensor logsumexp(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,
+                 CallSite site = {});
 // Normalises over the trailing dimensions covered by `weight` (or the last dimension
 // when weight is undefined): (x - mean) / sqrt(var + eps) * weight + bias, with the
 // biased variance, as torch.nn.functional.layer_norm. weight/bias may be undefined.

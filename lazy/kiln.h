@@ -14,6 +14,7 @@
 #include "lazy/grad_mode.h"
 #include "lazy/graph_executor.h"
 #include "lazy/nn_attention.h"
+#include "lazy/nn_clip_grad.h"
 #include "lazy/nn_embedding.h"
 #include "lazy/nn_functional.h"
 #include "lazy/nn_gelu.h"

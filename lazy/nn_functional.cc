@@ -9,6 +9,7 @@
 #include "lazy/grad_mode.h"
 #include "lazy/op_utils.h"
 #include "lazy/ops.h"
+#include "lazy/scalar_tensor.h"
 
 namespace kiln::nn {
 
@@ -110,6 +111,27 @@ Tensor dropout(const Tensor& x, double p, Generator& gen, bool training, CallSit
       lt(rand(std::vector<int64_t>(x.sizes().begin(), x.sizes().end()), gen, DType::kF32, site),
          1 - p, site);
   return mul(x, mul(internal::CastTo(keep, x.dtype(), site), 1 / (1 - p), site), site);
+}
+
+Tensor one_hot(const Tensor& labels, int64_t num_classes, CallSite site) {
+  internal::CheckOperand("one_hot", labels, "labels");
+  if (labels.dtype() != DType::kI32 && labels.dtype() != DType::kI64) {
+    ThrowOpError("one_hot: expected i32 or i64 labels, got ", labels.shape().ToString());
+  }
+  if (num_classes <= 0) {
+    ThrowOpError("one_hot: expected num_classes > 0, got ", num_classes, " for labels ",
+                 labels.shape().ToString());
+  }
+  std::vector<int64_t> sizes(labels.sizes().begin(), labels.sizes().end());
+  sizes.push_back(num_classes);
+  std::vector<int64_t> one_per_label = sizes;
+  one_per_label.back() = 1;
+  // A scatter rather than a comparison: its range check reports a label outside
+  // [0, num_classes) when the graph runs.
+  const Tensor zeros = expand(internal::ConstantTensor(0, DType::kI64, labels, site), sizes, site);
+  const Tensor ones =
+      expand(internal::ConstantTensor(1, DType::kI64, labels, site), one_per_label, site);
+  return scatter_add(zeros, -1, unsqueeze(labels, -1, site), ones, site);
 }
 
 }  // namespace kiln::nn

@@ -1,7 +1,7 @@
 #pragma once
 // Stateless building blocks of the nn modules (torch.nn.functional): the affine map of
-// Linear, a softmax that ignores masked entries and dropout. Built from the primitive ops, so
-// autograd and every backend handle them without special cases.
+// Linear, a softmax that ignores masked entries, dropout and one_hot. Built from the
+// primitive ops, so autograd and every backend handle them without special cases.
 #include <cstdint>
 
 #include "lazy/generator.h"
@@ -34,5 +34,10 @@ Tensor masked_softmax(const Tensor& x, const Tensor& mask, int64_t dim, CallSite
 // the graph, so a new mask every step recompiles nothing. Not training, or p = 0: x
 // itself. p in [0, 1]; floating x.
 Tensor dropout(const Tensor& x, double p, Generator& gen, bool training = true, CallSite site = {});
+
+// Labels [...] (i32 or i64) as i64 rows [..., num_classes] with a 1 at each label
+// (torch.nn.functional.one_hot). num_classes must be given: inferring it would read the
+// labels. A label outside [0, num_classes) is an error when the graph runs.
+Tensor one_hot(const Tensor& labels, int64_t num_classes, CallSite site = {});
 
 }  // namespace kiln::nn

@@ -8,7 +8,8 @@
 //   exp, log, sqrt, rsqrt, tanh, erf, sigmoid, sin, cos, div: integer/bool inputs are
 //     computed in f32;
 //   logical_*: any dtype, non-zero is true; comparisons and logical ops return bool;
-//   sum of bool/integers returns i64; mean requires a floating dtype; argmax returns i64;
+//   sum of bool/integers returns i64; mean requires a floating dtype; argmax and argmin
+//     return i64;
 //   gather / index_select / scatter_add take i32 or i64 indices.
 #include <cstdint>
 #include <optional>
@@ -83,6 +84,10 @@ Tensor clamp(const Tensor& x, std::optional<Scalar> min, std::optional<Scalar> m
 // x with `value` where the bool `mask` (broadcast to x's shape) is true; x's dtype and
 // shape, as torch.Tensor.masked_fill. The value is converted to x's dtype as by cast.
 Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value, CallSite site = {});
+// The lower (tril) or upper (triu) triangle of the last two dimensions, from diagonal
+// `diagonal` (0: the main one, > 0 above it, < 0 below), the rest zero; x's dtype.
+Tensor tril(const Tensor& x, int64_t diagonal = 0, CallSite site = {});
+Tensor triu(const Tensor& x, int64_t diagonal = 0, CallSite site = {});
 // cond ? a : b elementwise; cond is converted to bool; a and b promote together.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b, CallSite site = {});
 Tensor where(const Tensor& cond, const Tensor& a, Scalar b, CallSite site = {});
@@ -106,8 +111,12 @@ Tensor min(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false
 // Running sums along `dim` (torch.cumsum): out[..., i, ...] = the sum of x's elements 0..i
 // along dim. Integers and bool are summed in i64 (wrapping on overflow).
 Tensor cumsum(const Tensor& x, int64_t dim, CallSite site = {});
-// Index of the first maximum along `dim`, or into the flattened tensor when dim is absent.
+// Index of the first maximum along `dim`, or into the flattened tensor when dim is absent
+// (a NaN counts as the maximum, as in torch).
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false,
+              CallSite site = {});
+// Index of the first minimum, likewise (a NaN counts as the minimum, as in torch).
+Tensor argmin(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false,
               CallSite site = {});
 
 // --- ordering: O(n^2) comparisons per row of n (a count of the elements before each one),
@@ -155,6 +164,16 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim = 0, 
 // At most `chunks` (> 0) slices of ceil(size / chunks) along `dim`, so possibly fewer;
 // a dimension of size 0 gives `chunks` empty tensors (torch.chunk).
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim = 0, CallSite site = {});
+// Reverses the order of the elements along each of `dims` (torch.flip).
+Tensor flip(const Tensor& x, std::vector<int64_t> dims, CallSite site = {});
+// Shifts the elements along each of `dims` by the matching shift, those pushed past the
+// end coming back at the front (torch.roll); without dims, the flattened tensor by one
+// shift.
+Tensor roll(const Tensor& x, std::vector<int64_t> shifts, std::vector<int64_t> dims = {},
+            CallSite site = {});
+// Tiles x `repeats[i]` times along each dimension; extra leading counts add dimensions
+// (torch.Tensor.repeat).
+Tensor repeat(const Tensor& x, std::vector<int64_t> repeats, CallSite site = {});
 // torch.nn.functional.pad order: `pads` = (last dim low, last dim high, next-to-last
 // low, high, ...); negative pads crop. `value` is baked into the code.
 Tensor pad(const Tensor& x, std::vector<int64_t> pads, double value = 0.0, CallSite site = {});

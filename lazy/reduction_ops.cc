@@ -45,6 +45,34 @@ Tensor MaxMin(OpKind op, const Tensor& x, const std::vector<int64_t>& dims, bool
   return CastTo(RecordReduce(op, as_int, std::move(axes), keepdim, site), DType::kBool, site);
 }
 
+// The index of the first largest (or smallest) value along `dim`, or into the flattened
+// tensor when dim is absent; errors name `op`.
+Tensor ArgExtreme(std::string_view op, const Tensor& x, std::optional<int64_t> dim, bool keepdim,
+                  bool smallest, const CallSite& site) {
+  CheckOperand(op, x);
+  const Shape& shape = x.shape();
+  std::optional<int64_t> axis;
+  if (dim.has_value()) {
+    axis = NormalizeDim(op, *dim, shape);
+    CheckNonEmpty(op, x, {*axis});
+  } else if (shape.numel() == 0) {
+    ThrowOpError(op, ": cannot take the ", op, " of ", shape.ToString(), ", which is empty");
+  }
+  Tensor input = x.dtype() == DType::kBool ? CastTo(x, DType::kI32, site) : x;
+  // The smallest is the largest of the order reversed: -x for floats (NaN stays NaN and
+  // is found first, as in torch), -1 - x for integers (which cannot overflow).
+  if (smallest) input = IsFloating(input.dtype()) ? neg(input, site) : sub(-1, input, site);
+  if (axis.has_value()) {
+    return RecordOp(OpKind::kArgmax, {input},
+                    Attributes().Set("dim", *axis).Set("keepdim", keepdim), site);
+  }
+  Tensor flat = ReshapeTo(input, {shape.numel()}, site);
+  Tensor index = RecordOp(OpKind::kArgmax, {flat},
+                          Attributes().Set("dim", int64_t{0}).Set("keepdim", false), site);
+  if (!keepdim) return index;
+  return ReshapeTo(index, std::vector<int64_t>(shape.rank(), 1), site);
+}
+
 }  // namespace
 
 Tensor sum(const Tensor& x, std::vector<int64_t> dims, bool keepdim, CallSite site) {
@@ -89,25 +117,11 @@ Tensor min(const Tensor& x, std::vector<int64_t> dims, bool keepdim, CallSite si
 }
 
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim, CallSite site) {
-  CheckOperand("argmax", x);
-  const Shape& shape = x.shape();
-  if (dim.has_value()) {
-    const int64_t axis = NormalizeDim("argmax", *dim, shape);
-    CheckNonEmpty("argmax", x, {axis});
-    Tensor input = x.dtype() == DType::kBool ? CastTo(x, DType::kI32, site) : x;
-    return RecordOp(OpKind::kArgmax, {input}, Attributes().Set("dim", axis).Set("keepdim", keepdim),
-                    site);
-  }
-  // No dim: the index into the flattened tensor.
-  if (shape.numel() == 0) {
-    ThrowOpError("argmax: cannot take the argmax of ", shape.ToString(), ", which is empty");
-  }
-  Tensor input = x.dtype() == DType::kBool ? CastTo(x, DType::kI32, site) : x;
-  Tensor flat = ReshapeTo(input, {shape.numel()}, site);
-  Tensor index = RecordOp(OpKind::kArgmax, {flat},
-                          Attributes().Set("dim", int64_t{0}).Set("keepdim", false), site);
-  if (!keepdim) return index;
-  return ReshapeTo(index, std::vector<int64_t>(shape.rank(), 1), site);
+  return ArgExtreme("argmax", x, dim, keepdim, /*smallest=*/false, site);
+}
+
+Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim, CallSite site) {
+  return ArgExtreme("argmin", x, dim, keepdim, /*smallest=*/true, site);
 }
 
 }  // namespace kiln

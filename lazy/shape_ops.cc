@@ -10,15 +10,18 @@
 #include "absl/strings/str_join.h"
 #include "lazy/op_utils.h"
 #include "lazy/ops.h"
+#include "lazy/scalar_tensor.h"
 #include "lazy/tensor_impl.h"
 
 namespace kiln {
 namespace {
 
+using internal::ArangeTensor;
 using internal::CastTo;
 using internal::CheckOperand;
 using internal::CheckSameBackend;
 using internal::NormalizeDim;
+using internal::NormalizeDims;
 using internal::NormalizeInsertDim;
 using internal::ReshapeTo;
 using internal::SizesToString;
@@ -289,6 +292,68 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim, CallSite
     return empty;
   }
   return split(x, (n + chunks - 1) / chunks, axis, site);
+}
+
+Tensor flip(const Tensor& x, std::vector<int64_t> dims, CallSite site) {
+  CheckOperand("flip", x);
+  Tensor out = x;
+  if (dims.empty()) return out;
+  for (int64_t d : NormalizeDims("flip", dims, x.shape())) {
+    const int64_t n = x.shape().size(d);
+    if (n <= 1) continue;
+    out = index_select(out, d, sub(n - 1, ArangeTensor(n, DType::kI64, x, site), site), site);
+  }
+  return out;
+}
+
+Tensor roll(const Tensor& x, std::vector<int64_t> shifts, std::vector<int64_t> dims,
+            CallSite site) {
+  CheckOperand("roll", x);
+  if (dims.empty()) {
+    if (shifts.size() != 1) {
+      ThrowOpError("roll: without dims, expected one shift (of the flattened tensor), got ",
+                   SizesToString(shifts), " for ", x.shape().ToString());
+    }
+    return ReshapeTo(roll(flatten(x, 0, -1, site), shifts, {0}, site), x.sizes(), site);
+  }
+  if (shifts.size() != dims.size()) {
+    ThrowOpError("roll: expected one shift per dimension, got shifts ", SizesToString(shifts),
+                 " and dims ", SizesToString(dims), " for ", x.shape().ToString());
+  }
+  Tensor out = x;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    const int64_t d = NormalizeDim("roll", dims[i], x.shape());
+    const int64_t n = x.shape().size(d);
+    if (n == 0) continue;
+    const int64_t s = (shifts[i] % n + n) % n;  // the elements that wrap to the front
+    if (s == 0) continue;
+    out = concat({slice(out, d, n - s, n, 1, site), slice(out, d, 0, n - s, 1, site)}, d, site);
+  }
+  return out;
+}
+
+Tensor repeat(const Tensor& x, std::vector<int64_t> repeats, CallSite site) {
+  CheckOperand("repeat", x);
+  const Shape& shape = x.shape();
+  if (static_cast<int64_t>(repeats.size()) < shape.rank()) {
+    ThrowOpError("repeat: expected at least one repeat count per dimension of ", shape.ToString(),
+                 ", got ", SizesToString(repeats));
+  }
+  // [n0, n1] repeated [r0, r1]: viewed as [1, n0, 1, n1], expanded to [r0, n0, r1, n1].
+  const size_t lead = repeats.size() - shape.rank();
+  std::vector<int64_t> spread, expanded, sizes;
+  for (size_t i = 0; i < repeats.size(); ++i) {
+    const int64_t n = i < lead ? 1 : shape.size(static_cast<int64_t>(i - lead));
+    int64_t size;
+    if (repeats[i] < 0 || __builtin_mul_overflow(repeats[i], n, &size)) {
+      ThrowOpError("repeat: repeat counts ", SizesToString(repeats), " for ", shape.ToString(),
+                   " must be >= 0 and give sizes that fit in an int64");
+    }
+    spread.insert(spread.end(), {1, n});
+    expanded.insert(expanded.end(), {repeats[i], n});
+    sizes.push_back(size);
+  }
+  return ReshapeTo(expand(ReshapeTo(x, spread, site), expanded, site), sizes, site);
 }
 
 Tensor pad(const Tensor& x, std::vector<int64_t> pads, double value, CallSite site) {

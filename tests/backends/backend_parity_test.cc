@@ -522,6 +522,13 @@ TEST_P(BackendParityTest, Indexing) {
         ExpectParity(b, {sa, Op(OpKind::kExp, {Op(OpKind::kCast, {sa}, DTypeAttr(DType::kF32))})},
                      1e-5, "scatter_add");
       }
+      // A constant src (counting, as one_hot does): printed as a literal.
+      Value ones = Op(OpKind::kExpand,
+                      {Op(OpKind::kConstant, {}, Attributes().Set("value", 1.0).Set("dtype", dt))},
+                      Attributes().Set("sizes", std::vector<int64_t>{6, 1}));
+      ExpectParity(
+          b, {Op(OpKind::kScatterAdd, {b.Param(dt, {6, 3}), b.Index(it, {6, 1}, 3), ones}, Dim(1))},
+          0, "scatter_add of a constant");
     }
     // Out of range: the same error as interp.
     Value x = b.Param(DType::kF32, {3, 4});

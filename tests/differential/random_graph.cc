@@ -290,8 +290,10 @@ std::optional<Tensor> GraphGenerator::Reduction(const Tensor& x) {
       return min(x, dims, keepdim);
     default:
       if (!IsExact(x)) return std::nullopt;  // near-ties would pick different indices
-      if (x.dim() == 0 || Chance(0.2)) return argmax(x);
-      return argmax(x, RandomDim(x), keepdim);
+      const bool smallest = Chance(0.3);
+      if (x.dim() == 0 || Chance(0.2)) return smallest ? argmin(x) : argmax(x);
+      const int64_t dim = RandomDim(x);
+      return smallest ? argmin(x, dim, keepdim) : argmax(x, dim, keepdim);
   }
 }
 
@@ -420,7 +422,7 @@ std::optional<Tensor> GraphGenerator::Composite(const Tensor& x) {
   Tensor result;
   ValueRange range;
   range.exact = false;
-  switch (Uniform(0, 6)) {
+  switch (Uniform(0, 7)) {
     case 0:
       result = softmax(x, dim);
       range.lo = 0;
@@ -469,6 +471,14 @@ std::optional<Tensor> GraphGenerator::Composite(const Tensor& x) {
       result = indices ? top.indices : top.values;
       range = indices ? ValueRange{} : ranges_.Of(x.value().node);
       if (indices) range.hi = static_cast<double>(std::max<int64_t>(x.size(dim) - 1, 0));
+      break;
+    }
+    case 6: {
+      if (x.size(dim) == 0) return std::nullopt;  // -inf
+      result = logsumexp(x, {dim}, Chance(0.5));
+      const ValueRange& in = ranges_.Of(x.value().node);
+      range.lo = in.lo;
+      range.hi = in.hi + std::log(static_cast<double>(x.size(dim)));
       break;
     }
     default: {

@@ -527,6 +527,38 @@ TEST(AutogradGradcheckTest, SortAndTopk) {
             {Random(gen, {3, 5})}, gen);
 }
 
+TEST(AutogradGradcheckTest, Logsumexp) {
+  Generator gen(18);
+  GradCheck([](const std::vector<Tensor>& x) { return logsumexp(x[0], {1}); },
+            {Random(gen, {3, 4})}, gen);
+  GradCheck(
+      [](const std::vector<Tensor>& x) {
+        return logsumexp(x[0], {0, 2}, true);
+      },
+      {Random(gen, {2, 3, 2})}, gen);
+}
+
+TEST(AutogradGradcheckTest, FlipRollRepeatAndTriangles) {
+  Generator gen(19);
+  GradCheck(
+      [](const std::vector<Tensor>& x) {
+        return flip(x[0], {0, 1});
+      },
+      {Random(gen, {2, 3})}, gen);
+  GradCheck(
+      [](const std::vector<Tensor>& x) {
+        return roll(x[0], {1, -2}, {0, 1});
+      },
+      {Random(gen, {2, 3})}, gen);
+  GradCheck(
+      [](const std::vector<Tensor>& x) {
+        return repeat(x[0], {2, 1, 2});
+      },
+      {Random(gen, {2, 3})}, gen);
+  GradCheck([](const std::vector<Tensor>& x) { return add(tril(x[0]), triu(x[0], 1)); },
+            {Random(gen, {3, 3})}, gen);
+}
+
 TEST(AutogradGradcheckTest, Pad) {
   Generator gen(11);
   const std::vector<std::vector<int64_t>> cases = {

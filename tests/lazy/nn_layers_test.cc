@@ -135,6 +135,20 @@ TEST(NnDropoutTest, Errors) {
               HasSubstr("dropout: input is an undefined tensor"));
 }
 
+TEST(NnOneHotTest, RowsWithOneAtEachLabel) {
+  Tensor labels = Tensor::from_vector<int32_t>({2, 0, 1, 2}, {2, 2});
+  Tensor rows = nn::one_hot(labels, 3);
+  EXPECT_EQ(rows.shape().ToString(), "i64[2,2,3]");
+  EXPECT_THAT(rows.to_vector<int64_t>(), ElementsAre(0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1));
+  EXPECT_THAT(ErrorOf([&] { nn::one_hot(labels, 0); }),
+              HasSubstr("one_hot: expected num_classes > 0, got 0 for labels i32[2,2]"));
+  EXPECT_THAT(ErrorOf([&] { nn::one_hot(Tensor::from_vector<float>({1}, {1}), 2); }),
+              HasSubstr("one_hot: expected i32 or i64 labels, got f32[1]"));
+  // Out of range: an error when the graph runs.
+  Tensor bad = nn::one_hot(Tensor::from_vector<int64_t>({1, 3}, {2}), 3);
+  EXPECT_THAT(ErrorOf([&] { bad.to_vector<int64_t>(); }), HasSubstr("out of range"));
+}
+
 TEST(NnLinearTest, MatchesHandComputationWithLeadingDimensions) {
   Generator gen(1);
   Linear fc(4, 5, gen);

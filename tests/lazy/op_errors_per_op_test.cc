@@ -630,6 +630,17 @@ TEST_F(OpErrorsPerOpTest, SortAndTopk) {
   ExpectRejected([&] { argsort(undefined_); }, "argsort: input is an undefined tensor", {});
 }
 
+TEST_F(OpErrorsPerOpTest, LogsumexpAndArgmin) {
+  ExpectRejected(
+      [&] {
+        logsumexp(pending_, {1, -1});
+      },
+      "logsumexp: dimension 1 appears more than once in [1,-1] for f32[2,3]", {pending_});
+  ExpectRejected([&] { logsumexp(undefined_); }, "logsumexp: input is an undefined tensor", {});
+  ExpectRejected([&] { argmin(pending_, 3); }, "argmin: dimension 3 is out of range for f32[2,3]",
+                 {pending_});
+}
+
 TEST_F(OpErrorsPerOpTest, Variance) {
   ExpectRejected([&] { var(i5_); }, "var: expected a floating dtype, got i32[5]; cast first",
                  {i5_});

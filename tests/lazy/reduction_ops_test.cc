@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "lazy/composite_ops.h"
 #include "lazy/creation.h"
 #include "lazy/generator.h"
 #include "lazy/ops.h"
@@ -189,6 +190,47 @@ TEST(ReductionOpsTest, Argmax) {
   EXPECT_EQ(kept.shape().ToString(), "i64[1,1]");
   EXPECT_THAT(kept.to_vector<int64_t>(), ElementsAre(3));
   EXPECT_EQ(argmax(Tensor::from_vector<bool>({false, true}, {2})).item(), 1);
+}
+
+TEST(ReductionOpsTest, Argmin) {
+  Tensor x = Tensor::from_vector<float>({3, 1, 1, 2, 8, 0}, {2, 3});
+  EXPECT_THAT(argmin(x, 1).to_vector<int64_t>(), ElementsAre(1, 2));  // the first minimum
+  EXPECT_THAT(argmin(x, 0, /*keepdim=*/true).to_vector<int64_t>(), ElementsAre(1, 0, 1));
+  EXPECT_EQ(argmin(x).item(), 5);
+  // A NaN counts as the minimum (torch); -0 and 0 are equal.
+  EXPECT_EQ(argmin(Tensor::from_vector<float>({1, NAN, -INFINITY}, {3})).item(), 1);
+  EXPECT_EQ(argmin(Tensor::from_vector<float>({0.0f, -0.0f}, {2})).item(), 0);
+  // Integers at the ends of their range, and bool.
+  EXPECT_EQ(argmin(Tensor::from_vector<int32_t>({5, INT32_MIN, INT32_MAX}, {3})).item(), 1);
+  EXPECT_EQ(argmin(Tensor::from_vector<int64_t>({INT64_MAX, 7, INT64_MIN}, {3})).item(), 2);
+  EXPECT_EQ(argmin(Tensor::from_vector<bool>({true, false, false}, {3})).item(), 1);
+  EXPECT_THAT(ErrorOf([&] {
+                argmin(Tensor::from_vector<float>({}, {2, 0}), 1);
+              }),
+              HasSubstr("argmin: cannot reduce over dimension 1 of f32[2,0], which has size 0"));
+  EXPECT_THAT(ErrorOf([&] { argmin(Tensor::from_vector<float>({}, {0})); }),
+              HasSubstr("argmin: cannot take the argmin of f32[0], which is empty"));
+}
+
+TEST(ReductionOpsTest, Logsumexp) {
+  Tensor x = Tensor::from_vector<float>({1, 2, 3, 1000, 1000, -5}, {2, 3});
+  const float row0 = static_cast<float>(std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0)));
+  const float row1 = static_cast<float>(1000 + std::log(2 + std::exp(-1005.0)));
+  EXPECT_THAT(logsumexp(x, {1}).to_vector<float>(), Near({row0, row1}));  // no overflow
+  EXPECT_EQ(logsumexp(x, {-1}, /*keepdim=*/true).shape().ToString(), "f32[2,1]");
+  EXPECT_EQ(logsumexp(x).shape().ToString(), "f32[]");
+  EXPECT_NEAR(logsumexp(x).item(), 1000 + std::log(2.0), 1e-3);
+  // Rows of -inf, with +inf and with NaN; an empty sum is -inf; integers compute in f32.
+  Tensor special = Tensor::from_vector<float>({-INFINITY, -INFINITY, 1, INFINITY, NAN, 0}, {3, 2});
+  const std::vector<float> s = logsumexp(special, {1}).to_vector<float>();
+  EXPECT_EQ(s[0], -INFINITY);
+  EXPECT_EQ(s[1], INFINITY);
+  EXPECT_TRUE(std::isnan(s[2]));
+  EXPECT_THAT(logsumexp(Tensor::from_vector<float>({}, {2, 0}), {1}).to_vector<float>(),
+              ElementsAre(-INFINITY, -INFINITY));
+  Tensor ints = logsumexp(Tensor::from_vector<int32_t>({0, 0}, {2}));
+  EXPECT_EQ(ints.dtype(), DType::kF32);
+  EXPECT_NEAR(ints.item(), std::log(2.0), 1e-6);
 }
 
 TEST(ReductionOpsTest, EmptyDimensions) {

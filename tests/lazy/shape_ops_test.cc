@@ -157,6 +157,50 @@ TEST(ShapeOpsTest, StackJoinsAlongANewDimension) {
   EXPECT_THAT(ErrorOf([&] { stack({a, a}, 3); }), HasSubstr("stack: dimension 3"));
 }
 
+TEST(ShapeOpsTest, FlipRollAndRepeatAsTorch) {
+  Tensor x = Tensor::from_vector<int32_t>({1, 2, 3, 4, 5, 6}, {2, 3});
+  EXPECT_THAT(flip(x, {1}).to_vector<int32_t>(), ElementsAre(3, 2, 1, 6, 5, 4));
+  EXPECT_THAT(flip(x, {0, -1}).to_vector<int32_t>(), ElementsAre(6, 5, 4, 3, 2, 1));
+  EXPECT_EQ(flip(x, {}).value().node, x.value().node);
+  EXPECT_THAT(roll(x, {1}, {1}).to_vector<int32_t>(), ElementsAre(3, 1, 2, 6, 4, 5));
+  EXPECT_THAT(roll(x, {-4, 1}, {1, 0}).to_vector<int32_t>(), ElementsAre(5, 6, 4, 2, 3, 1));
+  EXPECT_THAT(roll(x, {2}).to_vector<int32_t>(), ElementsAre(5, 6, 1, 2, 3, 4));  // flattened
+  EXPECT_EQ(roll(x, {2}).shape(), x.shape());
+  Tensor tiled = repeat(x, {2, 1, 2});
+  EXPECT_EQ(tiled.shape().ToString(), "i32[2,2,6]");
+  EXPECT_THAT(tiled.to_vector<int32_t>(),
+              ElementsAre(1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6, 1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6));
+  EXPECT_EQ(repeat(x, {0, 1}).shape().ToString(), "i32[0,3]");
+  EXPECT_THAT(ErrorOf([&] {
+                roll(x, {1, 2}, {0});
+              }),
+              HasSubstr("roll: expected one shift per dimension, got shifts [1,2] and dims [0]"));
+  EXPECT_THAT(ErrorOf([&] {
+                roll(x, {1, 2});
+              }),
+              HasSubstr("roll: without dims, expected one shift (of the flattened tensor)"));
+  EXPECT_THAT(ErrorOf([&] { repeat(x, {2}); }),
+              HasSubstr("repeat: expected at least one repeat count per dimension of i32[2,3]"));
+  EXPECT_THAT(ErrorOf([&] { repeat(x, {1, -1}); }), HasSubstr("must be >= 0"));
+  EXPECT_THAT(ErrorOf([&] { flip(x, {2}); }),
+              HasSubstr("flip: dimension 2 is out of range for i32[2,3]"));
+}
+
+TEST(ShapeOpsTest, TrilAndTriuAsTorch) {
+  Tensor x = Tensor::from_vector<float>({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {1, 3, 4});
+  EXPECT_THAT(tril(x).to_vector<float>(), ElementsAre(1, 0, 0, 0, 5, 6, 0, 0, 9, 10, 11, 0));
+  EXPECT_THAT(triu(x, 1).to_vector<float>(), ElementsAre(0, 2, 3, 4, 0, 0, 7, 8, 0, 0, 0, 12));
+  EXPECT_THAT(tril(x, -1).to_vector<float>(), ElementsAre(0, 0, 0, 0, 5, 0, 0, 0, 9, 10, 0, 0));
+  // bool keeps its dtype: a causal mask.
+  Tensor causal = tril(Tensor::from_vector<bool>({true, true, true, true}, {2, 2}));
+  EXPECT_EQ(causal.dtype(), DType::kBool);
+  EXPECT_THAT(causal.to_vector<bool>(), ElementsAre(true, false, true, true));
+  EXPECT_THAT(ErrorOf([&] {
+                triu(Tensor::from_vector<float>({1, 2}, {2}));
+              }),
+              HasSubstr("triu: expected at least 2 dimensions, got f32[2]"));
+}
+
 TEST(ShapeOpsTest, SplitAndChunkAsTorch) {
   Tensor x = Tensor::from_vector<float>({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {5, 2});
   const auto shapes = [](const std::vector<Tensor>& parts) {
