@@ -238,4 +238,27 @@ inline float SigmoidF(float x) {
   return SelectF(x != x, x, result);
 }
 
+// floor, ceil and rint (to nearest, ties to even), exact for every f32. GCC vectorises
+// floorf and rintf only with -fno-trapping-math; a truncating conversion and selects
+// vectorise as they are. From 2^23 in magnitude every f32 is an integer (as are inf and
+// NaN) and is returned as it is; below, the result takes x's sign, so -0.5 rounds to -0.
+// false for NaN; & rather than &&, which would be a branch that stops vectorisation.
+inline bool BelowTwoTo23F(float x) { return (x > -0x1p23f) & (x < 0x1p23f); }
+inline float TruncSmallF(float x) {  // |x| < 2^23, or 0 for the rest
+  return static_cast<float>(static_cast<__INT32_TYPE__>(SelectF(BelowTwoTo23F(x), x, 0.0f)));
+}
+inline float FloorF(float x) {
+  const float t = TruncSmallF(x);
+  return SelectF(BelowTwoTo23F(x), CopySignF(SelectF(t > x, t - 1.0f, t), x), x);
+}
+inline float CeilF(float x) {
+  const float t = TruncSmallF(x);
+  return SelectF(BelowTwoTo23F(x), CopySignF(SelectF(t < x, t + 1.0f, t), x), x);
+}
+inline float RintF(float x) {
+  // Adding 2^23 leaves no fraction bits: the addition rounds |x| to an integer, ties to even.
+  const float a = CopySignF(x, 1.0f);
+  return SelectF(BelowTwoTo23F(x), CopySignF((a + 0x1p23f) - 0x1p23f, x), x);
+}
+
 }  // namespace kiln::math

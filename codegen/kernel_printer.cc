@@ -201,11 +201,11 @@ std::string KernelPrinter::OpText(const Expr& e) const {
     case OpKind::kCos:
       return libm("cos");
     case OpKind::kFloor:
-      return libm("floor");
+      return cuda ? libm("floor") : call("km::FloorF", "__builtin_floor");
     case OpKind::kCeil:
-      return libm("ceil");
+      return cuda ? libm("ceil") : call("km::CeilF", "__builtin_ceil");
     case OpKind::kRound:  // rint: the default rounding mode, ties to even
-      return libm("rint");
+      return cuda ? libm("rint") : call("km::RintF", "__builtin_rint");
     case OpKind::kLogicalNot:
       return absl::StrCat("!", arg(0));
     case OpKind::kCast:

@@ -48,6 +48,49 @@ Worst MaxUlp(F f, R exact) {
   return worst;
 }
 
+// Exact, sign of zero and NaN included, on every 1021st bit pattern and around the
+// boundaries (halves, 2^23).
+TEST(KernelMathTest, FloorCeilAndRintAreExact) {
+  const auto same = [](float a, float b) {
+    return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, sizeof(a)) == 0;
+  };
+  const auto check = [&](float x) {
+    ASSERT_TRUE(same(FloorF(x), std::floor(x))) << "floor " << x;
+    ASSERT_TRUE(same(CeilF(x), std::ceil(x))) << "ceil " << x;
+    ASSERT_TRUE(same(RintF(x), std::nearbyint(x))) << "rint " << x;
+  };
+  for (uint64_t bits = 0; bits < (uint64_t{1} << 32); bits += 1021) {
+    const uint32_t b = static_cast<uint32_t>(bits);
+    float x;
+    std::memcpy(&x, &b, sizeof(x));
+    check(x);
+  }
+  for (float x : {0.0f,
+                  -0.0f,
+                  0.5f,
+                  -0.5f,
+                  1.5f,
+                  -1.5f,
+                  2.5f,
+                  -2.5f,
+                  0.49999997f,
+                  kMinSubnormal,
+                  -kMinSubnormal,
+                  0x1p23f,
+                  -0x1p23f,
+                  0x1p23f - 0.5f,
+                  -(0x1p23f - 0.5f),
+                  0x1p22f + 0.5f,
+                  0x1p22f + 1.5f,
+                  0x1p31f,
+                  -0x1p31f,
+                  kInf,
+                  -kInf,
+                  kNan}) {
+    check(x);
+  }
+}
+
 TEST(KernelMathTest, ExpWithinOneAndAHalfUlp) {
   const Worst w = MaxUlp(ExpF, [](double x) { return std::exp(x); });
   EXPECT_LE(w.ulp, 1.5) << "at " << w.at;
