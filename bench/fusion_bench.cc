@@ -11,7 +11,8 @@
 // A run that recompiles inside the timed loop is an error.
 //
 // At the end a summary prints the medians over the repetitions: each kernel's bandwidth
-// as a fraction of the copy baseline's, and cpu/interp speedups.
+// as a fraction of the copy baseline's, and cpu/interp speedups. Dropout is timed with
+// its tracing (the host-drawn baseline draws its mask there) and runs on the chain's input.
 //
 //   KILN_CACHE_DIR=$(mktemp -d) build/bench/fusion_bench
 //   (defaults to --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true;
@@ -85,15 +86,29 @@ Tensor ChainArith(const Inputs& in) {
 
 Tensor LayerNorm(const Inputs& in) { return kiln::layer_norm(in.x, in.weight, in.bias, 1e-5); }
 
+// Dropout with p = 0.1 on the chain's input, its mask drawn inside the graph (Philox in
+// the kernel, nn::dropout) or, as the baseline, drawn on the host and uploaded (rand) as
+// every step did before; both are timed with their tracing, where the host draw happens.
+kiln::Generator& DropoutGenerator() {
+  static kiln::Generator* gen = new kiln::Generator(5);
+  return *gen;
+}
+Tensor Dropout(const Inputs& in) { return kiln::nn::dropout(in.chain_x, 0.1, DropoutGenerator()); }
+Tensor DropoutHostMask(const Inputs& in) {
+  const Tensor keep = kiln::rand({kChainElements}, DropoutGenerator()) < 0.9;
+  return in.chain_x * (kiln::cast(keep, kiln::DType::kF32) * (1 / 0.9));
+}
+
 Tensor Softmax(const Inputs& in) { return kiln::softmax(in.x, 1); }
 
 constexpr int64_t kChainBytes = 2 * kChainElements * 4;                 // x in, y out
 constexpr int64_t kRowBytes = 2 * kRows * kCols * 4 + 2 * kCols * 4;   // x, w, b in, y out
 constexpr int64_t kSoftmaxBytes = 2 * kRows * kCols * 4;                // x in, y out
 
-// Warms the graph up (compiles on the first call), then times mark_step only.
+// Warms the graph up (compiles on the first call), then times mark_step only, or the
+// tracing too when `time_trace`.
 void RunStep(benchmark::State& state, const char* device, Tensor (*trace)(const Inputs&),
-             int64_t bytes) {
+             int64_t bytes, bool time_trace = false) {
   const Inputs& in = InputsOn(device);
   kiln::set_device(device);
   for (int i = 0; i < 2; ++i) {
@@ -103,11 +118,11 @@ void RunStep(benchmark::State& state, const char* device, Tensor (*trace)(const 
   const int64_t compiles = kiln::metrics::counter("UncachedCompile");
   double trace_seconds = 0;
   for (auto _ : state) {
-    state.PauseTiming();
+    if (!time_trace) state.PauseTiming();
     const auto t0 = std::chrono::steady_clock::now();
     Tensor out = trace(in);
     trace_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    state.ResumeTiming();
+    if (!time_trace) state.ResumeTiming();
     kiln::mark_step();
     state.PauseTiming();
     out = Tensor();  // freeing the output is not the kernel's work
@@ -126,6 +141,10 @@ void BM_CpuChain(benchmark::State& s) { RunStep(s, "cpu", Chain, kChainBytes); }
 void BM_CpuChainArith(benchmark::State& s) { RunStep(s, "cpu", ChainArith, kChainBytes); }
 void BM_CpuLayerNorm(benchmark::State& s) { RunStep(s, "cpu", LayerNorm, kRowBytes); }
 void BM_CpuSoftmax(benchmark::State& s) { RunStep(s, "cpu", Softmax, kSoftmaxBytes); }
+void BM_CpuDropout(benchmark::State& s) { RunStep(s, "cpu", Dropout, kChainBytes, true); }
+void BM_CpuDropoutHostMask(benchmark::State& s) {
+  RunStep(s, "cpu", DropoutHostMask, kChainBytes, true);
+}
 void BM_InterpChain(benchmark::State& s) { RunStep(s, "interp", Chain, kChainBytes); }
 void BM_InterpLayerNorm(benchmark::State& s) { RunStep(s, "interp", LayerNorm, kRowBytes); }
 void BM_InterpSoftmax(benchmark::State& s) { RunStep(s, "interp", Softmax, kSoftmaxBytes); }
@@ -134,6 +153,8 @@ BENCHMARK(BM_CpuChain)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CpuChainArith)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CpuLayerNorm)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CpuSoftmax)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CpuDropout)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CpuDropoutHostMask)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_InterpChain)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_InterpLayerNorm)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_InterpSoftmax)->UseRealTime()->Unit(benchmark::kMillisecond);
@@ -282,6 +303,8 @@ void PrintSummary(const CollectingReporter& r) {
       {"chain (relu, 8 ops)", "BM_CpuChainArith", nullptr, ""},
       {"layer_norm [8192,2048]", "BM_CpuLayerNorm", "BM_InterpLayerNorm", ">= 0.60"},
       {"softmax [8192,2048]", "BM_CpuSoftmax", "BM_InterpSoftmax", ""},
+      {"dropout, mask in graph", "BM_CpuDropout", nullptr, ""},
+      {"dropout, mask from host", "BM_CpuDropoutHostMask", nullptr, ""},
   };
   for (const Row& row : rows) {
     const double cpu = r.Median(row.cpu);

@@ -72,10 +72,12 @@ bool IsView(OpKind op) {
 
 // What recomputing `op` costs per element, in arithmetic ops: views and constants are
 // index arithmetic; a transcendental (range reduction and a polynomial, kernel_math.h)
-// counts as three.
+// counts as three; random numbers (ten Philox rounds) as twelve.
 int RecomputeOps(OpKind op) {
   if (IsCheapLeaf(op) || IsView(op)) return 0;
   switch (op) {
+    case OpKind::kRandUniform:
+      return 12;
     case OpKind::kExp:
     case OpKind::kLog:
     case OpKind::kTanh:

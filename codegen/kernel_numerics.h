@@ -290,4 +290,46 @@ inline bool IdxBelowUntil(I at, I bound, I* end) {
   return at < bound;
 }
 
+// Philox4x32-10 (Salmon, Moraes, Dror and Shaw, "Parallel random numbers: as easy as 1,
+// 2, 3", SC 2011): four random 32-bit words from a 128-bit counter and a 64-bit key, a
+// pure function, so any element's numbers are computed where they are needed, in any
+// order, by any backend, and come out the same.
+struct Philox4 {
+  unsigned int w[4];
+};
+inline Philox4 Philox4x32(const unsigned int counter[4], unsigned int k0, unsigned int k1) {
+  unsigned int c0 = counter[0], c1 = counter[1], c2 = counter[2], c3 = counter[3];
+  for (int round = 0; round < 10; ++round) {
+    const unsigned long long p0 = 0xD2511F53ull * c0;
+    const unsigned long long p1 = 0xCD9E8D57ull * c2;
+    const unsigned int hi0 = static_cast<unsigned int>(p0 >> 32);
+    const unsigned int hi1 = static_cast<unsigned int>(p1 >> 32);
+    c0 = hi1 ^ c1 ^ k0;
+    c1 = static_cast<unsigned int>(p1);
+    c2 = hi0 ^ c3 ^ k1;
+    c3 = static_cast<unsigned int>(p0);
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  return Philox4{{c0, c1, c2, c3}};
+}
+
+// The rand_uniform op: element `index` of the stream `key`, uniform in [0, 1) on a grid of
+// 2^-24 (f32) or 2^-53 (f64), so every value is exact and every backend agrees bit for
+// bit. The counter is (index, 0); the key's two halves are Philox's key.
+template <typename T>
+inline T RandUniform(long long key, long long index) {
+  const unsigned int counter[4] = {static_cast<unsigned int>(index),
+                                   static_cast<unsigned int>(index >> 32), 0u, 0u};
+  const Philox4 r =
+      Philox4x32(counter, static_cast<unsigned int>(key), static_cast<unsigned int>(key >> 32));
+  if constexpr (traits::Same<T, float>::value) {
+    return static_cast<float>(static_cast<int>(r.w[0] >> 8)) * 0x1p-24f;
+  } else {
+    const long long bits =
+        static_cast<long long>((static_cast<unsigned long long>(r.w[0]) << 21) | (r.w[1] >> 11));
+    return static_cast<double>(bits) * 0x1p-53;
+  }
+}
+
 }  // namespace kiln::numerics

@@ -206,6 +206,8 @@ std::string KernelPrinter::OpText(const Expr& e) const {
       return cuda ? libm("ceil") : call("km::CeilF", "__builtin_ceil");
     case OpKind::kRound:  // rint: the default rounding mode, ties to even
       return cuda ? libm("rint") : call("km::RintF", "__builtin_rint");
+    case OpKind::kRandUniform:
+      return absl::StrCat("kn::RandUniform<", t, ">(", arg(0), ", ", arg(1), ")");
     case OpKind::kLogicalNot:
       return absl::StrCat("!", arg(0));
     case OpKind::kCast:

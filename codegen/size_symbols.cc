@@ -164,8 +164,9 @@ void SizeSymbols::Leaf(const Node* n) {
 void SizeSymbols::Analyse(const Node* n) {
   const Shape& out = n->shape();
   const int64_t rank = out.rank();
-  if (out.numel() == 0 || n->num_operands() == 0) {
-    // Constants, arange, and empty values (never looped over) have sizes of their own.
+  if (out.numel() == 0 || n->num_operands() == 0 || n->op() == OpKind::kRandUniform) {
+    // Constants, arange, random numbers (whose only operand is their key) and empty
+    // values (never looped over) have sizes of their own.
     Leaf(n);
     return;
   }

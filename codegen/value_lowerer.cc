@@ -158,6 +158,11 @@ absl::StatusOr<int> ValueLowerer::LowerOp(const Node* n, const Idx& idx, int gua
                            {i, Constant(DType::kF64, n->attrs().GetDouble("step"))})});
       return Cast(v, dtype);
     }
+    case OpKind::kRandUniform: {
+      // A function of the element's position in the node's own shape, however it is read.
+      ASSIGN_OR_RETURN(const int key, Lower(n->operand(0).node.get(), {}, guard));
+      return Op(op, dtype, {key, Linearize(idx, n)});
+    }
     case OpKind::kSum:
     case OpKind::kMean:
     case OpKind::kMax:

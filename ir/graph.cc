@@ -59,6 +59,7 @@ bool IsSizeAttribute(OpKind op, std::string_view attr_name) {
   switch (op) {
     case OpKind::kReshape:
     case OpKind::kExpand:
+    case OpKind::kRandUniform:
       return attr_name == "sizes";
     case OpKind::kSlice:
       return attr_name == "start" || attr_name == "end";

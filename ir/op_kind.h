@@ -25,6 +25,8 @@ namespace kiln {
   X(Scalar, "scalar", 0, InferLeaf)          /* a 0-d runtime parameter             */          \
   X(Constant, "constant", 0, InferConstant)  /* value:f64 dtype: baked into code    */          \
   X(Arange, "arange", 0, InferArange)        /* start:f64 step:f64 size:i dtype     */          \
+  /* Random numbers: Philox4x32-10 of (key, element index), codegen/kernel_numerics.h. */       \
+  X(RandUniform, "rand_uniform", 1, InferRandUniform) /* sizes:[i] dtype; (i64 0-d key) */      \
   /* Unary elementwise. */                                                                      \
   X(Neg, "neg", 1, InferUnaryNumeric)                                                           \
   X(Abs, "abs", 1, InferUnaryNumeric)                                                           \

@@ -276,6 +276,25 @@ absl::Status InferArange(OpKind op, absl::Span<const Shape* const> operands,
   return absl::OkStatus();
 }
 
+absl::Status InferRandUniform(OpKind op, absl::Span<const Shape* const> operands,
+                              const Attributes& attrs, Shape* result) {
+  RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {"sizes", "dtype"}));
+  ASSIGN_OR_RETURN(std::vector<int64_t> sizes, GetAttr<std::vector<int64_t>>(op, attrs, "sizes"));
+  ASSIGN_OR_RETURN(DType dtype, GetDTypeAttr(op, attrs));
+  const Shape& key = *operands[0];
+  if (key.dtype() != DType::kI64 || key.rank() != 0) {
+    return Invalid(op, "expected a 0-d i64 key, got ", key.ToString());
+  }
+  for (int64_t s : sizes) {
+    if (s < 0) return Invalid(op, "sizes=", AttrValueToString(sizes), " has a negative size");
+  }
+  if (dtype != DType::kF32 && dtype != DType::kF64) {
+    return Invalid(op, "expected a floating dtype (f32 or f64), got ", DTypeName(dtype));
+  }
+  *result = Shape(dtype, sizes);
+  return absl::OkStatus();
+}
+
 absl::Status InferUnaryNumeric(OpKind op, absl::Span<const Shape* const> operands,
                                const Attributes& attrs, Shape* result) {
   RETURN_IF_ERROR(CheckSignature(op, operands, attrs, {}));

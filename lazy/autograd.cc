@@ -45,6 +45,7 @@ bool IsDifferentiable(OpKind op) {
     case OpKind::kScalar:
     case OpKind::kConstant:
     case OpKind::kArange:
+    case OpKind::kRandUniform:
     case OpKind::kLogicalNot:
     case OpKind::kEq:
     case OpKind::kNe:

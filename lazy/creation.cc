@@ -1,5 +1,6 @@
 // Tensor creation: full/zeros/ones expand a 0-d leaf (nothing is uploaded), constant
-// and arange are IR leaves, and random tensors are drawn on the host and uploaded.
+// and arange are IR leaves, rand/randn are drawn on the host and uploaded, and
+// rand_like/randn_like are rand_uniform nodes computed in the graph.
 #include "lazy/creation.h"
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 
 #include "lazy/device.h"
 #include "lazy/op_utils.h"
+#include "lazy/ops.h"
 #include "lazy/scalar_tensor.h"
 #include "lazy/tensor_impl.h"
 
@@ -200,6 +202,26 @@ Tensor randn(std::vector<int64_t> sizes, Generator& gen, DType dtype, CallSite s
   std::vector<double> values = HostValues<double>("randn", sizes);
   for (double& v : values) v = gen.NextNormal();
   return Upload("randn", values, sizes, dtype, site);
+}
+
+Tensor rand_like(const Tensor& x, Generator& gen, CallSite site) {
+  internal::CheckOperand("rand_like", x);
+  std::vector<int64_t> sizes(x.sizes().begin(), x.sizes().end());
+  CheckFloating("rand_like", x.dtype(), sizes);
+  // 53 bits: a runtime scalar travels as an f64, which holds them exactly.
+  const double key = static_cast<double>(gen.NextU64() >> 11);
+  return RecordOp(OpKind::kRandUniform, {ScalarTensor(key, DType::kI64, x, site)},
+                  Attributes().Set("sizes", std::move(sizes)).Set("dtype", x.dtype()), site);
+}
+
+Tensor randn_like(const Tensor& x, Generator& gen, CallSite site) {
+  internal::CheckOperand("randn_like", x);
+  CheckFloating("randn_like", x.dtype(), {x.sizes().begin(), x.sizes().end()});
+  // Box-Muller: 1 - u lies in (0, 1], so the log is finite.
+  const Tensor u = rand_like(x, gen, site);
+  const Tensor v = rand_like(x, gen, site);
+  const Tensor radius = sqrt(mul(log(sub(1.0, u, site), site), -2.0, site), site);
+  return mul(radius, cos(mul(v, 6.283185307179586, site), site), site);
 }
 
 Tensor normal(std::vector<int64_t> sizes, Generator& gen, double mean, double std, DType dtype,

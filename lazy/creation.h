@@ -1,7 +1,9 @@
 #pragma once
 // Tensor creation. full/zeros/ones are lazy (a value expanded to the shape: no upload);
-// arange is an IR op; random tensors are generated on the host with a kiln::Generator
-// and uploaded as device data, so they are reproducible on every backend.
+// arange is an IR op. rand, randn, normal and trunc_normal are generated on the host with
+// a kiln::Generator and uploaded as device data (initial weights: data from the start).
+// rand_like and randn_like are drawn inside the graph (noise and masks made every step).
+// Both kinds are reproducible from the generator's seed on every backend.
 #include <cstdint>
 #include <vector>
 
@@ -37,6 +39,13 @@ Tensor randn(std::vector<int64_t> sizes, Generator& gen, DType dtype = DType::kF
 // Normal(mean, std).
 Tensor normal(std::vector<int64_t> sizes, Generator& gen, double mean, double std,
               DType dtype = DType::kF32, CallSite site = {});
+// Uniform in [0, 1) / standard normal with x's sizes, dtype and backend (x floating),
+// computed by the kernels that read them: Philox4x32-10 of each element's position under a
+// key taken from `gen`, so nothing is drawn on the host or uploaded, and every backend
+// computes the same numbers. The key is a runtime scalar: a new draw each step compiles
+// nothing. randn_like is Box-Muller on two such draws.
+Tensor rand_like(const Tensor& x, Generator& gen, CallSite site = {});
+Tensor randn_like(const Tensor& x, Generator& gen, CallSite site = {});
 // Normal(mean, std) redrawn until within [a, b] (torch.nn.init.trunc_normal_).
 Tensor trunc_normal(std::vector<int64_t> sizes, Generator& gen, double mean = 0, double std = 1,
                     double a = -2, double b = 2, DType dtype = DType::kF32, CallSite site = {});

@@ -184,6 +184,20 @@ Tensor WhereScalar(const Tensor& cond, const Tensor& t, Scalar s, bool scalar_is
                      : ApplyWhere(cond, t, leaf, dtype, site);
 }
 
+// Keeps the elements with j - i <= diagonal (lower) or >= diagonal of the last two
+// dimensions [i, j]; the diagonal is a runtime Scalar, so a new one recompiles nothing.
+Tensor Triangle(std::string_view op, const Tensor& x, int64_t diagonal, bool lower,
+                const CallSite& site) {
+  CheckOperand(op, x);
+  if (x.dim() < 2) {
+    ThrowOpError(op, ": expected at least 2 dimensions, got ", x.shape().ToString());
+  }
+  const Tensor i = unsqueeze(ArangeTensor(x.size(-2), DType::kI64, x, site), 1, site);
+  const Tensor offset = sub(ArangeTensor(x.size(-1), DType::kI64, x, site), i, site);
+  const Tensor keep = lower ? le(offset, diagonal, site) : ge(offset, diagonal, site);
+  return where(keep, x, ConstantTensor(0, x.dtype(), x, site), site);
+}
+
 }  // namespace
 
 // --- unary ---
@@ -291,24 +305,6 @@ Tensor clamp(const Tensor& x, std::optional<Scalar> min, std::optional<Scalar> m
   if (max) y = where(gt(y, *max, site), *max, y, site);
   return y;
 }
-
-namespace {
-
-// Keeps the elements with j - i <= diagonal (lower) or >= diagonal of the last two
-// dimensions [i, j]; the diagonal is a runtime Scalar, so a new one recompiles nothing.
-Tensor Triangle(std::string_view op, const Tensor& x, int64_t diagonal, bool lower,
-                const CallSite& site) {
-  CheckOperand(op, x);
-  if (x.dim() < 2) {
-    ThrowOpError(op, ": expected at least 2 dimensions, got ", x.shape().ToString());
-  }
-  const Tensor i = unsqueeze(ArangeTensor(x.size(-2), DType::kI64, x, site), 1, site);
-  const Tensor offset = sub(ArangeTensor(x.size(-1), DType::kI64, x, site), i, site);
-  const Tensor keep = lower ? le(offset, diagonal, site) : ge(offset, diagonal, site);
-  return where(keep, x, ConstantTensor(0, x.dtype(), x, site), site);
-}
-
-}  // namespace
 
 Tensor tril(const Tensor& x, int64_t diagonal, CallSite site) {
   return Triangle("tril", x, diagonal, /*lower=*/true, site);

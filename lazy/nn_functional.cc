@@ -107,9 +107,7 @@ Tensor dropout(const Tensor& x, double p, Generator& gen, bool training, CallSit
   }
   if (!training || p == 0) return x;
   if (p == 1) return mul(x, 0.0, site);
-  const Tensor keep =
-      lt(rand(std::vector<int64_t>(x.sizes().begin(), x.sizes().end()), gen, DType::kF32, site),
-         1 - p, site);
+  const Tensor keep = lt(rand_like(x, gen, site), 1 - p, site);
   return mul(x, mul(internal::CastTo(keep, x.dtype(), site), 1 / (1 - p), site), site);
 }
 

@@ -30,9 +30,9 @@ Tensor masked_softmax(const Tensor& x, const Tensor& mask, int64_t dim, CallSite
 
 // Inverted dropout (torch.nn.functional.dropout): when `training`, each element is kept
 // with probability 1 - p and scaled by 1 / (1 - p), else zeroed: x * keep / (1 - p), so
-// a NaN stays NaN. The mask is drawn from `gen` on the host and uploaded as an input of
-// the graph, so a new mask every step recompiles nothing. Not training, or p = 0: x
-// itself. p in [0, 1]; floating x.
+// a NaN stays NaN. The mask is drawn inside the graph (rand_like under a key from `gen`):
+// computed in the kernel that applies it, nothing uploaded, and a new mask every step
+// recompiles nothing. Not training, or p = 0: x itself. p in [0, 1]; floating x.
 Tensor dropout(const Tensor& x, double p, Generator& gen, bool training = true, CallSite site = {});
 
 // Labels [...] (i32 or i64) as i64 rows [..., num_classes] with a 1 at each label

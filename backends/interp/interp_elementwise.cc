@@ -279,6 +279,11 @@ absl::Status RunGenerator(const KernelCall& call) {
     if (call.op == OpKind::kConstant) {
       const T value = CastTo<T>(attrs.GetDouble("value"));
       for (int64_t i = 0; i < n; ++i) o[i] = value;
+    } else if (call.op == OpKind::kRandUniform) {
+      if constexpr (std::is_floating_point_v<T>) {
+        const int64_t key = *Data<int64_t>(*call.inputs[0]);
+        for (int64_t i = 0; i < n; ++i) o[i] = numerics::RandUniform<T>(key, i);
+      }
     } else {
       KILN_CHECK(call.op == OpKind::kArange) << OpName(call.op) << " is not a generator";
       const double start = attrs.GetDouble("start");

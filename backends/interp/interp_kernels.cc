@@ -12,6 +12,7 @@ absl::Status RunKernel(const KernelCall& call) {
           absl::StrCat("interp: ", std::string(OpName(call.op)), " is a parameter, not a kernel"));
     case OpKind::kConstant:
     case OpKind::kArange:
+    case OpKind::kRandUniform:
       return RunGenerator(call);
     case OpKind::kSum:
     case OpKind::kMean:

@@ -22,7 +22,7 @@ struct KernelCall {
 // Runs any non-parameter op by forwarding to its family below.
 absl::Status RunKernel(const KernelCall& call);
 
-// Constant, Arange.
+// Constant, Arange, RandUniform.
 absl::Status RunGenerator(const KernelCall& call);
 // Unary, binary, comparison, logical, where and cast.
 absl::Status RunElementwise(const KernelCall& call);

@@ -500,6 +500,46 @@ TEST_P(BackendParityTest, GeneratorsAndScalars) {
   }
 }
 
+TEST_P(BackendParityTest, RandomNumbers) {
+  Builder b(25);
+  const auto rand = [&](DType dt, std::vector<int64_t> sizes) {
+    // A key above 2^32, so that both halves of Philox's key matter.
+    return Op(OpKind::kRandUniform, {b.ScalarParam(DType::kI64, 0x1234567890abcdLL)},
+              Attributes().Set("sizes", std::move(sizes)).Set("dtype", dt));
+  };
+  const auto perm = [](Value x, std::vector<int64_t> p) {
+    return Op(OpKind::kPermute, {x}, Attributes().Set("perm", std::move(p)));
+  };
+  for (DType dt : {DType::kF32, DType::kF64}) {
+    ExpectParity(b, {rand(dt, {37, 29})}, 0, "rand_uniform");
+    // Read through a transpose and a slice, beside a loaded operand: each element's number
+    // is its position in the rand_uniform node's own shape.
+    const Value r = rand(dt, {5, 6, 7});
+    const Value sliced = Op(OpKind::kSlice, {perm(r, {2, 0, 1})},
+                            Attributes()
+                                .Set("dim", int64_t{2})
+                                .Set("start", int64_t{1})
+                                .Set("end", int64_t{6})
+                                .Set("step", int64_t{2}));
+    ExpectParity(b, {Op(OpKind::kAdd, {sliced, b.Param(dt, {7, 5, 3})})}, 0, "through views");
+    ExpectParity(b,
+                 {Op(OpKind::kSum, {rand(dt, {6, 300})}, Dims({1}, false)),
+                  Op(OpKind::kMax, {rand(dt, {40, 9})}, Dims({0}, true))},
+                 1e-5, "reduced");
+  }
+  // A dropout mask inside batched attention ([B, heads, L, L] scores), the shape of kernel
+  // that runs one batch element at a time on the cpu backend.
+  const Value scores =
+      Op(OpKind::kMatmul, {b.Param(DType::kF32, {2, 3, 16, 8}),
+                           perm(b.Param(DType::kF32, {2, 3, 16, 8}), {0, 1, 3, 2})});
+  const Value keep =
+      Op(OpKind::kLt, {rand(DType::kF32, {2, 3, 16, 16}), b.ScalarParam(DType::kF32, 0.75)});
+  const Value dropped = Op(OpKind::kMul, {Op(OpKind::kExp, {scores}),
+                                          Op(OpKind::kCast, {keep}, DTypeAttr(DType::kF32))});
+  ExpectParity(b, {Op(OpKind::kMatmul, {dropped, b.Param(DType::kF32, {2, 3, 16, 8})})}, 1e-4,
+               "dropout in attention");
+}
+
 TEST_P(BackendParityTest, Indexing) {
   Builder b(10);
   for (DType it : {DType::kI32, DType::kI64}) {

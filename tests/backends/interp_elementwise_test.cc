@@ -4,6 +4,7 @@
 #include <limits>
 #include <vector>
 
+#include "codegen/kernel_numerics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/backends/interp_test_util.h"
@@ -373,6 +374,24 @@ TEST(InterpElementwiseTest, Arange) {
   EXPECT_THAT(Read<int64_t>(RunOne(Op(OpKind::kArange, {}, ArangeAttrs(-2, 3, 3, DType::kI64)))),
               ElementsAre(-2, 1, 4));
   EXPECT_EQ(ShapeOf(RunOne(Op(OpKind::kArange, {}, ArangeAttrs(0, 1, 0, DType::kF32)))), "f32[0]");
+}
+
+TEST(InterpElementwiseTest, RandUniformIsPhiloxOfEachPosition) {
+  constexpr int64_t kKey = (int64_t{1} << 40) + 17;
+  for (DType dt : {DType::kF32, DType::kF64}) {
+    const Value key{Node::CreateScalar(DType::kI64, static_cast<double>(kKey)), 0};
+    const BufferPtr out =
+        RunOne(Op(OpKind::kRandUniform, {key},
+                  Attributes().Set("sizes", std::vector<int64_t>{3, 5}).Set("dtype", dt)));
+    EXPECT_EQ(ShapeOf(out), dt == DType::kF32 ? "f32[3,5]" : "f64[3,5]");
+    if (dt == DType::kF32) {
+      const std::vector<float> v = Read<float>(out);
+      for (int64_t i = 0; i < 15; ++i) EXPECT_EQ(v[i], numerics::RandUniform<float>(kKey, i));
+    } else {
+      const std::vector<double> v = Read<double>(out);
+      for (int64_t i = 0; i < 15; ++i) EXPECT_EQ(v[i], numerics::RandUniform<double>(kKey, i));
+    }
+  }
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "lazy/composite_ops.h"
 #include "lazy/creation.h"
 #include "lazy/device.h"
+#include "lazy/generator.h"
 #include "lazy/ops.h"
 #include "lazy/scalar_tensor.h"
 #include "lazy/tensor.h"
@@ -26,7 +27,7 @@ constexpr double kMaxMagnitude = 1e4;
 class GraphGenerator {
  public:
   GraphGenerator(uint64_t seed, const RandomGraphOptions& options)
-      : rng_(seed), options_(options) {}
+      : rng_(seed), noise_(seed), options_(options) {}
 
   Graph Generate();
 
@@ -79,6 +80,7 @@ class GraphGenerator {
   std::vector<Tensor> Backward(const std::vector<Tensor>& outputs);
 
   std::mt19937_64 rng_;
+  Generator noise_;  // keys of the random numbers drawn inside graphs (rand_like)
   RandomGraphOptions options_;
   ValueRanges ranges_;
   std::vector<Tensor> pool_;
@@ -163,6 +165,7 @@ Tensor GraphGenerator::Partner(const Tensor& a) {
                ? arange(-1, -1 + 0.25 * n, 0.25, a.dtype())
                : arange(0, n, 1, a.dtype() == DType::kBool ? DType::kI32 : a.dtype());
   }
+  if (IsFloating(a.dtype()) && Chance(0.12)) return rand_like(a, noise_);
   std::vector<int64_t> sizes(a.sizes().begin(), a.sizes().end());
   if (!sizes.empty() && Chance(0.2))
     sizes.erase(sizes.begin(), sizes.begin() + Uniform(1, sizes.size()));

@@ -112,6 +112,9 @@ ValueRange ValueRanges::Compute(const Node& node) {
       rounds = floating;
       break;
     }
+    case OpKind::kRandUniform:  // the same bits on every backend
+      r = Interval(0, 1);
+      break;
     case OpKind::kNeg:
       r = Interval(-a.hi, -a.lo);
       break;

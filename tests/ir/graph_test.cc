@@ -143,6 +143,8 @@ TEST(GraphTest, SizeAttributes) {
   EXPECT_TRUE(IsSizeAttribute(OpKind::kPad, "pads"));
   EXPECT_FALSE(IsSizeAttribute(OpKind::kPad, "value"));
   EXPECT_TRUE(IsSizeAttribute(OpKind::kArange, "size"));
+  EXPECT_TRUE(IsSizeAttribute(OpKind::kRandUniform, "sizes"));
+  EXPECT_FALSE(IsSizeAttribute(OpKind::kRandUniform, "dtype"));
   EXPECT_FALSE(IsSizeAttribute(OpKind::kSum, "dims"));
   EXPECT_FALSE(IsSizeAttribute(OpKind::kPermute, "perm"));
 }

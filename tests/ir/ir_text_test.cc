@@ -92,6 +92,8 @@ Graph EveryOpGraph() {
   }
   add(Make(OpKind::kMul, {V(x), V(s)}));
   add(Make(OpKind::kAdd, {V(ar), V(c)}));
+  add(Make(OpKind::kRandUniform, {V(Node::CreateScalar(DType::kI64, 12345))},
+           Attributes().Set("sizes", std::vector<int64_t>{2, 3}).Set("dtype", DType::kF64)));
   NodePtr lt = nullptr;
   for (OpKind op : {OpKind::kEq, OpKind::kNe, OpKind::kLt, OpKind::kLe, OpKind::kGt, OpKind::kGe}) {
     lt = add(Make(op, {V(x), V(y)}));

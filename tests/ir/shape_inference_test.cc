@@ -66,6 +66,10 @@ std::vector<Case> EveryOpCases() {
        {},
        Attributes().Set("start", 0.0).Set("step", 2.0).Set("size", int64_t{5}).Set("dtype", kI64),
        "i64[5]"},
+      {OpKind::kRandUniform,
+       {Shape(kI64, {})},
+       Attributes().Set("sizes", std::vector<int64_t>{4, 1, 3}).Set("dtype", kF32),
+       "f32[4,1,3]"},
       {OpKind::kNeg, {xi}, {}, "i32[2,3]"},
       {OpKind::kAbs, {x}, {}, "f32[2,3]"},
       {OpKind::kExp, {x}, {}, "f32[2,3]"},
@@ -314,6 +318,22 @@ TEST(ShapeInferenceTest, Arange) {
   EXPECT_EQ(ErrorOf(OpKind::kArange, {}, a), "arange: size must be >= 0, got -1");
   a.Set("size", int64_t{3}).Set("dtype", kB);
   EXPECT_THAT(ErrorOf(OpKind::kArange, {}, a), HasSubstr("arange: expected a numeric dtype"));
+}
+
+TEST(ShapeInferenceTest, RandUniform) {
+  const Shape key(kI64, {});
+  Attributes a = Attributes().Set("sizes", std::vector<int64_t>{0, 2}).Set("dtype", kF64);
+  EXPECT_EQ(InferString(OpKind::kRandUniform, {key}, a), "f64[0,2]");
+  EXPECT_EQ(ErrorOf(OpKind::kRandUniform, {Shape(kI32, {})}, a),
+            "rand_uniform: expected a 0-d i64 key, got i32[]");
+  EXPECT_EQ(ErrorOf(OpKind::kRandUniform, {Shape(kI64, {1})}, a),
+            "rand_uniform: expected a 0-d i64 key, got i64[1]");
+  a.Set("dtype", kI32);
+  EXPECT_EQ(ErrorOf(OpKind::kRandUniform, {key}, a),
+            "rand_uniform: expected a floating dtype (f32 or f64), got i32");
+  a.Set("dtype", kF32).Set("sizes", std::vector<int64_t>{3, -1});
+  EXPECT_EQ(ErrorOf(OpKind::kRandUniform, {key}, a),
+            "rand_uniform: sizes=[3,-1] has a negative size");
 }
 
 // --- Reductions -----------------------------------------------------------------------
