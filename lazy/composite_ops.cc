@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "lazy/autograd.h"
@@ -30,9 +33,46 @@ Tensor AsFloating(const Tensor& x, const CallSite& site) {
   return IsFloating(x.dtype()) ? x : CastTo(x, DType::kF32, site);
 }
 
+// The trailing dimensions a norm normalises over: those `weight` covers (which must be x's
+// trailing sizes), or the last one when weight is undefined. x must be floating, rank >= 1.
+std::vector<int64_t> NormalizedDims(std::string_view op, const Tensor& x, const Tensor& weight) {
+  const Shape& shape = x.shape();
+  if (!IsFloating(shape.dtype())) {
+    ThrowOpError(op, ": expected a floating input, got ", shape.ToString());
+  }
+  if (shape.rank() == 0) {
+    ThrowOpError(op, ": expected an input with at least 1 dimension, got ", shape.ToString());
+  }
+  if (!weight.defined()) return {shape.rank() - 1};
+  const int64_t n = weight.dim();
+  bool match = n > 0 && n <= shape.rank();
+  for (int64_t i = 0; match && i < n; ++i) {
+    match = shape.size(shape.rank() - n + i) == weight.size(i);
+  }
+  if (!match) {
+    ThrowOpError(op, ": weight ", weight.shape().ToString(),
+                 " must match the trailing dimensions of the input ", shape.ToString());
+  }
+  std::vector<int64_t> dims;
+  for (int64_t d = shape.rank() - n; d < shape.rank(); ++d) dims.push_back(d);
+  return dims;
+}
+
 }  // namespace
 
 namespace internal {
+
+Tensor ApplyReduction(const Tensor& loss, Reduction reduction, const CallSite& site) {
+  switch (reduction) {
+    case Reduction::kNone:
+      return loss;
+    case Reduction::kSum:
+      return sum(loss, {}, false, site);
+    case Reduction::kMean:
+      return mean(loss, {}, false, site);
+  }
+  return loss;
+}
 
 void RecordSoftmaxGradient(const Tensor& x, const Tensor& p, int64_t axis, const CallSite& site) {
   const Tensor* inputs[] = {&x};
@@ -102,34 +142,16 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
   if (weight.defined()) CheckOperand("layer_norm", weight, "weight");
   if (bias.defined()) CheckOperand("layer_norm", bias, "bias");
   CheckSameBackend("layer_norm", {&x, &weight, &bias});
+  const std::vector<int64_t> dims = NormalizedDims("layer_norm", x, weight);
   const Shape& shape = x.shape();
-  if (!IsFloating(shape.dtype())) {
-    ThrowOpError("layer_norm: expected a floating input, got ", shape.ToString());
-  }
-  if (shape.rank() == 0) {
-    ThrowOpError("layer_norm: expected an input with at least 1 dimension, got ", shape.ToString());
-  }
-  // The normalised trailing dimensions: weight's shape, or the last dimension.
-  Sizes normalized = weight.defined() ? weight.sizes() : Sizes{shape.size(shape.rank() - 1)};
-  const int64_t n = static_cast<int64_t>(normalized.size());
-  const auto trailing_match = [&] {
-    if (n == 0 || n > shape.rank()) return false;
-    for (int64_t i = 0; i < n; ++i) {
-      if (shape.size(shape.rank() - n + i) != normalized[i]) return false;
-    }
-    return true;
-  };
-  if (weight.defined() && !trailing_match()) {
-    ThrowOpError("layer_norm: weight ", weight.shape().ToString(),
-                 " must match the trailing dimensions of the input ", shape.ToString());
-  }
+  const Sizes normalized(shape.sizes().end() - dims.size(), shape.sizes().end());
   if (bias.defined() && bias.sizes() != normalized) {
     ThrowOpError("layer_norm: bias ", bias.shape().ToString(), " must have the sizes ",
                  Shape(shape.dtype(), normalized).SizesString(),
                  " of the normalised dimensions of ", shape.ToString());
   }
-  std::vector<int64_t> dims, leading;
-  for (int64_t d = 0; d < shape.rank(); ++d) (d < shape.rank() - n ? leading : dims).push_back(d);
+  std::vector<int64_t> leading;
+  for (int64_t d = 0; d < dims.front(); ++d) leading.push_back(d);
 
   Tensor mu, rstd, y;
   {
@@ -171,6 +193,22 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
         return grads;
       });
   return y;
+}
+
+Tensor rms_norm(const Tensor& x, const Tensor& weight, std::optional<double> eps, CallSite site) {
+  CheckOperand("rms_norm", x);
+  if (weight.defined()) CheckOperand("rms_norm", weight, "weight");
+  CheckSameBackend("rms_norm", {&x, &weight});
+  const std::vector<int64_t> dims = NormalizedDims("rms_norm", x, weight);
+  if (eps.has_value() && !(*eps >= 0)) {
+    ThrowOpError("rms_norm: expected eps >= 0, got ", *eps, " for ", x.shape().ToString());
+  }
+  // torch's default: the dtype's machine epsilon.
+  const double e = eps.value_or(x.dtype() == DType::kF64 ? std::numeric_limits<double>::epsilon()
+                                                         : std::numeric_limits<float>::epsilon());
+  const Tensor mean_square = mean(mul(x, x, site), dims, /*keepdim=*/true, site);
+  const Tensor y = mul(x, rsqrt(add(mean_square, e, site), site), site);
+  return weight.defined() ? mul(y, weight, site) : y;
 }
 
 Tensor gelu(const Tensor& x, GeluApproximation approximate, CallSite site) {
@@ -217,15 +255,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, Reduction reduc
   Tensor log_probs = log_softmax(logits, 1, site);
   Tensor picked = gather(log_probs, 1, unsqueeze(labels, 1, site), site);
   Tensor nll = neg(reshape(picked, {ls.size(0)}, site), site);
-  switch (reduction) {
-    case Reduction::kNone:
-      return nll;
-    case Reduction::kSum:
-      return sum(nll, {}, false, site);
-    case Reduction::kMean:
-      return mean(nll, {}, false, site);
-  }
-  return nll;
+  return internal::ApplyReduction(nll, reduction, site);
 }
 
 }  // namespace kiln

@@ -3,6 +3,7 @@
 // see only primitives). Numerically stable forms: softmax subtracts the row max,
 // log_softmax is x - max - log(sum(exp(x - max))).
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "lazy/tensor.h"
@@ -25,6 +26,12 @@ Tensor logsumexp(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim =
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5,
                   CallSite site = {});
 
+// x / sqrt(mean(x^2) + eps) * weight over the trailing dimensions covered by `weight` (or
+// the last dimension when weight is undefined), as torch.nn.functional.rms_norm; eps
+// defaults to the dtype's machine epsilon, as in torch.
+Tensor rms_norm(const Tensor& x, const Tensor& weight = Tensor(),
+                std::optional<double> eps = std::nullopt, CallSite site = {});
+
 enum class GeluApproximation { kNone, kTanh };
 // kNone: x * 0.5 * (1 + erf(x / sqrt(2))); kTanh: the tanh approximation.
 Tensor gelu(const Tensor& x, GeluApproximation approximate = GeluApproximation::kNone,
@@ -38,6 +45,9 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels,
                      Reduction reduction = Reduction::kMean, CallSite site = {});
 
 namespace internal {
+
+// A per-element loss as `reduction` asks: itself, its sum, or its mean over every element.
+Tensor ApplyReduction(const Tensor& loss, Reduction reduction, const CallSite& site);
 
 // For p = softmax(x) along `axis` (masked entries 0), computed under NoGradGuard: records
 // softmax's backward, dx = p * (g - sum(g * p, axis)), as p's gradient function.

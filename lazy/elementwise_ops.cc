@@ -1,6 +1,7 @@
 // Unary, binary, comparison, logical and where ops, cast, and the Tensor operators.
 // Promotion happens here, so the IR only ever sees operands of one dtype.
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -220,6 +221,53 @@ Tensor cos(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kCos, x, 
 Tensor floor(const Tensor& x, CallSite site) { return Rounding(OpKind::kFloor, x, site); }
 Tensor ceil(const Tensor& x, CallSite site) { return Rounding(OpKind::kCeil, x, site); }
 Tensor round(const Tensor& x, CallSite site) { return Rounding(OpKind::kRound, x, site); }
+
+Tensor log1p(const Tensor& x, CallSite site) {
+  CheckOperand("log1p", x);
+  const Tensor xf = CastTo(x, IsFloating(x.dtype()) ? x.dtype() : DType::kF32, site);
+  // Where 1 + x rounds, log(u) * x / (u - 1) with u = 1 + x corrects for the rounding
+  // (Goldberg); for |x| > 0.5 there is nothing to correct. The small branch gets 0 in place
+  // of a large x and 1 in place of a zero u - 1, so that neither branch's unused values
+  // (inf / inf, 0 / 0) reach the gradient as 0 * NaN.
+  const Tensor large = gt(abs(xf, site), 0.5, site);
+  const Tensor small = where(large, 0, xf, site);
+  const Tensor u = add(small, 1, site);
+  const Tensor d = sub(u, 1, site);
+  const Tensor exact = eq(d, 0, site);
+  const Tensor corrected = mul(log(u, site), div(small, where(exact, 1, d, site), site), site);
+  return where(large, log(add(xf, 1, site), site), where(exact, small, corrected, site), site);
+}
+
+Tensor expm1(const Tensor& x, CallSite site) {
+  CheckOperand("expm1", x);
+  const Tensor xf = CastTo(x, IsFloating(x.dtype()) ? x.dtype() : DType::kF32, site);
+  // (u - 1) * x / log(u) with u = exp(x) (Kahan), where u - 1 cancels; guarded as log1p.
+  const Tensor large = gt(abs(xf, site), 0.5, site);
+  const Tensor small = where(large, 0, xf, site);
+  const Tensor u = exp(small, site);
+  const Tensor d = sub(u, 1, site);
+  const Tensor exact = eq(d, 0, site);
+  const Tensor corrected = mul(d, div(small, where(exact, 1, log(u, site), site), site), site);
+  return where(large, sub(exp(xf, site), 1, site), where(exact, small, corrected, site), site);
+}
+
+// x != x is true for NaN only, and false everywhere for integers and bool.
+Tensor isnan(const Tensor& x, CallSite site) {
+  CheckOperand("isnan", x);
+  return ne(x, x, site);
+}
+
+Tensor isinf(const Tensor& x, CallSite site) {
+  CheckOperand("isinf", x);
+  if (!IsFloating(x.dtype())) return ne(x, x, site);
+  return eq(abs(x, site), std::numeric_limits<double>::infinity(), site);
+}
+
+Tensor isfinite(const Tensor& x, CallSite site) {
+  CheckOperand("isfinite", x);
+  if (!IsFloating(x.dtype())) return eq(x, x, site);
+  return lt(abs(x, site), std::numeric_limits<double>::infinity(), site);
+}
 
 Tensor logical_not(const Tensor& x, CallSite site) {
   CheckOperand("logical_not", x);

@@ -1,6 +1,7 @@
 // nn::linear and nn::masked_softmax in terms of the primitive ops.
 #include "lazy/nn_functional.h"
 
+#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -109,6 +110,47 @@ Tensor dropout(const Tensor& x, double p, Generator& gen, bool training, CallSit
   if (p == 1) return mul(x, 0.0, site);
   const Tensor keep = lt(rand_like(x, gen, site), 1 - p, site);
   return mul(x, mul(internal::CastTo(keep, x.dtype(), site), 1 / (1 - p), site), site);
+}
+
+Tensor softplus(const Tensor& x, double beta, double threshold, CallSite site) {
+  internal::CheckOperand("softplus", x);
+  if (!(beta > 0)) {
+    ThrowOpError("softplus: expected beta > 0, got ", beta, " for ", x.shape().ToString());
+  }
+  const Tensor xf = IsFloating(x.dtype()) ? x : internal::CastTo(x, DType::kF32, site);
+  const Tensor bx = mul(xf, beta, site);
+  const Tensor linear = gt(bx, threshold, site);
+  // 0 in place of a linear element keeps exp from overflowing there, and so the unused
+  // branch's infinities out of the gradient.
+  const Tensor safe = where(linear, 0, bx, site);
+  return where(linear, xf, div(log1p(exp(safe, site), site), beta, site), site);
+}
+
+Tensor leaky_relu(const Tensor& x, double negative_slope, CallSite site) {
+  internal::CheckOperand("leaky_relu", x);
+  if (!IsFloating(x.dtype())) {
+    ThrowOpError("leaky_relu: expected a floating input, got ", x.shape().ToString());
+  }
+  return where(gt(x, 0, site), x, mul(x, negative_slope, site), site);
+}
+
+Tensor normalize(const Tensor& x, double p, int64_t dim, double eps, CallSite site) {
+  internal::CheckOperand("normalize", x);
+  if (!IsFloating(x.dtype())) {
+    ThrowOpError("normalize: expected a floating input, got ", x.shape().ToString());
+  }
+  if (!(p > 0) || !(eps >= 0)) {
+    ThrowOpError("normalize: expected p > 0 and eps >= 0, got p=", p, " eps=", eps, " for ",
+                 x.shape().ToString());
+  }
+  const int64_t axis = NormalizeDim("normalize", dim, x.shape());
+  // max(||x||, eps) = max(sum |x|^p, eps^p)^(1/p): the clamp comes before the root, whose
+  // gradient at 0 would be infinite.
+  const Tensor powers = p == 2 ? mul(x, x, site) : pow(abs(x, site), p, site);
+  const Tensor clamped =
+      maximum(sum(powers, {axis}, /*keepdim=*/true, site), std::pow(eps, p), site);
+  const Tensor norm = p == 2 ? sqrt(clamped, site) : pow(clamped, 1 / p, site);
+  return div(x, norm, site);
 }
 
 Tensor one_hot(const Tensor& labels, int64_t num_classes, CallSite site) {

@@ -1,6 +1,7 @@
 #pragma once
 // Stateless building blocks of the nn modules (torch.nn.functional): the affine map of
-// Linear, a softmax that ignores masked entries, dropout and one_hot. Built from the
+// Linear, a softmax that ignores masked entries, dropout, softplus, leaky_relu, normalize
+// and one_hot. Built from the
 // primitive ops, so autograd and every backend handle them without special cases.
 #include <cstdint>
 
@@ -34,6 +35,17 @@ Tensor masked_softmax(const Tensor& x, const Tensor& mask, int64_t dim, CallSite
 // computed in the kernel that applies it, nothing uploaded, and a new mask every step
 // recompiles nothing. Not training, or p = 0: x itself. p in [0, 1]; floating x.
 Tensor dropout(const Tensor& x, double p, Generator& gen, bool training = true, CallSite site = {});
+
+// log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (where the two agree
+// to rounding), as torch.nn.functional.softplus. beta > 0. Integer inputs in f32.
+Tensor softplus(const Tensor& x, double beta = 1, double threshold = 20, CallSite site = {});
+// x where x > 0, else negative_slope * x (torch.nn.functional.leaky_relu); the gradient
+// at 0 is negative_slope, as in torch. Floating x.
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01, CallSite site = {});
+// x / max(||x||_p, eps) along `dim` (torch.nn.functional.normalize), p > 0. A vector of
+// norm below eps is divided by eps, with the gradient torch gives it. Floating x.
+Tensor normalize(const Tensor& x, double p = 2, int64_t dim = 1, double eps = 1e-12,
+                 CallSite site = {});
 
 // Labels [...] (i32 or i64) as i64 rows [..., num_classes] with a 1 at each label
 // (torch.nn.functional.one_hot). num_classes must be given: inferring it would read the

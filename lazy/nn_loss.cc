@@ -1,12 +1,34 @@
-// nn::cross_entropy with per-sample weights, and nn::mse_loss.
+// nn::cross_entropy with per-sample weights, and the elementwise losses (mse, binary
+// cross entropy with logits, l1, smooth l1).
 #include "lazy/nn_loss.h"
+
+#include <string_view>
 
 #include "lazy/op_utils.h"
 #include "lazy/ops.h"
 
 namespace kiln::nn {
 
+using internal::ApplyReduction;
 using internal::ThrowOpError;
+
+namespace {
+
+// An elementwise loss's operands: a floating input and a target of the same shape.
+void CheckPair(std::string_view op, const Tensor& input, const Tensor& target) {
+  internal::CheckOperand(op, input);
+  internal::CheckOperand(op, target, "target");
+  internal::CheckSameBackend(op, {&input, &target});
+  if (!IsFloating(input.dtype())) {
+    ThrowOpError(op, ": expected a floating input, got ", input.shape().ToString());
+  }
+  if (input.sizes() != target.sizes()) {
+    ThrowOpError(op, ": input ", input.shape().ToString(), " and target ",
+                 target.shape().ToString(), " must have the same shape");
+  }
+}
+
+}  // namespace
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& weights,
                      Reduction reduction, CallSite site) {
@@ -37,27 +59,39 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& w
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction, CallSite site) {
-  internal::CheckOperand("mse_loss", input);
-  internal::CheckOperand("mse_loss", target, "target");
-  internal::CheckSameBackend("mse_loss", {&input, &target});
-  if (!IsFloating(input.dtype())) {
-    ThrowOpError("mse_loss: expected a floating input, got ", input.shape().ToString());
-  }
-  if (input.sizes() != target.sizes()) {
-    ThrowOpError("mse_loss: input ", input.shape().ToString(), " and target ",
-                 target.shape().ToString(), " must have the same shape");
-  }
+  CheckPair("mse_loss", input, target);
   Tensor diff = sub(input, target, site);
-  Tensor squared = mul(diff, diff, site);
-  switch (reduction) {
-    case Reduction::kNone:
-      return squared;
-    case Reduction::kSum:
-      return sum(squared, {}, false, site);
-    case Reduction::kMean:
-      return mean(squared, {}, false, site);
+  return ApplyReduction(mul(diff, diff, site), reduction, site);
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                        Reduction reduction, CallSite site) {
+  CheckPair("binary_cross_entropy_with_logits", input, target);
+  const Tensor t = internal::CastTo(target, input.dtype(), site);
+  // maximum, not relu: its gradient at 0 is 1/2, which gives torch's sigmoid(0) - t there.
+  const Tensor positive = maximum(input, 0.0, site);
+  const Tensor loss = add(sub(positive, mul(input, t, site), site),
+                          log1p(exp(neg(abs(input, site), site), site), site), site);
+  return ApplyReduction(loss, reduction, site);
+}
+
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction, CallSite site) {
+  CheckPair("l1_loss", input, target);
+  return ApplyReduction(abs(sub(input, target, site), site), reduction, site);
+}
+
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction, double beta,
+                      CallSite site) {
+  CheckPair("smooth_l1_loss", input, target);
+  if (!(beta >= 0)) {
+    ThrowOpError("smooth_l1_loss: expected beta >= 0, got ", beta, " for ",
+                 input.shape().ToString());
   }
-  return squared;
+  const Tensor d = abs(sub(input, target, site), site);
+  if (beta == 0) return ApplyReduction(d, reduction, site);
+  const Tensor quadratic = div(mul(d, d, site), 2 * beta, site);
+  return ApplyReduction(where(lt(d, beta, site), quadratic, sub(d, 0.5 * beta, site), site),
+                        reduction, site);
 }
 
 }  // namespace kiln::nn

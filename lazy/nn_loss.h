@@ -25,4 +25,19 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& w
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::kMean,
                 CallSite site = {});
 
+// -(t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))) of logits x and targets t of the same
+// shape (floating x; t converted to x's dtype), as max(x, 0) - x t + log1p(exp(-|x|)), which
+// never overflows (torch.nn.functional.binary_cross_entropy_with_logits).
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                        Reduction reduction = Reduction::kMean, CallSite site = {});
+
+// |input - target| of two tensors of the same shape (floating input).
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::kMean,
+               CallSite site = {});
+
+// 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, for d = input - target (torch's
+// smooth_l1_loss); beta >= 0, and beta = 0 is l1_loss.
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target,
+                      Reduction reduction = Reduction::kMean, double beta = 1, CallSite site = {});
+
 }  // namespace kiln::nn

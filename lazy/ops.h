@@ -41,6 +41,14 @@ Tensor floor(const Tensor& x, CallSite site = {});
 Tensor ceil(const Tensor& x, CallSite site = {});
 Tensor round(const Tensor& x, CallSite site = {});
 Tensor logical_not(const Tensor& x, CallSite site = {});
+// log(1 + x) and exp(x) - 1, accurate for small |x| (where 1 + x and exp(x) round to
+// nearly 1); integer and bool inputs are computed in f32.
+Tensor log1p(const Tensor& x, CallSite site = {});
+Tensor expm1(const Tensor& x, CallSite site = {});
+// Elementwise tests returning bool: NaN; +-inf; neither. Integers and bool are finite.
+Tensor isnan(const Tensor& x, CallSite site = {});
+Tensor isinf(const Tensor& x, CallSite site = {});
+Tensor isfinite(const Tensor& x, CallSite site = {});
 // Converts to `dtype` (float -> int truncates toward zero; non-zero -> true).
 Tensor cast(const Tensor& x, DType dtype, CallSite site = {});
 
@@ -100,10 +108,18 @@ Tensor mean(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = fals
             CallSite site = {});
 // The variance: the sum of squared deviations from the mean over N - correction, with N
 // the number of values reduced (correction 1: unbiased, as torch.var; 0: the population
-// variance). N <= correction divides by zero (inf or NaN), as in torch. Floating dtypes;
-// the standard deviation is sqrt(var(...)).
+// variance). N <= correction divides by zero (inf or NaN), as in torch. Floating dtypes.
 Tensor var(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,
            int64_t correction = 1, CallSite site = {});
+// sqrt(var(...)); its gradient is 0 where the variance is 0 (as torch.std), not NaN.
+Tensor std(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,
+           int64_t correction = 1, CallSite site = {});
+// Whether any / every element over `dims` is non-zero (NaN counts as non-zero), as bool;
+// any of nothing is false, all of nothing is true. Any dtype.
+Tensor any(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,
+           CallSite site = {});
+Tensor all(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,
+           CallSite site = {});
 Tensor max(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,
            CallSite site = {});
 Tensor min(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,

@@ -73,6 +73,35 @@ Tensor ArgExtreme(std::string_view op, const Tensor& x, std::optional<int64_t> d
   return ReshapeTo(index, std::vector<int64_t>(shape.rank(), 1), site);
 }
 
+// var and std (errors name `op`): two passes, the mean first, which stays accurate when
+// the mean is large.
+Tensor Variance(std::string_view op, const Tensor& x, const std::vector<int64_t>& dims,
+                bool keepdim, int64_t correction, const CallSite& site) {
+  CheckOperand(op, x);
+  if (!IsFloating(x.dtype())) {
+    ThrowOpError(op, ": expected a floating dtype, got ", x.shape().ToString(), "; cast first");
+  }
+  if (correction < 0) ThrowOpError(op, ": expected a correction >= 0, got ", correction);
+  std::vector<int64_t> axes = NormalizeDims(op, dims, x.shape());
+  int64_t n = 1;
+  for (int64_t a : axes) n *= x.shape().size(a);
+  Tensor centered = sub(x, mean(x, axes, /*keepdim=*/true, site), site);
+  Tensor squares = sum(mul(centered, centered, site), axes, keepdim, site);
+  return div(squares, static_cast<double>(std::max<int64_t>(0, n - correction)), site);
+}
+
+// any / all: whether the count of non-zero (zero) elements over the dims is above 0 (is
+// 0). A count, not a max or min, so that reducing nothing gives false and true, as torch.
+Tensor AnyAll(std::string_view op, const Tensor& x, const std::vector<int64_t>& dims, bool keepdim,
+              const CallSite& site) {
+  CheckOperand(op, x);
+  std::vector<int64_t> axes = NormalizeDims(op, dims, x.shape());
+  const bool is_any = op == "any";
+  const Tensor counted = is_any ? CastTo(x, DType::kBool, site) : logical_not(x, site);
+  const Tensor count = sum(counted, std::move(axes), keepdim, site);
+  return is_any ? gt(count, 0, site) : eq(count, 0, site);
+}
+
 }  // namespace
 
 Tensor sum(const Tensor& x, std::vector<int64_t> dims, bool keepdim, CallSite site) {
@@ -94,18 +123,25 @@ Tensor mean(const Tensor& x, std::vector<int64_t> dims, bool keepdim, CallSite s
 
 Tensor var(const Tensor& x, std::vector<int64_t> dims, bool keepdim, int64_t correction,
            CallSite site) {
-  CheckOperand("var", x);
-  if (!IsFloating(x.dtype())) {
-    ThrowOpError("var: expected a floating dtype, got ", x.shape().ToString(), "; cast first");
-  }
-  if (correction < 0) ThrowOpError("var: expected a correction >= 0, got ", correction);
-  std::vector<int64_t> axes = NormalizeDims("var", dims, x.shape());
-  int64_t n = 1;
-  for (int64_t a : axes) n *= x.shape().size(a);
-  // Two passes (the mean first), which stays accurate when the mean is large.
-  Tensor centered = sub(x, mean(x, axes, /*keepdim=*/true, site), site);
-  Tensor squares = sum(mul(centered, centered, site), axes, keepdim, site);
-  return div(squares, static_cast<double>(std::max<int64_t>(0, n - correction)), site);
+  return Variance("var", x, dims, keepdim, correction, site);
+}
+
+Tensor std(const Tensor& x, std::vector<int64_t> dims, bool keepdim, int64_t correction,
+           CallSite site) {
+  const Tensor v = Variance("std", x, dims, keepdim, correction, site);
+  // The gradient of sqrt at 0 is infinite; where the variance is 0 every deviation is 0
+  // too, and torch's gradient there is 0. The square root of 1 in its place keeps the
+  // unused branch finite, so that no 0 * inf reaches the gradient.
+  const Tensor zero = eq(v, 0, site);
+  return where(zero, 0, sqrt(where(zero, 1, v, site), site), site);
+}
+
+Tensor any(const Tensor& x, std::vector<int64_t> dims, bool keepdim, CallSite site) {
+  return AnyAll("any", x, dims, keepdim, site);
+}
+
+Tensor all(const Tensor& x, std::vector<int64_t> dims, bool keepdim, CallSite site) {
+  return AnyAll("all", x, dims, keepdim, site);
 }
 
 Tensor max(const Tensor& x, std::vector<int64_t> dims, bool keepdim, CallSite site) {

@@ -176,7 +176,7 @@ Tensor GraphGenerator::Partner(const Tensor& a) {
 }
 
 std::optional<Tensor> GraphGenerator::Unary(const Tensor& x) {
-  switch (Uniform(0, 15)) {
+  switch (Uniform(0, 17)) {
     case 0:
       return neg(x);
     case 1:
@@ -210,6 +210,10 @@ std::optional<Tensor> GraphGenerator::Unary(const Tensor& x) {
       const int which = Uniform(0, 2);
       return which == 0 ? floor(x) : which == 1 ? ceil(x) : round(x);
     }
+    case 14:
+      return log1p(AwayFromZero(x));
+    case 15:
+      return expm1(x);
     default: {
       const DType to = RandomDType();
       // A float -> integer or bool cast is discontinuous: exact values only.

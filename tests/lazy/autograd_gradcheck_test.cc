@@ -19,6 +19,7 @@
 #include "lazy/generator.h"
 #include "lazy/grad_mode.h"
 #include "lazy/nn_functional.h"
+#include "lazy/nn_loss.h"
 #include "lazy/ops.h"
 #include "lazy/tensor.h"
 
@@ -672,6 +673,56 @@ TEST(AutogradGradcheckTest, CrossEntropy) {
     GradCheck([&](const std::vector<Tensor>& x) { return cross_entropy(x[0], labels, reduction); },
               {Random(gen, {4, 3})}, gen);
   }
+}
+
+TEST(AutogradGradcheckTest, Log1pExpm1StdAndRmsNorm) {
+  Generator gen(20);
+  // Both sides of the |x| = 0.5 switch, and values small enough for the corrections.
+  Input x = Random(gen, {2, 4}, Domain::kAwayFromZero);
+  x.values[0] = 1e-4;
+  x.values[1] = -3e-3;
+  for (const auto& f :
+       {+[](const Tensor& t) { return log1p(t); }, +[](const Tensor& t) { return expm1(t); }}) {
+    GradCheck([&](const std::vector<Tensor>& in) { return f(mul(in[0], 0.5)); }, {x}, gen);
+  }
+  GradCheck([](const std::vector<Tensor>& in) { return std(in[0], {1}); }, {Random(gen, {3, 4})},
+            gen);
+  GradCheck(
+      [](const std::vector<Tensor>& in) {
+        return std(in[0], {0, 2}, true, 0);
+      },
+      {Random(gen, {2, 3, 2})}, gen);
+  GradCheck([](const std::vector<Tensor>& in) { return rms_norm(in[0], in[1], 1e-3); },
+            {Random(gen, {3, 4}), Random(gen, {4})}, gen);
+  GradCheck([](const std::vector<Tensor>& in) { return rms_norm(in[0]); }, {Random(gen, {2, 5})},
+            gen);
+}
+
+TEST(AutogradGradcheckTest, ActivationsNormalizeAndLosses) {
+  Generator gen(21);
+  GradCheck([](const std::vector<Tensor>& in) { return nn::softplus(mul(in[0], 3.0), 1.5, 4); },
+            {Random(gen, {3, 4})}, gen);
+  GradCheck([](const std::vector<Tensor>& in) { return nn::leaky_relu(in[0], 0.2); },
+            {Random(gen, {3, 4}, Domain::kAwayFromZero)}, gen);
+  GradCheck([](const std::vector<Tensor>& in) { return nn::normalize(in[0]); },
+            {Random(gen, {3, 4})}, gen);
+  GradCheck([](const std::vector<Tensor>& in) { return nn::normalize(in[0], 3, 0); },
+            {Random(gen, {3, 4}, Domain::kAwayFromZero)}, gen);
+  const Tensor targets = Tensor::from_vector<double>({0, 1, 0.25, 1, 0, 0.5}, {2, 3});
+  GradCheck(
+      [&](const std::vector<Tensor>& in) {
+        return nn::binary_cross_entropy_with_logits(in[0], targets);
+      },
+      {Random(gen, {2, 3})}, gen);
+  // Differences away from 0 and from beta, where l1 and smooth l1 have kinks.
+  const Tensor zero = Tensor::from_vector<double>(std::vector<double>(6, 0), {2, 3});
+  GradCheck([&](const std::vector<Tensor>& in) { return nn::l1_loss(in[0], zero); },
+            {Random(gen, {2, 3}, Domain::kAwayFromZero)}, gen);
+  GradCheck(
+      [&](const std::vector<Tensor>& in) {
+        return nn::smooth_l1_loss(mul(in[0], 2.0), zero, Reduction::kNone, 1.3);
+      },
+      {Random(gen, {2, 3}, Domain::kAwayFromZero)}, gen);
 }
 
 TEST(AutogradGradcheckTest, ACompositeExpression) {

@@ -311,6 +311,52 @@ TEST(ElementwiseOpsTest, Comparisons) {
   EXPECT_EQ((F32({1, 2}, {2, 1}) < F32({1, 2, 3}, {3})).shape().ToString(), "bool[2,3]");
 }
 
+TEST(ElementwiseOpsTest, Log1pAndExpm1AsTheCLibrary) {
+  // Small magnitudes, where log(1 + x) and exp(x) - 1 lose every digit, large ones, and
+  // the special values; f32 and f64 against std::log1p / std::expm1.
+  std::vector<double> xs = {0,    -0.0, 1e-30,    -3e-12,    1e-7,  -2.5e-5, 0.001,
+                            -0.3, 0.49, 0.5,      0.51,      -0.75, 3,       88,
+                            -103, 1e30, INFINITY, -INFINITY, NAN,   -1,      -2};
+  for (int i = 0; i < 200; ++i)
+    xs.push_back(std::ldexp(1.0 + i / 200.0, -40 + i / 5) * (i % 2 ? -1 : 1));
+  const std::vector<float> xf(xs.begin(), xs.end());
+  const std::vector<float> l1 =
+      log1p(F32(xf, {static_cast<int64_t>(xf.size())})).to_vector<float>();
+  const std::vector<float> e1 =
+      expm1(F32(xf, {static_cast<int64_t>(xf.size())})).to_vector<float>();
+  const Tensor xd = Tensor::from_vector<double>(xs, {static_cast<int64_t>(xs.size())});
+  const std::vector<double> l1d = log1p(xd).to_vector<double>();
+  const std::vector<double> e1d = expm1(xd).to_vector<double>();
+  const auto close = [](double got, double want, double rel) {
+    if (std::isnan(want)) return std::isnan(got);
+    if (std::isinf(want)) return got == want;
+    return std::fabs(got - want) <= rel * std::fabs(want) + 1e-300;
+  };
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const double x = xf[i];
+    EXPECT_TRUE(close(l1[i], std::log1pf(xf[i]), 3e-7)) << "log1p " << x << ": " << l1[i];
+    EXPECT_TRUE(close(e1[i], std::expm1f(xf[i]), 3e-7)) << "expm1 " << x << ": " << e1[i];
+    EXPECT_TRUE(close(l1d[i], std::log1p(xs[i]), 1e-15)) << "log1p " << xs[i] << ": " << l1d[i];
+    EXPECT_TRUE(close(e1d[i], std::expm1(xs[i]), 1e-15)) << "expm1 " << xs[i] << ": " << e1d[i];
+  }
+  EXPECT_EQ(log1p(I32({0, 1}, {2})).dtype(), DType::kF32);
+  EXPECT_THAT(expm1(Bool({false, true}, {2})).to_vector<float>(),
+              Near({0.0f, static_cast<float>(std::expm1(1.0))}));
+}
+
+TEST(ElementwiseOpsTest, IsNanIsInfIsFinite) {
+  const Tensor x = F32({1, -0.0f, NAN, INFINITY, -INFINITY, 3e38f}, {2, 3});
+  EXPECT_THAT(isnan(x).to_vector<bool>(), ElementsAre(false, false, true, false, false, false));
+  EXPECT_THAT(isinf(x).to_vector<bool>(), ElementsAre(false, false, false, true, true, false));
+  EXPECT_THAT(isfinite(x).to_vector<bool>(), ElementsAre(true, true, false, false, false, true));
+  EXPECT_EQ(isnan(x).shape().ToString(), "bool[2,3]");
+  // Integers and bool are always finite (INT_MIN too: no abs that could wrap).
+  const Tensor i = I32({INT32_MIN, 0, 7}, {3});
+  EXPECT_THAT(isnan(i).to_vector<bool>(), ElementsAre(false, false, false));
+  EXPECT_THAT(isinf(i).to_vector<bool>(), ElementsAre(false, false, false));
+  EXPECT_THAT(isfinite(Bool({true, false}, {2})).to_vector<bool>(), ElementsAre(true, true));
+}
+
 TEST(ElementwiseOpsTest, Where) {
   Tensor cond = Bool({true, false, true}, {3});
   Tensor a = F32({1, 2, 3}, {3});

@@ -7,6 +7,7 @@
 #include <numbers>
 #include <vector>
 
+#include "lazy/composite_ops.h"
 #include "lazy/creation.h"
 #include "lazy/generator.h"
 #include "lazy/nn_embedding.h"
@@ -261,6 +262,94 @@ TEST(NnLayerNormTest, WrongInputNamesTheModuleAndShapes) {
                         "got f32[2,5,100]"));
   EXPECT_THAT(ErrorOf([&] { LayerNorm({}); }),
               HasSubstr("LayerNorm: normalized_shape must be non-empty with positive sizes"));
+}
+
+// x / sqrt(mean(x^2) + eps) * w per row of `n`, in double.
+std::vector<float> RefRmsNorm(const std::vector<float>& x, int64_t n, double eps,
+                              const std::vector<float>& w) {
+  std::vector<float> y;
+  for (size_t start = 0; start < x.size(); start += n) {
+    double ms = 0;
+    for (int64_t i = 0; i < n; ++i) ms += double{x[start + i]} * x[start + i] / n;
+    for (int64_t i = 0; i < n; ++i) {
+      y.push_back(static_cast<float>(x[start + i] / std::sqrt(ms + eps) * (w.empty() ? 1 : w[i])));
+    }
+  }
+  return y;
+}
+
+TEST(NnRmsNormTest, FunctionAndModuleMatchTheFormula) {
+  Generator gen(6);
+  Tensor x = mul(randn({3, 2, 4}, gen), 2.0);
+  Tensor w = randn({4}, gen);
+  const std::vector<float> xs = x.to_vector<float>();
+  EXPECT_THAT(rms_norm(x, w, 1e-3).to_vector<float>(),
+              Near(RefRmsNorm(xs, 4, 1e-3, w.to_vector<float>()), 1e-5f));
+  // Without a weight: the last dimension; eps defaults to f32's machine epsilon.
+  EXPECT_THAT(rms_norm(x).to_vector<float>(), Near(RefRmsNorm(xs, 4, 0x1p-23, {}), 1e-5f));
+  RMSNorm norm({2, 4});
+  EXPECT_EQ(norm.weight().sizes(), (Sizes{2, 4}));
+  init::normal_(norm.weight(), 1, 0.5, gen);
+  EXPECT_THAT(norm.forward(x).to_vector<float>(),
+              Near(RefRmsNorm(xs, 8, 0x1p-23, norm.weight().to_vector<float>()), 1e-5f));
+  RMSNorm plain({2, 4}, 0.5, /*elementwise_affine=*/false);
+  EXPECT_TRUE(plain.parameters().empty());
+  EXPECT_THAT(plain.forward(x).to_vector<float>(), Near(RefRmsNorm(xs, 8, 0.5, {}), 1e-5f));
+  EXPECT_THAT(ErrorOf([&] {
+                norm.forward(zeros({2, 3}));
+              }),
+              HasSubstr("RMSNorm([2,4]): expected an input whose trailing dimensions are [2,4], "
+                        "got f32[2,3]"));
+  EXPECT_THAT(ErrorOf([&] { RMSNorm({4}, -1.0); }),
+              HasSubstr("RMSNorm: eps must be non-negative, got -1"));
+}
+
+TEST(NnActivationTest, SoftplusAndLeakyReluAsTorch) {
+  const std::vector<float> x = {-100, -3, -0.5f, 0, 0.5f, 3, 19.5f, 20.5f, 50};
+  const Tensor t = Tensor::from_vector<float>(x, {9});
+  std::vector<float> soft, soft2, leaky;
+  for (float v : x) {
+    soft.push_back(v > 20 ? v : static_cast<float>(std::log1p(std::exp(double{v}))));
+    soft2.push_back(2 * v > 1 ? v : static_cast<float>(std::log1p(std::exp(2.0 * v)) / 2));
+    leaky.push_back(v > 0 ? v : 0.2f * v);
+  }
+  EXPECT_THAT(softplus(t).to_vector<float>(), Near(soft, 1e-5f));
+  EXPECT_THAT(softplus(t, 2, 1).to_vector<float>(), Near(soft2, 1e-5f));
+  EXPECT_THAT(leaky_relu(t, 0.2).to_vector<float>(), Near(leaky));
+  EXPECT_THAT(ErrorOf([] {
+                leaky_relu(Tensor::from_vector<int32_t>({-3, 4}, {2}));
+              }),
+              HasSubstr("leaky_relu: expected a floating input, got i32[2]"));
+  // Gradients: sigmoid(x) below the threshold, 1 above (no NaN from the overflowing
+  // exp at 50); leaky_relu's is the slope at 0.
+  Tensor p = Tensor::from_vector<float>(x, {9});
+  p.requires_grad_();
+  sum(softplus(p)).backward();
+  std::vector<float> sig;
+  for (float v : x) sig.push_back(v > 20 ? 1 : static_cast<float>(1 / (1 + std::exp(-double{v}))));
+  EXPECT_THAT(p.grad().to_vector<float>(), Near(sig, 1e-6f));
+  Tensor q = Tensor::from_vector<float>({-1, 0, 2}, {3});
+  q.requires_grad_();
+  sum(leaky_relu(q, 0.1)).backward();
+  EXPECT_THAT(q.grad().to_vector<float>(), Near({0.1f, 0.1f, 1}));
+}
+
+TEST(NnNormalizeTest, DividesByTheClampedNorm) {
+  const Tensor x = Tensor::from_vector<float>({3, 4, 0, 0, 1e-13f, 0, -2, 2, 1}, {3, 3});
+  EXPECT_THAT(normalize(x).to_vector<float>(),
+              Near({0.6f, 0.8f, 0, 0, 1e-13f / 1e-12f, 0, -2 / 3.0f, 2 / 3.0f, 1 / 3.0f}));
+  EXPECT_THAT(normalize(x, 1, 0).to_vector<float>(),
+              Near({3 / 5.0f, 4 / 6.0f, 0, 0, 1e-13f / 6, 0, -2 / 5.0f, 2 / 6.0f, 1}));
+  // The gradient of the all-zero row is 1 / eps on the diagonal (torch), not NaN.
+  Tensor p = Tensor::from_vector<double>({0, 0, 3, 4}, {2, 2});
+  p.requires_grad_();
+  sum(normalize(p, 2, 1, 1e-6)).backward();
+  const std::vector<double> g = p.grad().to_vector<double>();
+  EXPECT_NEAR(g[0], 1e6, 1e-3);
+  EXPECT_NEAR(g[1], 1e6, 1e-3);
+  // d/dx sum(x / |x|) = (1 - x_i sum(x) / |x|^2) / |x| for the row [3, 4].
+  EXPECT_NEAR(g[2], (1 - 3 * 7 / 25.0) / 5, 1e-12);
+  EXPECT_NEAR(g[3], (1 - 4 * 7 / 25.0) / 5, 1e-12);
 }
 
 TEST(NnGeluTest, BothApproximationsMatchTheFormulas) {

@@ -1,5 +1,5 @@
-// nn::cross_entropy with per-sample weights and nn::mse_loss, against values computed
-// in the test.
+// nn::cross_entropy with per-sample weights and the elementwise losses, against values
+// computed in the test.
 #include "lazy/nn_loss.h"
 
 #include <gmock/gmock.h>
@@ -120,6 +120,58 @@ TEST(NnLossTest, MseLoss) {
   EXPECT_THAT(p.grad().to_vector<float>(), Near({0.5f, 0, -1, 1.5f}));
   EXPECT_THAT(ErrorOf([&] { mse_loss(input, zeros({4})); }),
               HasSubstr("mse_loss: input f32[2,2] and target f32[4] must have the same shape"));
+}
+
+TEST(NnLossTest, BinaryCrossEntropyWithLogits) {
+  const std::vector<float> x = {-3, -0.5f, 0, 0.25f, 2, -100, 100, 40};
+  const std::vector<float> t = {0, 1, 0.25f, 1, 0, 1, 0, 1};
+  std::vector<float> want;
+  for (size_t i = 0; i < x.size(); ++i) {
+    // -(t log s + (1 - t) log(1 - s)), with log s = -log1p(exp(-x)) computed stably.
+    const double log_s = -std::log1p(std::exp(-std::fabs(x[i]))) + std::min(0.0, double{x[i]});
+    const double log_1ms = log_s - x[i];
+    want.push_back(static_cast<float>(-(t[i] * log_s + (1 - t[i]) * log_1ms)));
+  }
+  Tensor input = Tensor::from_vector<float>(x, {2, 4});
+  Tensor target = Tensor::from_vector<float>(t, {2, 4});
+  EXPECT_THAT(binary_cross_entropy_with_logits(input, target, Reduction::kNone).to_vector<float>(),
+              Near(want, 1e-5f));
+  double total = 0;
+  for (float w : want) total += w;
+  EXPECT_NEAR(binary_cross_entropy_with_logits(input, target).item(), total / 8, 1e-4);
+  EXPECT_NEAR(binary_cross_entropy_with_logits(input, target, Reduction::kSum).item(), total, 1e-3);
+  // The gradient is sigmoid(x) - t (over N for the mean), 0.5 - t at x = 0 as in torch.
+  Tensor p = Tensor::from_vector<float>(x, {2, 4});
+  p.requires_grad_();
+  binary_cross_entropy_with_logits(p, target, Reduction::kSum).backward();
+  std::vector<float> grad;
+  for (size_t i = 0; i < x.size(); ++i) grad.push_back(1 / (1 + std::exp(-x[i])) - t[i]);
+  EXPECT_THAT(p.grad().to_vector<float>(), Near(grad, 1e-6f));
+  // Integer targets convert to the logits' dtype.
+  EXPECT_NEAR(
+      binary_cross_entropy_with_logits(zeros({3}), Tensor::from_vector<int64_t>({0, 1, 1}, {3}))
+          .item(),
+      std::log(2.0), 1e-6);
+}
+
+TEST(NnLossTest, L1AndSmoothL1) {
+  Tensor input = Tensor::from_vector<float>({1, 2, 3, 4, -1, 0.5f}, {2, 3});
+  Tensor target = Tensor::from_vector<float>({0, 2, 5, 1.5f, -1.25f, 0}, {2, 3});
+  // |d| = 1, 0, 2, 2.5, 0.25, 0.5.
+  EXPECT_THAT(l1_loss(input, target, Reduction::kNone).to_vector<float>(),
+              Near({1, 0, 2, 2.5f, 0.25f, 0.5f}));
+  EXPECT_NEAR(l1_loss(input, target).item(), 6.25 / 6, 1e-6);
+  // beta 1: quadratic below 1 (0.5 d^2), linear above (|d| - 0.5); d = 1 is linear.
+  EXPECT_THAT(smooth_l1_loss(input, target, Reduction::kNone).to_vector<float>(),
+              Near({0.5f, 0, 1.5f, 2, 0.03125f, 0.125f}));
+  EXPECT_THAT(smooth_l1_loss(input, target, Reduction::kNone, 3).to_vector<float>(),
+              Near({1 / 6.0f, 0, 4 / 6.0f, 6.25f / 6, 0.0625f / 6, 0.25f / 6}));
+  EXPECT_NEAR(smooth_l1_loss(input, target, Reduction::kSum, 0).item(), 6.25, 1e-6);  // = l1
+  Tensor p = Tensor::from_vector<float>({1, 2, 3, 4, -1, 0.5f}, {2, 3});
+  p.requires_grad_();
+  smooth_l1_loss(p, target, Reduction::kSum).backward();
+  // d / beta inside, sign(d) outside.
+  EXPECT_THAT(p.grad().to_vector<float>(), Near({1, 0, -1, 1, 0.25f, 0.5f}));
 }
 
 }  // namespace

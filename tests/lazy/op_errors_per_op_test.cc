@@ -641,6 +641,81 @@ TEST_F(OpErrorsPerOpTest, LogsumexpAndArgmin) {
                  {pending_});
 }
 
+TEST_F(OpErrorsPerOpTest, Log1pExpm1AndFloatTests) {
+  for (const std::string name : {"log1p", "expm1", "isnan", "isinf", "isfinite"}) {
+    SCOPED_TRACE(name);
+    const auto fn = [&](const Tensor& x) {
+      return name == "log1p"   ? log1p(x)
+             : name == "expm1" ? expm1(x)
+             : name == "isnan" ? isnan(x)
+             : name == "isinf" ? isinf(x)
+                               : isfinite(x);
+    };
+    ExpectRejected([&] { fn(undefined_); }, name + ": input is an undefined tensor", {});
+  }
+}
+
+TEST_F(OpErrorsPerOpTest, StdAnyAll) {
+  ExpectRejected([&] { std(i5_); }, "std: expected a floating dtype, got i32[5]; cast first",
+                 {i5_});
+  ExpectRejected([&] { std(pending_, {1}, false, -1); }, "std: expected a correction >= 0, got -1",
+                 {pending_});
+  ExpectRejected([&] { any(pending_, {2}); }, "any: dimension 2 is out of range for f32[2,3]",
+                 {pending_});
+  ExpectRejected([&] { all(undefined_); }, "all: input is an undefined tensor", {});
+}
+
+TEST_F(OpErrorsPerOpTest, RmsNorm) {
+  ExpectRejected([&] { rms_norm(i34_); }, "rms_norm: expected a floating input, got i64[3,4]",
+                 {i34_});
+  ExpectRejected([&] { rms_norm(pending_, f5_); },
+                 "rms_norm: weight f32[5] must match the trailing dimensions of the input f32[2,3]",
+                 {pending_, f5_});
+  ExpectRejected([&] { rms_norm(pending_, Tensor(), -1.0); },
+                 "rms_norm: expected eps >= 0, got -1 for f32[2,3]", {pending_});
+  ExpectRejected([&] { rms_norm(scalar_); },
+                 "rms_norm: expected an input with at least 1 dimension, got f32[]", {scalar_});
+  nn::RMSNorm norm({4});
+  ExpectRejected([&] { norm.forward(pending_); },
+                 "RMSNorm([4]): expected an input whose trailing dimensions are [4], got f32[2,3]",
+                 {pending_});
+  ExpectRejected([&] { norm.forward(undefined_); }, "RMSNorm: the input is undefined", {});
+  ExpectRejected([] { nn::RMSNorm({0}); },
+                 "RMSNorm: normalized_shape must be non-empty with positive sizes, got [0]", {});
+}
+
+TEST_F(OpErrorsPerOpTest, ActivationsAndNormalize) {
+  ExpectRejected([&] { nn::softplus(pending_, 0); },
+                 "softplus: expected beta > 0, got 0 for f32[2,3]", {pending_});
+  ExpectRejected([&] { nn::softplus(undefined_); }, "softplus: input is an undefined tensor", {});
+  ExpectRejected([&] { nn::leaky_relu(flags_); },
+                 "leaky_relu: expected a floating input, got bool[2]", {flags_});
+  ExpectRejected([&] { nn::normalize(i5_); }, "normalize: expected a floating input, got i32[5]",
+                 {i5_});
+  ExpectRejected([&] { nn::normalize(pending_, 0); },
+                 "normalize: expected p > 0 and eps >= 0, got p=0 eps=1e-12 for f32[2,3]",
+                 {pending_});
+  ExpectRejected([&] { nn::normalize(f5_); }, "normalize: dimension 1 is out of range for f32[5]",
+                 {f5_});
+}
+
+TEST_F(OpErrorsPerOpTest, ElementwiseLosses) {
+  ExpectRejected([&] { nn::binary_cross_entropy_with_logits(pending_, f34_); },
+                 "binary_cross_entropy_with_logits: input f32[2,3] and target f32[3,4] must have "
+                 "the same shape",
+                 {pending_, f34_});
+  ExpectRejected([&] { nn::binary_cross_entropy_with_logits(i34_, f34_); },
+                 "binary_cross_entropy_with_logits: expected a floating input, got i64[3,4]",
+                 {i34_, f34_});
+  ExpectRejected([&] { nn::l1_loss(pending_, undefined_); },
+                 "l1_loss: target is an undefined tensor", {pending_});
+  ExpectRejected([&] { nn::smooth_l1_loss(f34_, f34_, Reduction::kMean, -1); },
+                 "smooth_l1_loss: expected beta >= 0, got -1 for f32[3,4]", {f34_});
+  ExpectRejected([&] { nn::smooth_l1_loss(f5_, pending_); },
+                 "smooth_l1_loss: input f32[5] and target f32[2,3] must have the same shape",
+                 {f5_, pending_});
+}
+
 TEST_F(OpErrorsPerOpTest, Variance) {
   ExpectRejected([&] { var(i5_); }, "var: expected a floating dtype, got i32[5]; cast first",
                  {i5_});

@@ -16,6 +16,7 @@ namespace {
 
 using ::kiln::testing::ErrorOf;
 using ::kiln::testing::Near;
+using ::testing::DoubleNear;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -231,6 +232,42 @@ TEST(ReductionOpsTest, Logsumexp) {
   Tensor ints = logsumexp(Tensor::from_vector<int32_t>({0, 0}, {2}));
   EXPECT_EQ(ints.dtype(), DType::kF32);
   EXPECT_NEAR(ints.item(), std::log(2.0), 1e-6);
+}
+
+TEST(ReductionOpsTest, StdIsTheRootOfVarWithTorchsGradientAtZero) {
+  Tensor x = Tensor::from_vector<double>({1, 2, 4, 7, 7, 7}, {2, 3});
+  const std::vector<double> s = std::vector<double>{std::sqrt(7.0 / 3), 0};
+  EXPECT_THAT(std(x, {1}).to_vector<double>(), ElementsAre(DoubleNear(s[0], 1e-12), 0.0));
+  EXPECT_NEAR(std(x, {1}, false, 0).to_vector<double>()[0], std::sqrt(14.0 / 9), 1e-12);
+  EXPECT_EQ(std(x, {}, true).shape().ToString(), "f64[1,1]");
+  // The row of equal values has zero variance: its gradient is 0 (torch), not NaN.
+  x.requires_grad_();
+  sum(std(x, {1})).backward();
+  const std::vector<double> g = x.grad().to_vector<double>();
+  const double mean = 7.0 / 3;
+  for (int j = 0; j < 3; ++j) {
+    const double xj = std::vector<double>{1, 2, 4}[j];
+    EXPECT_NEAR(g[j], (xj - mean) / (2 * s[0]), 1e-12);  // (x - mean) / ((n - 1) std)
+  }
+  EXPECT_THAT(std::vector<double>(g.begin() + 3, g.end()), ElementsAre(0.0, 0.0, 0.0));
+}
+
+TEST(ReductionOpsTest, AnyAndAll) {
+  Tensor x = Tensor::from_vector<float>({0, 0, 0, 0, NAN, 2}, {2, 3});
+  EXPECT_THAT(any(x, {1}).to_vector<bool>(), ElementsAre(false, true));  // NaN is non-zero
+  EXPECT_THAT(all(x, {0}).to_vector<bool>(), ElementsAre(false, false, false));
+  EXPECT_THAT(all(x, {1}, /*keepdim=*/true).to_vector<bool>(), ElementsAre(false, false));
+  EXPECT_EQ(all(x, {1}, /*keepdim=*/true).shape().ToString(), "bool[2,1]");
+  EXPECT_TRUE(any(x).to_vector<bool>()[0]);
+  Tensor i = Tensor::from_vector<int64_t>({int64_t{1} << 40, -1, 3, 0}, {2, 2});
+  EXPECT_THAT(all(i, {1}).to_vector<bool>(), ElementsAre(true, false));
+  EXPECT_THAT(
+      any(Tensor::from_vector<bool>({false, true, false, false}, {2, 2}), {0}).to_vector<bool>(),
+      ElementsAre(false, true));
+  // Nothing to reduce: any is false, all is true.
+  Tensor empty = Tensor::from_vector<float>({}, {2, 0});
+  EXPECT_THAT(any(empty, {1}).to_vector<bool>(), ElementsAre(false, false));
+  EXPECT_THAT(all(empty, {1}).to_vector<bool>(), ElementsAre(true, true));
 }
 
 TEST(ReductionOpsTest, EmptyDimensions) {
