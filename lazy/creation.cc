@@ -208,10 +208,7 @@ Tensor rand_like(const Tensor& x, Generator& gen, CallSite site) {
   internal::CheckOperand("rand_like", x);
   std::vector<int64_t> sizes(x.sizes().begin(), x.sizes().end());
   CheckFloating("rand_like", x.dtype(), sizes);
-  // 53 bits: a runtime scalar travels as an f64, which holds them exactly.
-  const double key = static_cast<double>(gen.NextU64() >> 11);
-  return RecordOp(OpKind::kRandUniform, {ScalarTensor(key, DType::kI64, x, site)},
-                  Attributes().Set("sizes", std::move(sizes)).Set("dtype", x.dtype()), site);
+  return internal::RandUniformTensor(std::move(sizes), x.dtype(), gen, x, site);
 }
 
 Tensor randn_like(const Tensor& x, Generator& gen, CallSite site) {

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <string_view>
 #include <vector>
 
 #include "lazy/composite_ops.h"
@@ -16,6 +17,22 @@ namespace kiln::nn {
 
 using internal::NormalizeDim;
 using internal::ThrowOpError;
+
+namespace {
+
+// dropout's and drop_path's operands: a floating x and p in [0, 1].
+void CheckDropProbability(std::string_view op, const Tensor& x, double p) {
+  internal::CheckOperand(op, x);
+  if (!(p >= 0 && p <= 1)) {
+    ThrowOpError(op, ": expected a probability p in [0, 1], got ", p, " for ",
+                 x.shape().ToString());
+  }
+  if (!IsFloating(x.dtype())) {
+    ThrowOpError(op, ": expected a floating dtype, got ", x.shape().ToString());
+  }
+}
+
+}  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, CallSite site) {
   internal::CheckOperand("linear", x);
@@ -98,17 +115,24 @@ Tensor masked_softmax(const Tensor& x, const Tensor& mask, int64_t dim, CallSite
 }
 
 Tensor dropout(const Tensor& x, double p, Generator& gen, bool training, CallSite site) {
-  internal::CheckOperand("dropout", x);
-  if (!(p >= 0 && p <= 1)) {
-    ThrowOpError("dropout: expected a probability p in [0, 1], got ", p, " for ",
-                 x.shape().ToString());
-  }
-  if (!IsFloating(x.dtype())) {
-    ThrowOpError("dropout: expected a floating dtype, got ", x.shape().ToString());
-  }
+  CheckDropProbability("dropout", x, p);
   if (!training || p == 0) return x;
   if (p == 1) return mul(x, 0.0, site);
   const Tensor keep = lt(rand_like(x, gen, site), 1 - p, site);
+  return mul(x, mul(internal::CastTo(keep, x.dtype(), site), 1 / (1 - p), site), site);
+}
+
+Tensor drop_path(const Tensor& x, double p, Generator& gen, bool training, CallSite site) {
+  CheckDropProbability("drop_path", x, p);
+  if (x.dim() == 0) {
+    ThrowOpError("drop_path: expected at least one (sample) dimension, got ", x.shape().ToString());
+  }
+  if (!training || p == 0) return x;
+  if (p == 1) return mul(x, 0.0, site);
+  std::vector<int64_t> per_sample(x.dim(), 1);
+  per_sample[0] = x.size(0);
+  const Tensor keep =
+      lt(internal::RandUniformTensor(std::move(per_sample), x.dtype(), gen, x, site), 1 - p, site);
   return mul(x, mul(internal::CastTo(keep, x.dtype(), site), 1 / (1 - p), site), site);
 }
 

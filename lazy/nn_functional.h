@@ -1,7 +1,7 @@
 #pragma once
 // Stateless building blocks of the nn modules (torch.nn.functional): the affine map of
-// Linear, a softmax that ignores masked entries, dropout, softplus, leaky_relu, normalize
-// and one_hot. Built from the
+// Linear, a softmax that ignores masked entries, dropout and drop_path, softplus,
+// leaky_relu, normalize and one_hot. Built from the
 // primitive ops, so autograd and every backend handle them without special cases.
 #include <cstdint>
 
@@ -35,6 +35,14 @@ Tensor masked_softmax(const Tensor& x, const Tensor& mask, int64_t dim, CallSite
 // computed in the kernel that applies it, nothing uploaded, and a new mask every step
 // recompiles nothing. Not training, or p = 0: x itself. p in [0, 1]; floating x.
 Tensor dropout(const Tensor& x, double p, Generator& gen, bool training = true, CallSite site = {});
+
+// Stochastic depth (timm's drop_path): when `training`, each sample (index along the first
+// dimension) is kept whole with probability 1 - p and scaled by 1 / (1 - p), else zeroed;
+// applied to a residual branch, it drops the branch for that sample. The per-sample mask
+// is drawn inside the graph, as dropout's. Not training, or p = 0: x itself. p in [0, 1];
+// floating x with at least one dimension.
+Tensor drop_path(const Tensor& x, double p, Generator& gen, bool training = true,
+                 CallSite site = {});
 
 // log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (where the two agree
 // to rounding), as torch.nn.functional.softplus. beta > 0. Integer inputs in f32.

@@ -50,4 +50,12 @@ Tensor ArangeTensor(int64_t size, DType dtype, const Tensor& like, const CallSit
   return MakePendingTensor(Value{*std::move(node), 0}, like.impl()->backend());
 }
 
+Tensor RandUniformTensor(std::vector<int64_t> sizes, DType dtype, Generator& gen,
+                         const Tensor& like, const CallSite& site) {
+  // 53 bits: a runtime scalar travels as an f64, which holds them exactly.
+  const double key = static_cast<double>(gen.NextU64() >> 11);
+  return RecordOp(OpKind::kRandUniform, {ScalarTensor(key, DType::kI64, like, site)},
+                  Attributes().Set("sizes", std::move(sizes)).Set("dtype", dtype), site);
+}
+
 }  // namespace kiln::internal

@@ -136,6 +136,45 @@ TEST(NnDropoutTest, Errors) {
               HasSubstr("dropout: input is an undefined tensor"));
 }
 
+TEST(NnDropPathTest, KeepsOrDropsWholeSamples) {
+  Generator gen(24);
+  constexpr int64_t kSamples = 4000;
+  Tensor x = full_data({kSamples, 3, 2}, 2.0);
+  x.requires_grad_();
+  Tensor y = nn::drop_path(x, 0.2, gen);
+  EXPECT_EQ(y.shape().ToString(), "f32[4000,3,2]");
+  sum(y).backward();
+  const std::vector<float> values = y.to_vector<float>();
+  const std::vector<float> grads = x.grad().to_vector<float>();
+  int64_t kept = 0;
+  for (int64_t s = 0; s < kSamples; ++s) {
+    const bool keep = values[s * 6] != 0;
+    kept += keep;
+    for (int64_t i = 0; i < 6; ++i) {
+      ASSERT_FLOAT_EQ(values[s * 6 + i], keep ? 2 / 0.8f : 0) << s;
+      ASSERT_FLOAT_EQ(grads[s * 6 + i], keep ? 1 / 0.8f : 0) << s;
+    }
+  }
+  EXPECT_NEAR(static_cast<double>(kept) / kSamples, 0.8, 0.03);  // sd 0.0063
+  // Not training, p = 0: x itself; p = 1: every sample dropped. A new mask each step
+  // recompiles nothing.
+  EXPECT_EQ(nn::drop_path(x, 0.5, gen, /*training=*/false).impl(), x.impl());
+  EXPECT_EQ(nn::drop_path(x, 0.0, gen).impl(), x.impl());
+  EXPECT_EQ(sum(nn::drop_path(full_data({3, 2}, 1.0), 1.0, gen)).item(), 0);
+  const auto step = [&] { return sum(nn::drop_path(full_data({64, 8}, 1.0), 0.5, gen)).item(); };
+  step();
+  const int64_t compiles = metrics::counter("UncachedCompile");
+  for (int i = 0; i < 3; ++i) step();
+  EXPECT_EQ(metrics::counter("UncachedCompile"), compiles);
+  EXPECT_THAT(ErrorOf([&] { nn::drop_path(full_data({}, 1.0), 0.5, gen); }),
+              HasSubstr("drop_path: expected at least one (sample) dimension, got f32[]"));
+  EXPECT_THAT(
+      ErrorOf([&] { nn::drop_path(x, -0.5, gen); }),
+      HasSubstr("drop_path: expected a probability p in [0, 1], got -0.5 for f32[4000,3,2]"));
+  EXPECT_THAT(ErrorOf([&] { nn::drop_path(Tensor::from_vector<int32_t>({1}, {1}), 0.5, gen); }),
+              HasSubstr("drop_path: expected a floating dtype, got i32[1]"));
+}
+
 TEST(NnOneHotTest, RowsWithOneAtEachLabel) {
   Tensor labels = Tensor::from_vector<int32_t>({2, 0, 1, 2}, {2, 2});
   Tensor rows = nn::one_hot(labels, 3);
