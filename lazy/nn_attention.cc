@@ -11,14 +11,19 @@
 namespace kiln::nn {
 
 MultiheadSelfAttention::MultiheadSelfAttention(int64_t dim, int64_t num_heads, Generator& gen,
-                                               bool qkv_bias)
+                                               bool qkv_bias, double attn_drop, double proj_drop)
     : Module("MultiheadSelfAttention"), dim_(dim), num_heads_(num_heads) {
   if (dim <= 0 || num_heads <= 0 || dim % num_heads != 0) {
     throw Error(absl::StrCat("MultiheadSelfAttention: dim ", dim,
                              " must be positive and divisible by num_heads ", num_heads));
   }
+  CheckDropRate("MultiheadSelfAttention", "attn_drop", attn_drop);
+  CheckDropRate("MultiheadSelfAttention", "proj_drop", proj_drop);
   qkv_ = register_module("qkv", std::make_shared<Linear>(dim, 3 * dim, gen, qkv_bias));
-  proj_ = register_module("proj", std::make_shared<Linear>(dim, dim, gen));
+  auto proj = std::make_shared<Linear>(dim, dim, gen);
+  attn_drop_ = register_module("attn_drop", std::make_shared<Dropout>(attn_drop, gen));
+  proj_ = register_module("proj", std::move(proj));
+  proj_drop_ = register_module("proj_drop", std::make_shared<Dropout>(proj_drop, gen));
 }
 
 Tensor MultiheadSelfAttention::forward(const Tensor& x, const Tensor& key_padding_mask,
@@ -54,10 +59,10 @@ Tensor MultiheadSelfAttention::forward(const Tensor& x, const Tensor& key_paddin
   Tensor k = heads(1);
   Tensor v = heads(2);
   Tensor scores = matmul(q, transpose(k, 2, 3, site), site);  // [B, heads, L, L]
-  Tensor attn = masked_softmax(scores, key_mask, -1, site);
+  Tensor attn = attn_drop_->forward(masked_softmax(scores, key_mask, -1, site), site);
   Tensor out = matmul(attn, v, site);  // [B, heads, L, head_dim]
   out = reshape(permute(out, {0, 2, 1, 3}, site), {batch, length, dim_}, site);
-  return proj_->forward(out, site);
+  return proj_drop_->forward(proj_->forward(out, site), site);
 }
 
 }  // namespace kiln::nn

@@ -5,8 +5,8 @@
 //
 //   qkv = x Wqkv^T + b        [B, L, 3D]; features [0, D) are q, [D, 2D) k, [2D, 3D) v,
 //                             each split into heads of D / heads features
-//   attn = masked_softmax(q k^T / sqrt(D / heads), key mask)      [B, heads, L, L]
-//   out = proj(attn v, heads merged back)                         [B, L, D]
+//   attn = attn_drop(masked_softmax(q k^T / sqrt(D / heads), key mask))   [B, heads, L, L]
+//   out = proj_drop(proj(attn v, heads merged back))                      [B, L, D]
 //
 // The optional key padding mask [B, L] is bool with true for a valid token. Padded keys
 // get no attention weight, so the valid tokens' outputs equal those of the unpadded
@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "lazy/generator.h"
+#include "lazy/nn_dropout.h"
 #include "lazy/nn_linear.h"
 #include "lazy/nn_module.h"
 
@@ -24,9 +25,11 @@ namespace kiln::nn {
 class MultiheadSelfAttention : public Module {
  public:
   // qkv = Linear(dim, 3 dim, qkv_bias), proj = Linear(dim, dim), initialised as Linear
-  // (trunc normal std 0.02 weights, zero biases) from `gen` in that order. dim must be
-  // divisible by num_heads.
-  MultiheadSelfAttention(int64_t dim, int64_t num_heads, Generator& gen, bool qkv_bias = true);
+  // (trunc normal std 0.02 weights, zero biases) from `gen` in that order; then attn_drop
+  // = Dropout(attn_drop, gen) and proj_drop = Dropout(proj_drop, gen) (timm's Attention
+  // arguments). dim must be divisible by num_heads.
+  MultiheadSelfAttention(int64_t dim, int64_t num_heads, Generator& gen, bool qkv_bias = true,
+                         double attn_drop = 0, double proj_drop = 0);
 
   // x [B, L, dim] -> [B, L, dim]; `key_padding_mask` is undefined or bool [B, L]. Throws
   // kiln::Error naming the module and the shapes on any other input.
@@ -37,12 +40,16 @@ class MultiheadSelfAttention : public Module {
   int64_t num_heads() const { return num_heads_; }
   const std::shared_ptr<Linear>& qkv() const { return qkv_; }
   const std::shared_ptr<Linear>& proj() const { return proj_; }
+  const std::shared_ptr<Dropout>& attn_drop() const { return attn_drop_; }
+  const std::shared_ptr<Dropout>& proj_drop() const { return proj_drop_; }
 
  private:
   int64_t dim_;
   int64_t num_heads_;
   std::shared_ptr<Linear> qkv_;
+  std::shared_ptr<Dropout> attn_drop_;
   std::shared_ptr<Linear> proj_;
+  std::shared_ptr<Dropout> proj_drop_;
 };
 
 }  // namespace kiln::nn

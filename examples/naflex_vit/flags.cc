@@ -32,6 +32,14 @@ double ParsePositiveDouble(const std::string& flag, const std::string& text) {
   return value;
 }
 
+double ParseRate(const std::string& flag, const std::string& text) {
+  double value = 0;
+  if (!absl::SimpleAtod(text, &value) || !(value >= 0 && value < 1)) {
+    throw Error(absl::StrCat(flag, ": expected a rate in [0, 1), got '", text, "'"));
+  }
+  return value;
+}
+
 std::vector<int64_t> ParseBuckets(const std::string& flag, const std::string& text) {
   std::vector<int64_t> buckets;
   for (const absl::string_view part : absl::StrSplit(text, ',')) {
@@ -58,6 +66,8 @@ std::string Usage() {
   --token-budget N     tokens per batch: batch size = budget / bucket (default 4096)
   --lr X               peak learning rate (default 0.001; 20 warm-up steps, cosine to 1e-5)
   --seed N             data and initialisation seed (default 0)
+  --dropout X          dropout after attention's projection and in the MLPs (default 0)
+  --drop-path X        stochastic depth of the last block, 0 at the first (default 0)
   --data NAME          procedural (default) or fashion-mnist (Debian's
                        dataset-fashion-mnist, /usr/share/datasets/fashion-mnist)
   --eval-batches N     held-out evaluation batches after training (default 10; 0: none)
@@ -109,6 +119,10 @@ CliOptions ParseFlags(const std::vector<std::string>& args) {
       out.train.token_budget = ParseInt(flag, next(), 1);
     } else if (flag == "--lr") {
       out.train.lr = ParsePositiveDouble(flag, next());
+    } else if (flag == "--dropout") {
+      out.train.model.dropout = ParseRate(flag, next());
+    } else if (flag == "--drop-path") {
+      out.train.model.drop_path = ParseRate(flag, next());
     } else if (flag == "--seed") {
       out.train.seed = static_cast<uint64_t>(ParseInt(flag, next(), 0));
     } else if (flag == "--data") {

@@ -22,9 +22,12 @@ NaFlexViT::NaFlexViT(const ModelConfig& config, kiln::Generator& gen)
   nn::init::trunc_normal_(pos_embed_, 0.02, gen);
   blocks_ = register_module("blocks", std::make_shared<nn::ModuleList>());
   for (int64_t i = 0; i < config.depth; ++i) {
+    // timm's linspace(0, drop_path, depth).
+    const double path = config.depth > 1 ? config.drop_path * i / (config.depth - 1) : 0.0;
     blocks_->push_back(std::make_shared<nn::TransformerBlock>(
         config.dim, config.heads, config.mlp_hidden, gen, /*eps=*/1e-6,
-        kiln::GeluApproximation::kTanh));
+        kiln::GeluApproximation::kTanh, /*qkv_bias=*/true,
+        nn::DropRates{.proj = config.dropout, .path = path}));
   }
   norm_ = register_module("norm", std::make_shared<nn::LayerNorm>(std::vector<int64_t>{config.dim}, 1e-6));
   head_ = register_module("head", std::make_shared<nn::Linear>(config.dim, config.classes, gen));

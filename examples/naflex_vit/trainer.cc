@@ -55,9 +55,25 @@ Tensor TrainStep(const NaFlexViT& model, kiln::optim::AdamW& opt, const ModelBat
   return loss;
 }
 
+// The module's eval mode (no dropout, no drop path) for a scope.
+class EvalModeGuard {
+ public:
+  explicit EvalModeGuard(NaFlexViT& model) : model_(model), was_training_(model.is_training()) {
+    model_.eval();
+  }
+  ~EvalModeGuard() { model_.train(was_training_); }
+  EvalModeGuard(const EvalModeGuard&) = delete;
+  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
+
+ private:
+  NaFlexViT& model_;
+  bool was_training_;
+};
+
 // The evaluation graph: weighted count of correct predictions and summed loss.
-std::pair<Tensor, Tensor> EvalStep(const NaFlexViT& model, const ModelBatch& batch) {
+std::pair<Tensor, Tensor> EvalStep(NaFlexViT& model, const ModelBatch& batch) {
   kiln::NoGradGuard no_grad;
+  EvalModeGuard eval_mode(model);
   const Tensor logits = model.forward(batch);
   const Tensor hit = kiln::eq(kiln::argmax(logits, 1), batch.labels).to(kiln::DType::kF32);
   Tensor correct = kiln::sum(hit * batch.weights);
@@ -154,7 +170,7 @@ DataSplits MakeData(const TrainOptions& options) {
   return splits;
 }
 
-EvalResult Evaluate(const NaFlexViT& model, const Dataset& data, const std::vector<int64_t>& buckets,
+EvalResult Evaluate(NaFlexViT& model, const Dataset& data, const std::vector<int64_t>& buckets,
                     int64_t token_budget, int64_t max_batches) {
   EvalResult result;
   if (max_batches <= 0) return result;

@@ -113,7 +113,7 @@ struct EvalResult {
   double loss = 0;
   int64_t samples = 0;
 };
-EvalResult Evaluate(const NaFlexViT& model, const Dataset& data, const std::vector<int64_t>& buckets,
+EvalResult Evaluate(NaFlexViT& model, const Dataset& data, const std::vector<int64_t>& buckets,
                     int64_t token_budget, int64_t max_batches);
 
 // Median of `values` (0 for none).

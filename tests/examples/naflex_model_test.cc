@@ -4,11 +4,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
+#include <string>
 
 #include "examples/naflex_vit/model.h"
 #include "examples/naflex_vit/procedural_data.h"
 #include "lazy/graph_executor.h"
+#include "lazy/nn_dropout.h"
 #include "tests/examples/naflex_test_util.h"
 
 namespace naflex {
@@ -46,6 +49,33 @@ TEST(NaFlexModelTest, WeightDecayOnLinearWeightsOnly) {
   const kiln::Tensor pos = model.state_dict().at("pos_embed");
   for (const kiln::Tensor& p : groups[0].params) EXPECT_NE(p.impl(), pos.impl());
   EXPECT_EQ(groups[0].params.size() + groups[1].params.size(), model.parameters().size());
+}
+
+// timm's rule: drop path rates rise linearly over the blocks; dropout is proj_drop.
+TEST(NaFlexModelTest, RegularisationRatesAsTimm) {
+  ModelConfig config = testing::TinyOptions().model;
+  config.depth = 3;
+  config.dropout = 0.1;
+  config.drop_path = 0.3;
+  kiln::Generator gen(2);
+  const NaFlexViT model(config, gen);
+  std::map<std::string, double> rates;
+  for (const auto& [name, module] : model.named_modules()) {
+    if (auto path = std::dynamic_pointer_cast<kiln::nn::DropPath>(module)) rates[name] = path->p();
+    if (auto drop = std::dynamic_pointer_cast<kiln::nn::Dropout>(module)) rates[name] = drop->p();
+  }
+  EXPECT_EQ(rates.at("blocks.0.drop_path1"), 0.0);
+  EXPECT_EQ(rates.at("blocks.1.drop_path2"), 0.15);
+  EXPECT_EQ(rates.at("blocks.2.drop_path1"), 0.3);
+  EXPECT_EQ(rates.at("blocks.2.attn.proj_drop"), 0.1);
+  EXPECT_EQ(rates.at("blocks.2.attn.attn_drop"), 0.0);
+  EXPECT_EQ(rates.at("blocks.0.mlp.drop2"), 0.1);
+  EXPECT_EQ(rates.size(), 3u * 6);
+  // Nothing of it is state: the checkpoint keys are the spec model's.
+  kiln::Generator plain_gen(2);
+  const NaFlexViT plain(testing::TinyOptions().model, plain_gen);
+  EXPECT_EQ(model.state_dict().size(),
+            plain.state_dict().size() + 2 * 12);  // two more blocks of 12 tensors
 }
 
 TEST(NaFlexModelTest, LogitsDoNotDependOnTheBucket) {

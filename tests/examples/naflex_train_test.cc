@@ -3,7 +3,6 @@
 // explains exactly those compiles), the loss falls, and the reports and flags work.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <atomic>
@@ -15,6 +14,7 @@
 
 #include "examples/naflex_vit/batch_prefetcher.h"
 #include "examples/naflex_vit/flags.h"
+#include "examples/naflex_vit/procedural_data.h"
 #include "examples/naflex_vit/report.h"
 #include "examples/naflex_vit/trainer.h"
 #include "lazy/bucketing.h"
@@ -115,6 +115,28 @@ TEST_F(NaFlexTrainTest, CompilesEachBucketOnceBeforeTrainingAndLearns) {
   EXPECT_GT(bench->Find("padding_fraction")->number(), 0.0);
   EXPECT_LT(bench->Find("padding_fraction")->number(), 1.0);
   EXPECT_EQ(bench->Find("first_loss")->number(), r.first_loss);
+}
+
+// --dropout and --drop-path: the masks are drawn inside the graph, so training compiles
+// nothing after precompile; evaluation runs without them, so it is deterministic.
+TEST_F(NaFlexTrainTest, DropoutAndDropPathCompileNothingMoreAndStayOutOfEvaluation) {
+  cfg_->error_on_recompile = true;
+  TrainOptions options = testing::TinyOptions();
+  options.steps = 6;
+  options.model.depth = 2;
+  options.model.dropout = 0.1;
+  options.model.drop_path = 0.2;
+  const TrainResult r = Train(options);
+  EXPECT_EQ(r.train_compiles, 2);
+  EXPECT_EQ(r.eval_compiles, 2);
+  EXPECT_EQ(r.compiles_during_training, 0);
+  EXPECT_TRUE(r.model->is_training());  // back in training mode after evaluating
+  const ProceduralDataset data({.seed = 3, .stream = 2, .patch = 4, .min_side = 4, .max_side = 8});
+  const EvalResult a = Evaluate(*r.model, data, options.buckets, options.token_budget, 2);
+  const EvalResult b = Evaluate(*r.model, data, options.buckets, options.token_budget, 2);
+  EXPECT_GT(a.samples, 0);
+  EXPECT_EQ(a.loss, b.loss);
+  EXPECT_EQ(a.accuracy, b.accuracy);
 }
 
 TEST_F(NaFlexTrainTest, WithoutPrecompileTheErrorFlagCatchesTheSecondBucket) {
@@ -235,7 +257,10 @@ TEST(NaFlexFlagsTest, ParsesEveryFlag) {
                                                            "--dump-batches",
                                                            "dump",
                                                            "--prefetch",
-                                                           "0"});
+                                                           "0",
+                                                           "--dropout",
+                                                           "0.1",
+                                                           "--drop-path=0.2"});
   EXPECT_EQ(o.train.steps, 12);
   EXPECT_EQ(o.train.buckets, (std::vector<int64_t>{128}));
   EXPECT_EQ(o.train.token_budget, 2048);
@@ -249,6 +274,8 @@ TEST(NaFlexFlagsTest, ParsesEveryFlag) {
   EXPECT_EQ(o.train.load_path, "b.safetensors");
   EXPECT_EQ(o.train.dump_dir, "dump");
   EXPECT_EQ(o.train.prefetch_batches, 0);
+  EXPECT_EQ(o.train.model.dropout, 0.1);
+  EXPECT_EQ(o.train.model.drop_path, 0.2);
   EXPECT_EQ(o.out_dir, "out");
   EXPECT_TRUE(o.bench);
   const CliOptions defaults = ParseFlags(std::vector<std::string>{});
@@ -268,6 +295,8 @@ TEST(NaFlexFlagsTest, ErrorsNameTheFlagAndWhatWasExpected) {
             "--buckets: expected a comma-separated list of positive lengths (e.g. 64,128,256), "
             "got '64,,128'");
   EXPECT_EQ(error({"--lr", "-1"}), "--lr: expected a positive number, got '-1'");
+  EXPECT_EQ(error({"--drop-path", "1"}), "--drop-path: expected a rate in [0, 1), got '1'");
+  EXPECT_EQ(error({"--dropout", "x"}), "--dropout: expected a rate in [0, 1), got 'x'");
   EXPECT_EQ(error({"--data", "imagenet"}),
             "--data: expected procedural or fashion-mnist, got 'imagenet'");
   EXPECT_EQ(error({"--bench=yes"}), "--bench: takes no value, got 'yes'");

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "lazy/creation.h"
 #include "lazy/generator.h"
+#include "lazy/graph_executor.h"
 #include "lazy/nn_functional.h"
 #include "lazy/nn_init.h"
 #include "lazy/nn_layer_norm.h"
@@ -23,6 +24,7 @@
 #include "lazy/nn_transformer.h"
 #include "lazy/ops.h"
 #include "tests/lazy/op_test_util.h"
+#include "util/metrics.h"
 
 namespace kiln::nn {
 namespace {
@@ -40,9 +42,11 @@ bool AllFinite(const std::vector<float>& v) {
   return true;
 }
 
-// Self-attention of one sample x [L, D] in double, straight from the definition.
+// Self-attention of one sample x [L, D] in double, straight from the definition; the
+// attention probabilities times `drop` [heads, L, L] (dropout's mask and scale) if given.
 std::vector<float> RefAttention(const std::vector<float>& x, const std::vector<bool>& valid,
-                                const MultiheadSelfAttention& attn) {
+                                const MultiheadSelfAttention& attn,
+                                const std::vector<float>& drop = {}) {
   const int64_t d = attn.dim();
   const int64_t heads = attn.num_heads();
   const int64_t hd = d / heads;
@@ -80,8 +84,9 @@ std::vector<float> RefAttention(const std::vector<float>& x, const std::vector<b
       }
       for (int64_t j = 0; j < length; ++j) {
         if (total == 0) break;  // no valid key: the output row is 0
+        const double keep = drop.empty() ? 1.0 : drop[(h * length + i) * length + j];
         for (int64_t e = 0; e < hd; ++e) {
-          merged[i * d + h * hd + e] += score[j] / total * at(2, j, h, e);
+          merged[i * d + h * hd + e] += score[j] / total * keep * at(2, j, h, e);
         }
       }
     }
@@ -234,11 +239,58 @@ TEST(NnAttentionTest, AFullyPaddedSampleGivesTheBiasAndFiniteGradients) {
   }
 }
 
+// Dropout sits on the attention probabilities (timm's attn_drop), drawing from a stream
+// seeded from the generator right after the weights; proj_drop on the output.
+TEST(NnAttentionTest, AttentionDropoutScalesTheProbabilities) {
+  constexpr double kP = 0.4;
+  const int64_t batch = 2, length = 5, dim = 6, heads = 3;
+  Generator probe(11);
+  MultiheadSelfAttention(dim, heads, probe);  // the same weight draws, then the seed
+  Generator stream(probe.NextU64());
+  Generator gen(11);
+  MultiheadSelfAttention attn(dim, heads, gen, /*qkv_bias=*/true, kP);
+  init::normal_(attn.qkv()->weight(), 0, 0.5, gen);
+  init::normal_(attn.proj()->bias(), 0, 0.5, gen);
+  Tensor x = randn({batch, length, dim}, gen);
+  Tensor y = attn.forward(x);
+  // The module's next mask, reproduced: rand_like from the same stream, kept below 1 - p.
+  const std::vector<float> u =
+      rand_like(zeros({batch, heads, length, length}), stream).to_vector<float>();
+  std::vector<float> drop;
+  for (float v : u) drop.push_back(v < 1 - kP ? static_cast<float>(1 / (1 - kP)) : 0.0f);
+  const int64_t per_sample = heads * length * length;
+  std::vector<float> expected;
+  for (int64_t b = 0; b < batch; ++b) {
+    const std::vector<float> sample = RefAttention(
+        Rows(x, b, 0, length), std::vector<bool>(length, true), attn,
+        std::vector<float>(drop.begin() + b * per_sample, drop.begin() + (b + 1) * per_sample));
+    expected.insert(expected.end(), sample.begin(), sample.end());
+  }
+  EXPECT_THAT(y.to_vector<float>(), Near(expected, 1e-5f));
+  // The next forward draws another mask; in eval mode there is none.
+  EXPECT_NE(attn.forward(x).to_vector<float>(), y.to_vector<float>());
+  attn.eval();
+  EXPECT_THAT(
+      Rows(attn.forward(x), 0, 0, length),
+      Near(RefAttention(Rows(x, 0, 0, length), std::vector<bool>(length, true), attn), 1e-5f));
+  // proj_drop = 1 leaves nothing of the output.
+  MultiheadSelfAttention dropped(dim, heads, gen, true, 0, /*proj_drop=*/1);
+  EXPECT_THAT(dropped.forward(x).to_vector<float>(), Each(0.0f));
+}
+
 TEST(NnAttentionTest, BadInputNamesTheModuleAndShapes) {
   Generator gen(5);
   EXPECT_THAT(ErrorOf([&] { MultiheadSelfAttention(10, 3, gen); }),
               HasSubstr("MultiheadSelfAttention: dim 10 must be positive and divisible by "
                         "num_heads 3"));
+  // Rates are checked before any weight is drawn: the generator is left as it was.
+  Generator untouched(5);
+  EXPECT_THAT(ErrorOf([&] { MultiheadSelfAttention(8, 2, gen, true, 1.5); }),
+              HasSubstr("MultiheadSelfAttention: expected a dropout rate attn_drop in [0, 1], "
+                        "got 1.5"));
+  EXPECT_THAT(ErrorOf([&] { MultiheadSelfAttention(8, 2, gen, true, 0, -0.1); }),
+              HasSubstr("expected a dropout rate proj_drop in [0, 1], got -0.1"));
+  EXPECT_EQ(gen.NextU64(), untouched.NextU64());
   MultiheadSelfAttention attn(8, 2, gen);
   Tensor x = zeros({2, 5, 8});
   EXPECT_THAT(ErrorOf([&] {
@@ -319,6 +371,65 @@ TEST(NnTransformerTest, BlockIsTwoPreNormResidualBranches) {
   Tensor h = add(x, block.attn()->forward(block.norm1()->forward(x), mask));
   Tensor expected = add(h, block.mlp()->forward(block.norm2()->forward(h)));
   EXPECT_THAT(block.forward(x, mask).to_vector<float>(), Near(expected.to_vector<float>(), 1e-6f));
+}
+
+TEST(NnTransformerTest, DropRatesAreTimmsRegularisationAndAddNoState) {
+  Generator gen(12);
+  TransformerBlock block(8, 2, 16, gen, 1e-6, GeluApproximation::kNone, /*qkv_bias=*/true,
+                         DropRates{.attn = 0.1, .proj = 0.2, .path = 0.3});
+  std::vector<std::string> names;
+  for (const auto& [name, module] : block.named_modules()) names.push_back(name);
+  EXPECT_THAT(names, ElementsAre("norm1", "attn", "attn.qkv", "attn.attn_drop", "attn.proj",
+                                 "attn.proj_drop", "drop_path1", "norm2", "mlp", "mlp.fc1",
+                                 "mlp.act", "mlp.drop1", "mlp.fc2", "mlp.drop2", "drop_path2"));
+  EXPECT_EQ(block.attn()->attn_drop()->p(), 0.1);
+  EXPECT_EQ(block.attn()->proj_drop()->p(), 0.2);
+  EXPECT_EQ(block.mlp()->drop1()->p(), 0.2);
+  EXPECT_EQ(block.mlp()->drop2()->p(), 0.2);
+  EXPECT_EQ(block.drop_path1()->p(), 0.3);
+  EXPECT_EQ(block.drop_path2()->p(), 0.3);
+  EXPECT_EQ(block.state_dict().size(), 12u);
+
+  // In eval mode it is the plain block with the same weights.
+  Generator other(13);
+  TransformerBlock plain(8, 2, 16, other);
+  plain.load_state_dict(block.state_dict());
+  Tensor x = randn({2, 3, 8}, gen);
+  Tensor mask = Tensor::from_vector<bool>({true, true, true, true, false, false}, {2, 3});
+  const std::vector<float> reference = plain.forward(x, mask).to_vector<float>();
+  block.eval();
+  EXPECT_EQ(block.forward(x, mask).to_vector<float>(), reference);
+  block.train();
+  EXPECT_NE(block.forward(x, mask).to_vector<float>(), reference);
+  // A path rate of 1 drops both residual branches: the block passes x through.
+  TransformerBlock skipped(8, 2, 16, gen, 1e-6, GeluApproximation::kNone, true,
+                           DropRates{.path = 1});
+  EXPECT_EQ(skipped.forward(x, mask).to_vector<float>(), x.to_vector<float>());
+
+  // Training steps draw new masks every time and compile once.
+  Tensor g = randn({2, 3, 8}, gen);
+  const auto step = [&] {
+    block.zero_grad();
+    Tensor loss = sum(mul(block.forward(x, mask), g));
+    loss.backward();
+    mark_step();
+    return loss.item();
+  };
+  const double first = step();
+  const int64_t compiles = metrics::counter("UncachedCompile");
+  std::vector<double> losses;
+  for (int i = 0; i < 3; ++i) losses.push_back(step());
+  EXPECT_EQ(metrics::counter("UncachedCompile"), compiles);
+  EXPECT_NE(losses[0], first);
+  EXPECT_NE(losses[1], losses[0]);
+  for (const auto& [name, p] : block.named_parameters()) {
+    EXPECT_TRUE(AllFinite(p.grad().to_vector<float>())) << name;
+  }
+  EXPECT_THAT(ErrorOf([&] {
+                TransformerBlock(8, 2, 16, gen, 1e-6, GeluApproximation::kNone, true,
+                                 DropRates{.path = 2});
+              }),
+              HasSubstr("TransformerBlock: expected a dropout rate drop.path in [0, 1], got 2"));
 }
 
 // The NaFlex case: a padded batch through a small encoder gives the unpadded outputs for
