@@ -298,20 +298,23 @@ struct Philox4 {
   unsigned int w[4];
 };
 inline Philox4 Philox4x32(const unsigned int counter[4], unsigned int k0, unsigned int k1) {
-  unsigned int c0 = counter[0], c1 = counter[1], c2 = counter[2], c3 = counter[3];
+  // The words live in the low halves of 64-bit integers (the high halves are never read):
+  // a vectorising host compiler then keeps each word in one 64-bit lane and multiplies
+  // in place, instead of widening 32-bit lanes and packing the products back every round
+  // (a fifth faster with GCC and AVX-512).
+  unsigned long long c0 = counter[0], c1 = counter[1], c2 = counter[2], c3 = counter[3];
   for (int round = 0; round < 10; ++round) {
-    const unsigned long long p0 = 0xD2511F53ull * c0;
-    const unsigned long long p1 = 0xCD9E8D57ull * c2;
-    const unsigned int hi0 = static_cast<unsigned int>(p0 >> 32);
-    const unsigned int hi1 = static_cast<unsigned int>(p1 >> 32);
-    c0 = hi1 ^ c1 ^ k0;
-    c1 = static_cast<unsigned int>(p1);
-    c2 = hi0 ^ c3 ^ k1;
-    c3 = static_cast<unsigned int>(p0);
+    const unsigned long long p0 = 0xD2511F53ull * static_cast<unsigned int>(c0);
+    const unsigned long long p1 = 0xCD9E8D57ull * static_cast<unsigned int>(c2);
+    c0 = (p1 >> 32) ^ c1 ^ k0;
+    c1 = p1;
+    c2 = (p0 >> 32) ^ c3 ^ k1;
+    c3 = p0;
     k0 += 0x9E3779B9u;
     k1 += 0xBB67AE85u;
   }
-  return Philox4{{c0, c1, c2, c3}};
+  return Philox4{{static_cast<unsigned int>(c0), static_cast<unsigned int>(c1),
+                  static_cast<unsigned int>(c2), static_cast<unsigned int>(c3)}};
 }
 
 // The rand_uniform op: element `index` of the stream `key`, uniform in [0, 1) on a grid of

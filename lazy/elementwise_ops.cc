@@ -205,6 +205,12 @@ Tensor Triangle(std::string_view op, const Tensor& x, int64_t diagonal, bool low
 Tensor neg(const Tensor& x, CallSite site) { return UnaryNumeric(OpKind::kNeg, x, site); }
 Tensor abs(const Tensor& x, CallSite site) { return UnaryNumeric(OpKind::kAbs, x, site); }
 Tensor relu(const Tensor& x, CallSite site) { return UnaryNumeric(OpKind::kRelu, x, site); }
+Tensor sign(const Tensor& x, CallSite site) {
+  CheckOperand("sign", x);
+  if (x.dtype() == DType::kBool) return x;
+  return sub(CastTo(gt(x, 0, site), x.dtype(), site), CastTo(lt(x, 0, site), x.dtype(), site),
+             site);
+}
 Tensor exp(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kExp, x, site); }
 Tensor log(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kLog, x, site); }
 Tensor sqrt(const Tensor& x, CallSite site) { return UnaryFloat(OpKind::kSqrt, x, site); }

@@ -94,4 +94,16 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduc
                         reduction, site);
 }
 
+Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction, double delta,
+                  CallSite site) {
+  CheckPair("huber_loss", input, target);
+  if (!(delta > 0)) {
+    ThrowOpError("huber_loss: expected delta > 0, got ", delta, " for ", input.shape().ToString());
+  }
+  const Tensor d = abs(sub(input, target, site), site);
+  const Tensor quadratic = mul(mul(d, d, site), 0.5, site);
+  const Tensor linear = mul(sub(d, 0.5 * delta, site), delta, site);
+  return ApplyReduction(where(lt(d, delta, site), quadratic, linear, site), reduction, site);
+}
+
 }  // namespace kiln::nn

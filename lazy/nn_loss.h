@@ -40,4 +40,9 @@ Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = 
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target,
                       Reduction reduction = Reduction::kMean, double beta = 1, CallSite site = {});
 
+// 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta), for d = input - target
+// (torch's huber_loss: delta times smooth_l1_loss with beta = delta); delta > 0.
+Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::kMean,
+                  double delta = 1, CallSite site = {});
+
 }  // namespace kiln::nn

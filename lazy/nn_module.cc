@@ -6,9 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "lazy/grad_mode.h"
-#include "lazy/tensor_impl.h"
 #include "util/error.h"
 
 namespace kiln::nn {
@@ -16,14 +14,6 @@ namespace {
 
 std::string Join(const std::string& prefix, const std::string& name) {
   return prefix.empty() ? name : absl::StrCat(prefix, ".", name);
-}
-
-// "'a', 'b'": key lists in load errors.
-std::string QuotedList(const std::vector<std::string>& keys) {
-  std::vector<std::string> quoted;
-  quoted.reserve(keys.size());
-  for (const std::string& key : keys) quoted.push_back(absl::StrCat("'", key, "'"));
-  return absl::StrJoin(quoted, ", ");
 }
 
 }  // namespace
@@ -166,50 +156,8 @@ void Module::load_state_dict(const StateDict& state) {
   for (auto& entry : named_buffers()) targets.push_back(std::move(entry));
 
   // Check everything first: a failed load must change nothing.
-  std::vector<std::string> missing;
-  std::vector<std::string> mismatched;
-  std::vector<const Tensor*> sources;
-  sources.reserve(targets.size());
-  for (const auto& [name, target] : targets) {
-    auto it = state.find(name);
-    if (it == state.end()) {
-      missing.push_back(name);
-      sources.push_back(nullptr);
-      continue;
-    }
-    const Tensor& source = it->second;
-    if (!source.defined()) {
-      mismatched.push_back(absl::StrCat("'", name, "' is an undefined tensor"));
-    } else if (!(source.shape() == target.shape())) {
-      mismatched.push_back(absl::StrCat("'", name, "': the model has ", target.shape().ToString(),
-                                        ", the state dict has ", source.shape().ToString()));
-    } else if (source.impl()->backend() != target.impl()->backend()) {
-      mismatched.push_back(absl::StrCat("'", name, "': the model has it on ",
-                                        target.impl()->backend()->name(), ", the state dict on ",
-                                        source.impl()->backend()->name()));
-    }
-    sources.push_back(&source);
-  }
-  std::vector<std::string> unexpected;
-  if (state.size() + missing.size() != targets.size()) {
-    StateDict expected_keys;
-    for (const auto& [name, target] : targets) expected_keys.emplace(name, Tensor());
-    for (const auto& [name, tensor] : state) {
-      if (!expected_keys.contains(name)) unexpected.push_back(name);
-    }
-  }
-  if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
-    std::string message = absl::StrCat(type_name_, "::load_state_dict: ");
-    std::vector<std::string> problems;
-    if (!missing.empty()) problems.push_back(absl::StrCat("missing keys ", QuotedList(missing)));
-    if (!unexpected.empty()) {
-      problems.push_back(absl::StrCat("unexpected keys ", QuotedList(unexpected)));
-    }
-    for (const std::string& m : mismatched) problems.push_back(absl::StrCat("mismatch for ", m));
-    absl::StrAppend(&message, absl::StrJoin(problems, "; "));
-    throw Error(message);
-  }
-
+  const std::vector<const Tensor*> sources =
+      internal::MatchStateDict(type_name_, "model", targets, state);
   NoGradGuard no_grad;
   for (size_t i = 0; i < targets.size(); ++i) targets[i].second.assign_(*sources[i]);
 }

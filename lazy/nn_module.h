@@ -16,20 +16,19 @@
 // between its parent (which walks it for parameters and state) and the code that calls
 // its forward. A module is not synchronised: use one module from one thread at a time.
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "lazy/state_dict.h"
 #include "lazy/tensor.h"
 
 namespace kiln::nn {
 
 // Named tensors of a module tree: parameters and buffers by their hierarchical names.
-// Sorted by name, so iterating it is deterministic whatever the registration order.
-using StateDict = std::map<std::string, Tensor>;
+using StateDict = kiln::StateDict;
 
 class Module {
  public:

@@ -23,6 +23,9 @@ namespace kiln {
 // --- unary ---
 Tensor neg(const Tensor& x, CallSite site = {});
 Tensor abs(const Tensor& x, CallSite site = {});
+// -1, 0 or 1 in x's dtype by the sign of x, as torch.sign: (x > 0) - (x < 0), so NaN and
+// -0 give 0; bool x is returned as it is. No gradient flows through it (torch's is 0).
+Tensor sign(const Tensor& x, CallSite site = {});
 Tensor exp(const Tensor& x, CallSite site = {});
 Tensor log(const Tensor& x, CallSite site = {});
 Tensor sqrt(const Tensor& x, CallSite site = {});

@@ -35,6 +35,14 @@ const AdamW::State& AdamW::state(size_t group, size_t index) const {
   return state_[group][index];
 }
 
+void AdamW::AppendParameterState(size_t group, size_t index, const std::string& prefix,
+                                 std::vector<StateSlot>* slots) {
+  State& s = state_[group][index];
+  slots->push_back({.name = prefix + "exp_avg", .tensor = &s.exp_avg});
+  slots->push_back({.name = prefix + "exp_avg_sq", .tensor = &s.exp_avg_sq});
+  slots->push_back({.name = prefix + "step", .count = &s.step});
+}
+
 void AdamW::UpdateParameter(size_t group, size_t index, Tensor& param, const Tensor& grad) {
   State& s = state_[group][index];
   const int64_t t = s.step + 1;

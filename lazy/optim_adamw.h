@@ -50,6 +50,8 @@ class AdamW : public Optimizer {
 
  private:
   void UpdateParameter(size_t group, size_t index, Tensor& param, const Tensor& grad) override;
+  void AppendParameterState(size_t group, size_t index, const std::string& prefix,
+                            std::vector<StateSlot>* slots) override;
 
   AdamWOptions options_;
   std::vector<std::vector<State>> state_;  // [group][index]

@@ -22,6 +22,69 @@ std::string Describe(const Tensor& t) { return t.shape().ToString(); }
 
 }  // namespace
 
+std::vector<Optimizer::StateSlot> Optimizer::StateSlots() {
+  std::vector<StateSlot> slots;
+  slots.push_back({.name = "step", .count = &step_count_});
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    slots.push_back({.name = absl::StrCat("param_groups.", g, ".lr"), .option = &*groups_[g].lr});
+    slots.push_back({.name = absl::StrCat("param_groups.", g, ".weight_decay"),
+                     .option = &*groups_[g].weight_decay});
+  }
+  int64_t k = 0;
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    for (size_t i = 0; i < groups_[g].params.size(); ++i) {
+      AppendParameterState(g, i, absl::StrCat("state.", k++, "."), &slots);
+    }
+  }
+  return slots;
+}
+
+Tensor Optimizer::SlotValue(const StateSlot& slot) {
+  if (slot.tensor != nullptr) return *slot.tensor;
+  if (slot.count != nullptr) return Tensor::from_vector<int64_t>({*slot.count}, {});
+  return Tensor::from_vector<double>({*slot.option}, {});
+}
+
+StateDict Optimizer::state_dict() const {
+  // StateSlots hands out pointers for load_state_dict; here they are only read.
+  StateDict state;
+  for (const StateSlot& slot : const_cast<Optimizer*>(this)->StateSlots()) {
+    state.emplace(slot.name, SlotValue(slot));
+  }
+  return state;
+}
+
+void Optimizer::load_state_dict(const StateDict& state) {
+  const std::vector<StateSlot> slots = StateSlots();
+  std::vector<std::pair<std::string, Tensor>> targets;
+  targets.reserve(slots.size());
+  for (const StateSlot& slot : slots) targets.emplace_back(slot.name, SlotValue(slot));
+  const std::vector<const Tensor*> sources =
+      internal::MatchStateDict(name_, "optimizer", targets, state);
+  // The numbers, read and checked before anything changes.
+  std::vector<int64_t> counts(slots.size());
+  std::vector<double> options(slots.size());
+  for (size_t i = 0; i < slots.size(); ++i) {
+    if (slots[i].count != nullptr) {
+      counts[i] = sources[i]->to_vector<int64_t>()[0];
+      if (counts[i] < 0) {
+        throw Error(absl::StrCat(name_, "::load_state_dict: '", slots[i].name,
+                                 "' must be >= 0, got ", counts[i]));
+      }
+    } else if (slots[i].option != nullptr) {
+      options[i] = sources[i]->to_vector<double>()[0];
+      CheckOption(absl::StrCat("load_state_dict: '", slots[i].name, "'").c_str(), options[i], 0,
+                  kInf, false);
+    }
+  }
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    if (slots[i].tensor != nullptr) slots[i].tensor->assign_(*sources[i]);
+    if (slots[i].count != nullptr) *slots[i].count = counts[i];
+    if (slots[i].option != nullptr) *slots[i].option = options[i];
+  }
+}
+
 Optimizer::Optimizer(std::string name, std::vector<ParamGroup> groups, double lr,
                      double weight_decay)
     : name_(std::move(name)), groups_(std::move(groups)) {

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "lazy/optim_param_groups.h"
+#include "lazy/state_dict.h"
 #include "lazy/tensor.h"
 
 namespace kiln::optim {
@@ -62,7 +63,35 @@ class Optimizer {
   // "SGD", "AdamW": the name errors start with.
   const std::string& name() const { return name_; }
 
+  // The state as named tensors, for a checkpoint (save_checkpoint), numbered as
+  // torch's Optimizer.state_dict: "step" (i64, step_count()), "param_groups.<g>.lr" and
+  // "param_groups.<g>.weight_decay" (f64), and each parameter's state under
+  // "state.<k>.", k counting the parameters of every group in order (AdamW: "exp_avg",
+  // "exp_avg_sq", "step"; SGD with momentum: "momentum_buffer"). State tensors are
+  // handles to the live ones (no copy); numbers are 0-d tensors made for the dict.
+  StateDict state_dict() const;
+  // Replaces the state with `state`, as state_dict() of an optimizer of the same kind
+  // over parameters of the same shapes gave it: the keys must match exactly, each tensor
+  // must have the shape, dtype and backend of the one it replaces, and the numbers must
+  // be valid (counts >= 0; lr and weight decay as the constructor checks them).
+  // Everything is checked before anything changes. State tensors keep their identity
+  // (assign_), so the training step after a load runs the graph compiled before it, and
+  // training continues exactly as if it had not stopped.
+  void load_state_dict(const StateDict& state);
+
  protected:
+  // One piece of state as state_dict() names it: a tensor updated in place, or a number
+  // kept on the host.
+  struct StateSlot {
+    std::string name;
+    Tensor* tensor = nullptr;
+    int64_t* count = nullptr;
+    double* option = nullptr;  // a group's lr or weight decay
+  };
+  // Appends the state of parameter `index` of group `group`, named `prefix` + its name.
+  virtual void AppendParameterState(size_t group, size_t index, const std::string& prefix,
+                                    std::vector<StateSlot>* slots) = 0;
+
   // Validates and stores `groups`, filling unset options with `lr` and `weight_decay`.
   // Throws kiln::Error naming `name` for: no groups, an empty group, an undefined
   // tensor, a tensor that does not require grad or is not a leaf, a tensor in more than
@@ -86,6 +115,10 @@ class Optimizer {
 
  private:
   void CheckGroup(size_t group) const;
+  // Every piece of state, in state_dict()'s terms.
+  std::vector<StateSlot> StateSlots();
+  // The slot's value as state_dict() gives it.
+  static Tensor SlotValue(const StateSlot& slot);
 
   std::string name_;
   std::vector<ParamGroup> groups_;

@@ -33,6 +33,12 @@ Tensor SGD::momentum_buffer(size_t group, size_t index) const {
   return momentum_[group].empty() ? Tensor() : momentum_[group][index];
 }
 
+void SGD::AppendParameterState(size_t group, size_t index, const std::string& prefix,
+                               std::vector<StateSlot>* slots) {
+  if (momentum_[group].empty()) return;
+  slots->push_back({.name = prefix + "momentum_buffer", .tensor = &momentum_[group][index]});
+}
+
 void SGD::UpdateParameter(size_t group, size_t index, Tensor& param, const Tensor& grad) {
   const double weight_decay = this->weight_decay(group);
   Tensor d = grad;

@@ -41,6 +41,8 @@ class SGD : public Optimizer {
 
  private:
   void UpdateParameter(size_t group, size_t index, Tensor& param, const Tensor& grad) override;
+  void AppendParameterState(size_t group, size_t index, const std::string& prefix,
+                            std::vector<StateSlot>* slots) override;
 
   SGDOptions options_;
   std::vector<std::vector<Tensor>> momentum_;  // [group][index]; empty rows without momentum

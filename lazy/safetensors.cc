@@ -328,20 +328,40 @@ TensorMap load_safetensors(const std::string& path, SafetensorsMetadata* metadat
   return DeserializeSafetensors(bytes, metadata, path);
 }
 
+namespace {
+
+// Loads the file at `path` into a module or an optimizer, naming the file in errors.
+template <typename Target>
+void LoadStateInto(const std::string& path, Target& target, SafetensorsMetadata* metadata) {
+  SafetensorsMetadata read_metadata;
+  const TensorMap tensors = load_safetensors(path, &read_metadata);
+  try {
+    target.load_state_dict(tensors);
+  } catch (const Error& e) {
+    throw Error(absl::StrCat(path, ": ", e.what()));
+  }
+  if (metadata != nullptr) *metadata = std::move(read_metadata);
+}
+
+}  // namespace
+
 void save_checkpoint(const std::string& path, const nn::Module& model,
                      const SafetensorsMetadata& metadata) {
   save_safetensors(path, model.state_dict(), metadata);
 }
 
 void load_checkpoint(const std::string& path, nn::Module& model, SafetensorsMetadata* metadata) {
-  SafetensorsMetadata read_metadata;
-  const TensorMap tensors = load_safetensors(path, &read_metadata);
-  try {
-    model.load_state_dict(tensors);
-  } catch (const Error& e) {
-    throw Error(absl::StrCat(path, ": ", e.what()));
-  }
-  if (metadata != nullptr) *metadata = std::move(read_metadata);
+  LoadStateInto(path, model, metadata);
+}
+
+void save_checkpoint(const std::string& path, const optim::Optimizer& optimizer,
+                     const SafetensorsMetadata& metadata) {
+  save_safetensors(path, optimizer.state_dict(), metadata);
+}
+
+void load_checkpoint(const std::string& path, optim::Optimizer& optimizer,
+                     SafetensorsMetadata* metadata) {
+  LoadStateInto(path, optimizer, metadata);
 }
 
 }  // namespace kiln

@@ -11,6 +11,7 @@
 //                data_offsets relative to the start of the data, back to back
 //
 //   kiln::save_checkpoint("vit.safetensors", *model, {{"step", "1000"}});
+//   kiln::save_checkpoint("vit.optimizer.safetensors", opt);   // to resume training
 //   kiln::load_checkpoint("vit.safetensors", *fresh_model);
 //
 // As the reference implementation writes them, tensors are ordered by dtype alignment
@@ -28,6 +29,7 @@
 #include <string_view>
 
 #include "lazy/nn_module.h"
+#include "lazy/optim_optimizer.h"
 #include "lazy/tensor.h"
 
 namespace kiln {
@@ -58,6 +60,17 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
 // Loads a checkpoint into `model` (nn::Module::load_state_dict): every name must match,
 // with the same shape and dtype; nothing changes when anything does not.
 void load_checkpoint(const std::string& path, nn::Module& model,
+                     SafetensorsMetadata* metadata = nullptr);
+
+// Saves `optimizer`'s state_dict (moments or momentum buffers, step counts, the groups'
+// lr and weight decay): with the model's checkpoint, what training needs to resume
+// exactly where it stopped.
+void save_checkpoint(const std::string& path, const optim::Optimizer& optimizer,
+                     const SafetensorsMetadata& metadata = {});
+// Loads an optimizer checkpoint (optim::Optimizer::load_state_dict): the optimizer must
+// be of the same kind, over parameters of the same shapes; nothing changes when the file
+// does not fit.
+void load_checkpoint(const std::string& path, optim::Optimizer& optimizer,
                      SafetensorsMetadata* metadata = nullptr);
 
 }  // namespace kiln

@@ -357,6 +357,20 @@ TEST(ElementwiseOpsTest, IsNanIsInfIsFinite) {
   EXPECT_THAT(isfinite(Bool({true, false}, {2})).to_vector<bool>(), ElementsAre(true, true));
 }
 
+// torch.sign of the same values: (x > 0) - (x < 0), so NaN and -0 give 0.
+TEST(ElementwiseOpsTest, SignAsTorch) {
+  const Tensor x = F32({-2.5f, -0.0f, 0, 1e-30f, NAN, INFINITY, -INFINITY}, {7});
+  EXPECT_THAT(sign(x).to_vector<float>(), ElementsAre(-1, 0, 0, 1, 0, 1, -1));
+  EXPECT_EQ(sign(I32({-7, 0, 9}, {3})).shape().ToString(), "i32[3]");
+  EXPECT_THAT(sign(I32({INT32_MIN, 0, 9}, {3})).to_vector<int32_t>(), ElementsAre(-1, 0, 1));
+  EXPECT_THAT(sign(Bool({true, false}, {2})).to_vector<bool>(), ElementsAre(true, false));
+  Tensor p = F32({-1, 2}, {2});
+  p.requires_grad_();
+  Tensor loss = sum(add(mul(sign(p), 3.0), p));  // only the second term has a gradient
+  loss.backward();
+  EXPECT_THAT(p.grad().to_vector<float>(), ElementsAre(1, 1));
+}
+
 TEST(ElementwiseOpsTest, Where) {
   Tensor cond = Bool({true, false, true}, {3});
   Tensor a = F32({1, 2, 3}, {3});

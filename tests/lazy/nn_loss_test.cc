@@ -174,5 +174,29 @@ TEST(NnLossTest, L1AndSmoothL1) {
   EXPECT_THAT(p.grad().to_vector<float>(), Near({1, 0, -1, 1, 0.25f, 0.5f}));
 }
 
+// torch.nn.functional.huber_loss(input, target, reduction='none', delta=...) of the values
+// below: [0.5, 0, 1.875, 2.625, 0.03125, 0.125] for delta 1.5, and delta * smooth_l1 in general.
+TEST(NnLossTest, HuberIsDeltaTimesSmoothL1) {
+  Tensor input = Tensor::from_vector<float>({1, 2, 3, 4, -1, 0.5f}, {2, 3});
+  Tensor target = Tensor::from_vector<float>({0, 2, 5, 1.5f, -1.25f, 0}, {2, 3});
+  EXPECT_THAT(huber_loss(input, target, Reduction::kNone, 1.5).to_vector<float>(),
+              Near({0.5f, 0, 1.875f, 2.625f, 0.03125f, 0.125f}));
+  for (double delta : {0.3, 1.0, 2.2}) {
+    EXPECT_NEAR(huber_loss(input, target, Reduction::kMean, delta).item(),
+                delta * smooth_l1_loss(input, target, Reduction::kMean, delta).item(), 1e-6);
+  }
+  Tensor p = Tensor::from_vector<float>({1, 2, 3, 4, -1, 0.5f}, {2, 3});
+  p.requires_grad_();
+  huber_loss(p, target, Reduction::kSum, 1.5).backward();
+  // d inside, delta sign(d) outside.
+  EXPECT_THAT(p.grad().to_vector<float>(), Near({1, 0, -1.5f, 1.5f, 0.25f, 0.5f}));
+  EXPECT_THAT(ErrorOf([&] { huber_loss(input, target, Reduction::kMean, 0); }),
+              HasSubstr("huber_loss: expected delta > 0, got 0 for f32[2,3]"));
+  EXPECT_THAT(ErrorOf([&] {
+                huber_loss(input, zeros({3, 2}));
+              }),
+              HasSubstr("huber_loss: input f32[2,3] and target f32[3,2] must have the same shape"));
+}
+
 }  // namespace
 }  // namespace kiln::nn
