@@ -30,6 +30,7 @@
 #include "lazy/nn_transformer.h"
 #include "lazy/ops.h"
 #include "lazy/optim_adamw.h"
+#include "lazy/optim_model_ema.h"
 #include "lazy/optim_optimizer.h"
 #include "lazy/optim_param_groups.h"
 #include "lazy/optim_schedule.h"

@@ -156,8 +156,8 @@ void Module::load_state_dict(const StateDict& state) {
   for (auto& entry : named_buffers()) targets.push_back(std::move(entry));
 
   // Check everything first: a failed load must change nothing.
-  const std::vector<const Tensor*> sources =
-      internal::MatchStateDict(type_name_, "model", targets, state);
+  const std::vector<const Tensor*> sources = internal::MatchStateDict(
+      absl::StrCat(type_name_, "::load_state_dict"), "model", targets, state);
   NoGradGuard no_grad;
   for (size_t i = 0; i < targets.size(); ++i) targets[i].second.assign_(*sources[i]);
 }

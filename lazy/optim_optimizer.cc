@@ -59,8 +59,8 @@ void Optimizer::load_state_dict(const StateDict& state) {
   std::vector<std::pair<std::string, Tensor>> targets;
   targets.reserve(slots.size());
   for (const StateSlot& slot : slots) targets.emplace_back(slot.name, SlotValue(slot));
-  const std::vector<const Tensor*> sources =
-      internal::MatchStateDict(name_, "optimizer", targets, state);
+  const std::vector<const Tensor*> sources = internal::MatchStateDict(
+      absl::StrCat(name_, "::load_state_dict"), "optimizer", targets, state);
   // The numbers, read and checked before anything changes.
   std::vector<int64_t> counts(slots.size());
   std::vector<double> options(slots.size());

@@ -62,7 +62,7 @@ std::vector<const Tensor*> MatchStateDict(
     problems.push_back(absl::StrCat("unexpected keys ", QuotedList(unexpected)));
   }
   for (const std::string& m : mismatched) problems.push_back(absl::StrCat("mismatch for ", m));
-  ThrowOpError(who, "::load_state_dict: ", absl::StrJoin(problems, "; "));
+  ThrowOpError(who, ": ", absl::StrJoin(problems, "; "));
 }
 
 }  // namespace kiln::internal

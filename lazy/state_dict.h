@@ -17,9 +17,9 @@ using StateDict = std::map<std::string, Tensor>;
 namespace internal {
 
 // The tensor of `state` for each of `targets`, in order. Throws one kiln::Error
-// "<who>::load_state_dict: missing keys 'a', ...; unexpected keys ...; mismatch for 'w':
-// the <holder> has f32[2], the state dict has f64[2]" naming every problem unless the
-// keys match exactly and each tensor has its target's shape, dtype and backend.
+// "<who>: missing keys 'a', ...; unexpected keys ...; mismatch for 'w': the <holder> has
+// f32[2], the state dict has f64[2]" naming every problem unless the keys match exactly
+// and each tensor has its target's shape, dtype and backend.
 std::vector<const Tensor*> MatchStateDict(
     std::string_view who, const char* holder,
     const std::vector<std::pair<std::string, Tensor>>& targets, const StateDict& state);

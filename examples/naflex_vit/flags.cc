@@ -67,6 +67,7 @@ std::string Usage() {
   --lr X               peak learning rate (default 0.001; 20 warm-up steps, cosine to 1e-5)
   --seed N             data and initialisation seed (default 0)
   --dropout X          dropout after attention's projection and in the MLPs (default 0)
+  --attn-dropout X     dropout of the attention probabilities (default 0)
   --drop-path X        stochastic depth of the last block, 0 at the first (default 0)
   --data NAME          procedural (default) or fashion-mnist (Debian's
                        dataset-fashion-mnist, /usr/share/datasets/fashion-mnist)
@@ -121,6 +122,8 @@ CliOptions ParseFlags(const std::vector<std::string>& args) {
       out.train.lr = ParsePositiveDouble(flag, next());
     } else if (flag == "--dropout") {
       out.train.model.dropout = ParseRate(flag, next());
+    } else if (flag == "--attn-dropout") {
+      out.train.model.attn_dropout = ParseRate(flag, next());
     } else if (flag == "--drop-path") {
       out.train.model.drop_path = ParseRate(flag, next());
     } else if (flag == "--seed") {

@@ -27,7 +27,7 @@ NaFlexViT::NaFlexViT(const ModelConfig& config, kiln::Generator& gen)
     blocks_->push_back(std::make_shared<nn::TransformerBlock>(
         config.dim, config.heads, config.mlp_hidden, gen, /*eps=*/1e-6,
         kiln::GeluApproximation::kTanh, /*qkv_bias=*/true,
-        nn::DropRates{.proj = config.dropout, .path = path}));
+        nn::DropRates{.attn = config.attn_dropout, .proj = config.dropout, .path = path}));
   }
   norm_ = register_module("norm", std::make_shared<nn::LayerNorm>(std::vector<int64_t>{config.dim}, 1e-6));
   head_ = register_module("head", std::make_shared<nn::Linear>(config.dim, config.classes, gen));

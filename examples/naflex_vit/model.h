@@ -31,9 +31,10 @@ struct ModelConfig {
   int64_t classes = 10;
   int64_t position_grid = 16;  // the learned grid is position_grid x position_grid x dim
   // Regularisation, off in the spec: dropout after attn.proj and in the MLPs (timm's
-  // proj_drop), and stochastic depth rising linearly from 0 at the first block to
-  // drop_path at the last (timm's drop_path_rate).
+  // proj_drop), of the attention probabilities (attn_drop), and stochastic depth rising
+  // linearly from 0 at the first block to drop_path at the last (timm's drop_path_rate).
   double dropout = 0;
+  double attn_dropout = 0;
   double drop_path = 0;
 };
 

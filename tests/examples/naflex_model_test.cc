@@ -56,6 +56,7 @@ TEST(NaFlexModelTest, RegularisationRatesAsTimm) {
   ModelConfig config = testing::TinyOptions().model;
   config.depth = 3;
   config.dropout = 0.1;
+  config.attn_dropout = 0.05;
   config.drop_path = 0.3;
   kiln::Generator gen(2);
   const NaFlexViT model(config, gen);
@@ -68,7 +69,7 @@ TEST(NaFlexModelTest, RegularisationRatesAsTimm) {
   EXPECT_EQ(rates.at("blocks.1.drop_path2"), 0.15);
   EXPECT_EQ(rates.at("blocks.2.drop_path1"), 0.3);
   EXPECT_EQ(rates.at("blocks.2.attn.proj_drop"), 0.1);
-  EXPECT_EQ(rates.at("blocks.2.attn.attn_drop"), 0.0);
+  EXPECT_EQ(rates.at("blocks.2.attn.attn_drop"), 0.05);
   EXPECT_EQ(rates.at("blocks.0.mlp.drop2"), 0.1);
   EXPECT_EQ(rates.size(), 3u * 6);
   // Nothing of it is state: the checkpoint keys are the spec model's.

@@ -117,8 +117,8 @@ TEST_F(NaFlexTrainTest, CompilesEachBucketOnceBeforeTrainingAndLearns) {
   EXPECT_EQ(bench->Find("first_loss")->number(), r.first_loss);
 }
 
-// --dropout and --drop-path: the masks are drawn inside the graph, so training compiles
-// nothing after precompile; evaluation runs without them, so it is deterministic.
+// --dropout, --attn-dropout and --drop-path: the masks are drawn inside the graph, so training
+// compiles nothing after precompile; evaluation runs without them, so it is deterministic.
 TEST_F(NaFlexTrainTest, DropoutAndDropPathCompileNothingMoreAndStayOutOfEvaluation) {
   cfg_->error_on_recompile = true;
   TrainOptions options = testing::TinyOptions();
@@ -126,6 +126,7 @@ TEST_F(NaFlexTrainTest, DropoutAndDropPathCompileNothingMoreAndStayOutOfEvaluati
   options.model.depth = 2;
   options.model.dropout = 0.1;
   options.model.drop_path = 0.2;
+  options.model.attn_dropout = 0.1;
   const TrainResult r = Train(options);
   EXPECT_EQ(r.train_compiles, 2);
   EXPECT_EQ(r.eval_compiles, 2);
@@ -260,7 +261,9 @@ TEST(NaFlexFlagsTest, ParsesEveryFlag) {
                                                            "0",
                                                            "--dropout",
                                                            "0.1",
-                                                           "--drop-path=0.2"});
+                                                           "--drop-path=0.2",
+                                                           "--attn-dropout",
+                                                           "0.05"});
   EXPECT_EQ(o.train.steps, 12);
   EXPECT_EQ(o.train.buckets, (std::vector<int64_t>{128}));
   EXPECT_EQ(o.train.token_budget, 2048);
@@ -276,6 +279,7 @@ TEST(NaFlexFlagsTest, ParsesEveryFlag) {
   EXPECT_EQ(o.train.prefetch_batches, 0);
   EXPECT_EQ(o.train.model.dropout, 0.1);
   EXPECT_EQ(o.train.model.drop_path, 0.2);
+  EXPECT_EQ(o.train.model.attn_dropout, 0.05);
   EXPECT_EQ(o.out_dir, "out");
   EXPECT_TRUE(o.bench);
   const CliOptions defaults = ParseFlags(std::vector<std::string>{});

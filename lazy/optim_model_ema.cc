@@ -1,0 +1,81 @@
+// optim::ModelEma: averages updated in place by lazy ops.
+#include "lazy/optim_model_ema.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "lazy/grad_mode.h"
+#include "util/error.h"
+
+namespace kiln::optim {
+namespace {
+
+double CheckDecay(double decay) {
+  if (!(decay >= 0 && decay <= 1)) {
+    throw Error(absl::StrCat("ModelEma: decay must be in [0, 1], got ", decay));
+  }
+  return decay;
+}
+
+// A materialised copy of t's value: a buffer of its own, not a pending op.
+Tensor MaterializedCopy(const Tensor& t) {
+  const std::vector<int64_t> sizes(t.sizes().begin(), t.sizes().end());
+  switch (t.dtype()) {
+    case DType::kF32:
+      return Tensor::from_vector<float>(t.to_vector<float>(), sizes);
+    case DType::kF64:
+      return Tensor::from_vector<double>(t.to_vector<double>(), sizes);
+    case DType::kI32:
+      return Tensor::from_vector<int32_t>(t.to_vector<int32_t>(), sizes);
+    case DType::kI64:
+      return Tensor::from_vector<int64_t>(t.to_vector<int64_t>(), sizes);
+    case DType::kBool:
+      return Tensor::from_vector<bool>(t.to_vector<bool>(), sizes);
+    default:
+      throw Error(absl::StrCat("ModelEma: cannot average a tensor ", t.shape().ToString()));
+  }
+}
+
+}  // namespace
+
+ModelEma::ModelEma(const nn::Module& model, double decay) : decay_(CheckDecay(decay)) {
+  for (const auto& [name, value] : model.state_dict()) {
+    averages_.emplace(name, MaterializedCopy(value));
+  }
+}
+
+void ModelEma::update(const nn::Module& model) { update(model, decay_); }
+
+void ModelEma::update(const nn::Module& model, double decay) {
+  CheckDecay(decay);
+  const StateDict current = model.state_dict();
+  const std::vector<const Tensor*> values = Match("ModelEma::update", current);
+  NoGradGuard no_grad;
+  size_t i = 0;
+  for (auto& [name, average] : averages_) {
+    const Tensor& value = *values[i++];
+    if (IsFloating(average.dtype())) {
+      average.assign_(average * decay + value * (1 - decay));
+    } else {
+      average.assign_(value);
+    }
+  }
+}
+
+void ModelEma::load_state_dict(const StateDict& state) {
+  const std::vector<const Tensor*> sources = Match("ModelEma::load_state_dict", state);
+  NoGradGuard no_grad;
+  size_t i = 0;
+  for (auto& [name, average] : averages_) average.assign_(*sources[i++]);
+}
+
+std::vector<const Tensor*> ModelEma::Match(const char* who, const StateDict& state) const {
+  const std::vector<std::pair<std::string, Tensor>> targets(averages_.begin(), averages_.end());
+  return internal::MatchStateDict(who, "average", targets, state);
+}
+
+void ModelEma::copy_to(nn::Module& model) const { model.load_state_dict(averages_); }
+
+}  // namespace kiln::optim
