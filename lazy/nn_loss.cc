@@ -65,13 +65,35 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction, 
 }
 
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
-                                        Reduction reduction, CallSite site) {
-  CheckPair("binary_cross_entropy_with_logits", input, target);
+                                        Reduction reduction, const Tensor& pos_weight,
+                                        CallSite site) {
+  constexpr const char* kOp = "binary_cross_entropy_with_logits";
+  CheckPair(kOp, input, target);
+  if (pos_weight.defined()) {
+    internal::CheckOperand(kOp, pos_weight, "pos_weight");
+    internal::CheckSameBackend(kOp, {&input, &pos_weight});
+    const Sizes& w = pos_weight.sizes();
+    const Sizes& x = input.sizes();
+    bool fits = w.size() <= x.size();
+    for (size_t i = 1; fits && i <= w.size(); ++i) {
+      fits = w[w.size() - i] == 1 || w[w.size() - i] == x[x.size() - i];
+    }
+    if (!fits) {
+      ThrowOpError(kOp, ": pos_weight ", pos_weight.shape().ToString(),
+                   " must broadcast to the input ", input.shape().ToString());
+    }
+  }
   const Tensor t = internal::CastTo(target, input.dtype(), site);
-  // maximum, not relu: its gradient at 0 is 1/2, which gives torch's sigmoid(0) - t there.
-  const Tensor positive = maximum(input, 0.0, site);
-  const Tensor loss = add(sub(positive, mul(input, t, site), site),
-                          log1p(exp(neg(abs(input, site), site), site), site), site);
+  // maximum, not relu: its gradient at 0 is 1/2, which gives torch's gradient there
+  // (sigmoid(0) - t without pos_weight).
+  const Tensor softplus_of_minus_x = add(log1p(exp(neg(abs(input, site), site), site), site),
+                                         maximum(neg(input, site), 0.0, site), site);
+  Tensor weighted = softplus_of_minus_x;
+  if (pos_weight.defined()) {
+    const Tensor w = internal::CastTo(pos_weight, input.dtype(), site);
+    weighted = mul(add(mul(sub(w, 1.0, site), t, site), 1.0, site), softplus_of_minus_x, site);
+  }
+  const Tensor loss = add(mul(sub(1.0, t, site), input, site), weighted, site);
   return ApplyReduction(loss, reduction, site);
 }
 

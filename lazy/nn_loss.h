@@ -25,11 +25,14 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& w
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::kMean,
                 CallSite site = {});
 
-// -(t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))) of logits x and targets t of the same
-// shape (floating x; t converted to x's dtype), as max(x, 0) - x t + log1p(exp(-|x|)), which
-// never overflows (torch.nn.functional.binary_cross_entropy_with_logits).
+// -(w t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))) of logits x and targets t of the
+// same shape (floating x; t converted to x's dtype), with w = pos_weight (broadcast to x's
+// trailing dimensions, e.g. one weight per class) or 1 when undefined, computed as
+// (1 - t) x + (1 + (w - 1) t) (log1p(exp(-|x|)) + max(-x, 0)), which never overflows
+// (torch.nn.functional.binary_cross_entropy_with_logits).
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
-                                        Reduction reduction = Reduction::kMean, CallSite site = {});
+                                        Reduction reduction = Reduction::kMean,
+                                        const Tensor& pos_weight = Tensor(), CallSite site = {});
 
 // |input - target| of two tensors of the same shape (floating input).
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::kMean,

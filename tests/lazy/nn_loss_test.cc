@@ -154,6 +154,31 @@ TEST(NnLossTest, BinaryCrossEntropyWithLogits) {
       std::log(2.0), 1e-6);
 }
 
+// torch.nn.functional.binary_cross_entropy_with_logits(x, t, pos_weight=[2.5, 0.5, 3, 1])
+// of the values above: the losses and the gradient of their sum, torch's digits.
+TEST(NnLossTest, BinaryCrossEntropyWithLogitsWeighsThePositives) {
+  const Tensor x = Tensor::from_vector<float>({-3, -0.5f, 0, 0.25f, 2, -100, 100, 40}, {2, 4});
+  const Tensor t = Tensor::from_vector<float>({0, 1, 0.25f, 1, 0, 1, 0, 1}, {2, 4});
+  const Tensor pos_weight = Tensor::from_vector<float>({2.5f, 0.5f, 3, 1}, {4});
+  EXPECT_THAT(
+      binary_cross_entropy_with_logits(x, t, Reduction::kNone, pos_weight).to_vector<float>(),
+      Near({0.04858732f, 0.48703849f, 1.03972077f, 0.57593942f, 2.12692809f, 50, 100, 0}, 2e-5f));
+  Tensor p = Tensor::from_vector<float>({-3, -0.5f, 0, 0.25f, 2, -100, 100, 40}, {2, 4});
+  p.requires_grad_();
+  binary_cross_entropy_with_logits(p, t, Reduction::kSum, pos_weight).backward();
+  EXPECT_THAT(p.grad().to_vector<float>(),
+              Near({0.04742587f, -0.31122965f, 0, -0.43782347f, 0.88079703f, -0.5f, 1, 0}, 1e-6f));
+  // A weight of one everywhere is the unweighted loss.
+  EXPECT_THAT(
+      binary_cross_entropy_with_logits(x, t, Reduction::kNone, full_data({1, 4}, 1.0))
+          .to_vector<float>(),
+      Near(binary_cross_entropy_with_logits(x, t, Reduction::kNone).to_vector<float>(), 1e-6f));
+  EXPECT_THAT(
+      ErrorOf([&] { binary_cross_entropy_with_logits(x, t, Reduction::kMean, zeros({3})); }),
+      HasSubstr("binary_cross_entropy_with_logits: pos_weight f32[3] must broadcast to "
+                "the input f32[2,4]"));
+}
+
 TEST(NnLossTest, L1AndSmoothL1) {
   Tensor input = Tensor::from_vector<float>({1, 2, 3, 4, -1, 0.5f}, {2, 3});
   Tensor target = Tensor::from_vector<float>({0, 2, 5, 1.5f, -1.25f, 0}, {2, 3});
