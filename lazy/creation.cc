@@ -14,6 +14,7 @@
 #include "lazy/device.h"
 #include "lazy/op_utils.h"
 #include "lazy/ops.h"
+#include "lazy/precompile.h"
 #include "lazy/scalar_tensor.h"
 #include "lazy/tensor_impl.h"
 
@@ -192,6 +193,7 @@ Tensor rand(std::vector<int64_t> sizes, Generator& gen, DType dtype, CallSite si
   CheckSizes("rand", sizes, dtype);
   CheckFloating("rand", dtype, sizes);
   std::vector<double> values = HostValues<double>("rand", sizes);
+  internal::KeepGeneratorWhilePrecompiling keep(gen);
   for (double& v : values) v = gen.NextDouble();
   return Upload("rand", values, sizes, dtype, site, /*below=*/1.0f);
 }
@@ -200,6 +202,7 @@ Tensor randn(std::vector<int64_t> sizes, Generator& gen, DType dtype, CallSite s
   CheckSizes("randn", sizes, dtype);
   CheckFloating("randn", dtype, sizes);
   std::vector<double> values = HostValues<double>("randn", sizes);
+  internal::KeepGeneratorWhilePrecompiling keep(gen);
   for (double& v : values) v = gen.NextNormal();
   return Upload("randn", values, sizes, dtype, site);
 }
@@ -229,6 +232,7 @@ Tensor normal(std::vector<int64_t> sizes, Generator& gen, double mean, double st
     ThrowOpError("normal: expected a finite mean and std >= 0, got mean=", mean, " std=", std);
   }
   std::vector<double> values = HostValues<double>("normal", sizes);
+  internal::KeepGeneratorWhilePrecompiling keep(gen);
   for (double& v : values) v = mean + std * gen.NextNormal();
   return Upload("normal", values, sizes, dtype, site);
 }
@@ -248,6 +252,7 @@ Tensor trunc_normal(std::vector<int64_t> sizes, Generator& gen, double mean, dou
                  "); expected bounds near the mean");
   }
   std::vector<double> values = HostValues<double>("trunc_normal", sizes);
+  internal::KeepGeneratorWhilePrecompiling keep(gen);
   for (double& v : values) {
     do {
       v = mean + std * gen.NextNormal();

@@ -1,9 +1,12 @@
 #include "lazy/generator.h"
 
+#include <bit>
 #include <cmath>
 #include <numbers>
 
+#include "absl/strings/str_cat.h"
 #include "util/check.h"
+#include "util/error.h"
 
 namespace kiln {
 namespace {
@@ -63,6 +66,30 @@ uint64_t Generator::NextBelow(uint64_t n) {
     const uint64_t r = NextU64();
     if (r >= threshold) return r % n;
   }
+}
+
+Generator::State Generator::state() const {
+  return {state_[0],
+          state_[1],
+          state_[2],
+          state_[3],
+          has_spare_normal_ ? 1u : 0u,
+          std::bit_cast<uint64_t>(spare_normal_)};
+}
+
+void Generator::set_state(const State& state) {
+  if ((state[0] | state[1] | state[2] | state[3]) == 0) {
+    throw Error(
+        "Generator::set_state: the four stream words are all zero, which no generator "
+        "state is");
+  }
+  if (state[4] > 1) {
+    throw Error(
+        absl::StrCat("Generator::set_state: the spare-normal flag must be 0 or 1, got ", state[4]));
+  }
+  for (int i = 0; i < 4; ++i) state_[i] = state[i];
+  has_spare_normal_ = state[4] == 1;
+  spare_normal_ = std::bit_cast<double>(state[5]);
 }
 
 }  // namespace kiln

@@ -5,6 +5,7 @@
 //
 //   kiln::Generator gen(42);
 //   auto w = kiln::randn({192, 768}, gen);
+#include <array>
 #include <cstdint>
 
 namespace kiln {
@@ -20,6 +21,14 @@ class Generator {
   double NextNormal();
   // Uniform integer in [0, n), n > 0, without modulo bias.
   uint64_t NextBelow(uint64_t n);
+
+  // The whole state, for checkpoints: xoshiro256**'s four words, then the Box-Muller
+  // spare (a flag and the double's bits). set_state(state()) continues the stream exactly.
+  using State = std::array<uint64_t, 6>;
+  State state() const;
+  // Throws kiln::Error unless `state` is one that state() can return: xoshiro's words
+  // not all zero (a stream that would stay zero) and a flag of 0 or 1.
+  void set_state(const State& state);
 
  private:
   uint64_t state_[4];

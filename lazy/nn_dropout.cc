@@ -22,14 +22,18 @@ void CheckDropRate(std::string_view module, std::string_view name, double p) {
 }
 
 Dropout::Dropout(double p, Generator& gen)
-    : Module("Dropout"), p_(p), stream_(StreamSeed("Dropout", p, gen)) {}
+    : Module("Dropout"), p_(p), stream_(StreamSeed("Dropout", p, gen)) {
+  register_generator("generator", stream_);
+}
 
 Tensor Dropout::forward(const Tensor& x, CallSite site) const {
   return dropout(x, p_, stream_, is_training(), site);
 }
 
 DropPath::DropPath(double p, Generator& gen)
-    : Module("DropPath"), p_(p), stream_(StreamSeed("DropPath", p, gen)) {}
+    : Module("DropPath"), p_(p), stream_(StreamSeed("DropPath", p, gen)) {
+  register_generator("generator", stream_);
+}
 
 Tensor DropPath::forward(const Tensor& x, CallSite site) const {
   return drop_path(x, p_, stream_, is_training(), site);

@@ -5,8 +5,10 @@
 //
 // Each module owns its random stream, seeded at construction from the generator it is
 // given, so a module needs nothing passed to its forward and outlives no one else's
-// generator. A module with p = 0 draws no seed: giving a model zero-rate dropout leaves the
-// weights drawn from the same generator as they were.
+// generator. The stream is registered as the module's "generator" (Module::rng_state), so
+// a resumed run goes on with the masks the uninterrupted one would have drawn. A module with p = 0
+// draws no seed: giving a model zero-rate dropout leaves the weights drawn from the same generator
+// as they were.
 #include <string_view>
 
 #include "lazy/generator.h"

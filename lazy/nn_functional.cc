@@ -32,6 +32,13 @@ void CheckDropProbability(std::string_view op, const Tensor& x, double p) {
   }
 }
 
+// x where `uniform` < 1 - p, scaled by 1 / (1 - p), and 0 elsewhere: dropout and drop_path
+// given their uniform draws.
+Tensor KeepScaled(const Tensor& x, const Tensor& uniform, double p, const CallSite& site) {
+  const Tensor keep = lt(uniform, 1 - p, site);
+  return mul(x, mul(internal::CastTo(keep, x.dtype(), site), 1 / (1 - p), site), site);
+}
+
 }  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, CallSite site) {
@@ -118,8 +125,7 @@ Tensor dropout(const Tensor& x, double p, Generator& gen, bool training, CallSit
   CheckDropProbability("dropout", x, p);
   if (!training || p == 0) return x;
   if (p == 1) return mul(x, 0.0, site);
-  const Tensor keep = lt(rand_like(x, gen, site), 1 - p, site);
-  return mul(x, mul(internal::CastTo(keep, x.dtype(), site), 1 / (1 - p), site), site);
+  return KeepScaled(x, rand_like(x, gen, site), p, site);
 }
 
 Tensor drop_path(const Tensor& x, double p, Generator& gen, bool training, CallSite site) {
@@ -131,9 +137,8 @@ Tensor drop_path(const Tensor& x, double p, Generator& gen, bool training, CallS
   if (p == 1) return mul(x, 0.0, site);
   std::vector<int64_t> per_sample(x.dim(), 1);
   per_sample[0] = x.size(0);
-  const Tensor keep =
-      lt(internal::RandUniformTensor(std::move(per_sample), x.dtype(), gen, x, site), 1 - p, site);
-  return mul(x, mul(internal::CastTo(keep, x.dtype(), site), 1 / (1 - p), site), site);
+  return KeepScaled(x, internal::RandUniformTensor(std::move(per_sample), x.dtype(), gen, x, site),
+                    p, site);
 }
 
 Tensor softplus(const Tensor& x, double beta, double threshold, CallSite site) {

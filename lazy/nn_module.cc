@@ -1,6 +1,8 @@
 // Registration, hierarchical naming, modes and state_dict loading for nn::Module.
 #include "lazy/nn_module.h"
 
+#include <algorithm>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,7 +33,7 @@ void Module::CheckNewName(const std::string& what, const std::string& name) cons
     }
     return false;
   };
-  if (taken(parameters_) || taken(buffers_) || taken(children_)) {
+  if (taken(parameters_) || taken(buffers_) || taken(generators_) || taken(children_)) {
     throw Error(absl::StrCat(type_name_, ": cannot register ", what, " '", name,
                              "': the name is already taken"));
   }
@@ -62,6 +64,11 @@ Tensor Module::register_buffer(const std::string& name, Tensor tensor) {
   }
   buffers_.emplace_back(name, tensor);
   return tensor;
+}
+
+void Module::register_generator(const std::string& name, Generator& gen) {
+  CheckNewName("generator", name);
+  generators_.emplace_back(name, &gen);
 }
 
 void Module::RegisterModule(const std::string& name, std::shared_ptr<Module> module) {
@@ -108,6 +115,18 @@ std::vector<std::pair<std::string, Tensor>> Module::named_buffers(bool recurse) 
 std::vector<Tensor> Module::buffers(bool recurse) const {
   std::vector<Tensor> out;
   for (auto& [name, tensor] : named_buffers(recurse)) out.push_back(std::move(tensor));
+  return out;
+}
+
+void Module::CollectGenerators(const std::string& prefix,
+                               std::vector<std::pair<std::string, Generator*>>* out) const {
+  for (const auto& [name, gen] : generators_) out->emplace_back(Join(prefix, name), gen);
+  for (const auto& [name, child] : children_) child->CollectGenerators(Join(prefix, name), out);
+}
+
+std::vector<std::pair<std::string, Generator*>> Module::named_generators() const {
+  std::vector<std::pair<std::string, Generator*>> out;
+  CollectGenerators("", &out);
   return out;
 }
 
@@ -160,6 +179,41 @@ void Module::load_state_dict(const StateDict& state) {
       absl::StrCat(type_name_, "::load_state_dict"), "model", targets, state);
   NoGradGuard no_grad;
   for (size_t i = 0; i < targets.size(); ++i) targets[i].second.assign_(*sources[i]);
+}
+
+StateDict Module::rng_state() const {
+  StateDict state;
+  for (const auto& [name, gen] : named_generators()) {
+    const Generator::State words = gen->state();
+    state.emplace(name,
+                  Tensor::from_vector<int64_t>(std::vector<int64_t>(words.begin(), words.end()),
+                                               {static_cast<int64_t>(words.size())}));
+  }
+  return state;
+}
+
+void Module::load_rng_state(const StateDict& state) {
+  const std::vector<std::pair<std::string, Generator*>> generators = named_generators();
+  const StateDict current = rng_state();
+  const std::vector<std::pair<std::string, Tensor>> targets(current.begin(), current.end());
+  const std::vector<const Tensor*> sources = internal::MatchStateDict(
+      absl::StrCat(type_name_, "::load_rng_state"), "model", targets, state);
+  // Every state is tried on a copy first: a failed load must change nothing.
+  std::map<std::string, Generator> loaded;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const std::vector<int64_t> values = sources[i]->to_vector<int64_t>();
+    Generator::State words;
+    std::copy(values.begin(), values.end(), words.begin());
+    Generator gen;
+    try {
+      gen.set_state(words);
+    } catch (const Error& e) {
+      throw Error(
+          absl::StrCat(type_name_, "::load_rng_state: '", targets[i].first, "': ", e.what()));
+    }
+    loaded.emplace(targets[i].first, gen);
+  }
+  for (const auto& [name, gen] : generators) *gen = loaded.at(name);
 }
 
 }  // namespace kiln::nn

@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "lazy/generator.h"
 #include "lazy/state_dict.h"
 #include "lazy/tensor.h"
 
@@ -48,6 +49,10 @@ class Module {
   Tensor register_parameter(const std::string& name, Tensor tensor);
   // Registers `tensor` as a buffer: saved in state_dict(), never given gradients.
   Tensor register_buffer(const std::string& name, Tensor tensor);
+  // Registers `gen`, a generator the module owns (a member, so it lives as long as the
+  // module), as its random stream called `name`: saved by rng_state(), never by
+  // state_dict(), so a model's weights keep PyTorch's names.
+  void register_generator(const std::string& name, Generator& gen);
   // Registers `module` as a submodule called `name` and returns it with its own type.
   template <typename M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
@@ -64,6 +69,8 @@ class Module {
   // Buffers, in the same order as parameters.
   std::vector<Tensor> buffers(bool recurse = true) const;
   std::vector<std::pair<std::string, Tensor>> named_buffers(bool recurse = true) const;
+  // Registered generators, in the same order as parameters.
+  std::vector<std::pair<std::string, Generator*>> named_generators() const;
   // Direct submodules in registration order.
   std::vector<std::shared_ptr<Module>> children() const;
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const {
@@ -97,6 +104,14 @@ class Module {
   // see the loaded values, and the loaded values share the source's storage.
   void load_state_dict(const StateDict& state);
 
+  // The state of every registered generator (Generator::state as an i64[6] tensor) by
+  // hierarchical name ("blocks.0.drop_path1.generator"): with the weights and the
+  // optimizer's state, what a run needs to go on drawing the dropout masks it would have.
+  StateDict rng_state() const;
+  // Sets every registered generator from `state`, whose keys must be rng_state()'s
+  // exactly. Everything is checked first, so a failed load changes nothing.
+  void load_rng_state(const StateDict& state);
+
  private:
   void RegisterModule(const std::string& name, std::shared_ptr<Module> module);
   // Throws unless `name` can name a new member of this module.
@@ -104,11 +119,14 @@ class Module {
   // Appends this tree's parameters (or buffers) with names prefixed by `prefix`.
   void CollectNamed(bool buffers, bool recurse, const std::string& prefix,
                     std::vector<std::pair<std::string, Tensor>>* out) const;
+  void CollectGenerators(const std::string& prefix,
+                         std::vector<std::pair<std::string, Generator*>>* out) const;
 
   std::string type_name_;
   bool training_ = true;
   std::vector<std::pair<std::string, Tensor>> parameters_;
   std::vector<std::pair<std::string, Tensor>> buffers_;
+  std::vector<std::pair<std::string, Generator*>> generators_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
 };
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "lazy/materialized_tensor.h"
 #include "lazy/ops.h"
 #include "lazy/precompile.h"
 #include "util/error.h"
@@ -19,11 +20,12 @@ AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions options)
   CheckOption("beta1", options_.beta1, 0, 1, false);
   CheckOption("beta2", options_.beta2, 0, 1, false);
   CheckOption("eps", options_.eps, 0, std::numeric_limits<double>::infinity(), false);
-  // State is made here rather than at the first step: see Optimizer::ZerosLike.
+  // State is made here rather than at the first step: see lazy/materialized_tensor.h.
   state_.resize(param_groups().size());
   for (size_t g = 0; g < state_.size(); ++g) {
     for (const Tensor& p : param_groups()[g].params) {
-      state_[g].push_back({.exp_avg = ZerosLike(p), .exp_avg_sq = ZerosLike(p)});
+      state_[g].push_back({.exp_avg = internal::MaterializedZeros(p),
+                           .exp_avg_sq = internal::MaterializedZeros(p)});
     }
   }
 }

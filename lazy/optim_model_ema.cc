@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lazy/grad_mode.h"
+#include "lazy/materialized_tensor.h"
 #include "util/error.h"
 
 namespace kiln::optim {
@@ -19,30 +20,11 @@ double CheckDecay(double decay) {
   return decay;
 }
 
-// A materialised copy of t's value: a buffer of its own, not a pending op.
-Tensor MaterializedCopy(const Tensor& t) {
-  const std::vector<int64_t> sizes(t.sizes().begin(), t.sizes().end());
-  switch (t.dtype()) {
-    case DType::kF32:
-      return Tensor::from_vector<float>(t.to_vector<float>(), sizes);
-    case DType::kF64:
-      return Tensor::from_vector<double>(t.to_vector<double>(), sizes);
-    case DType::kI32:
-      return Tensor::from_vector<int32_t>(t.to_vector<int32_t>(), sizes);
-    case DType::kI64:
-      return Tensor::from_vector<int64_t>(t.to_vector<int64_t>(), sizes);
-    case DType::kBool:
-      return Tensor::from_vector<bool>(t.to_vector<bool>(), sizes);
-    default:
-      throw Error(absl::StrCat("ModelEma: cannot average a tensor ", t.shape().ToString()));
-  }
-}
-
 }  // namespace
 
 ModelEma::ModelEma(const nn::Module& model, double decay) : decay_(CheckDecay(decay)) {
   for (const auto& [name, value] : model.state_dict()) {
-    averages_.emplace(name, MaterializedCopy(value));
+    averages_.emplace(name, internal::MaterializedCopy(value));
   }
 }
 

@@ -14,7 +14,7 @@
 // parameter and buffer (other buffers take the value) as lazy ops, with the decay a
 // runtime scalar: a decay that changes every step (a warm-up) never recompiles. The
 // averages start as materialised copies of the model's values, made at construction
-// (as optimizer state is, and for the same reason: see Optimizer::ZerosLike).
+// (as optimizer state is, and for the same reason: see lazy/materialized_tensor.h).
 #include <vector>
 
 #include "lazy/nn_module.h"

@@ -11,7 +11,6 @@
 #include "lazy/precompile.h"
 #include "lazy/tensor_impl.h"
 #include "util/error.h"
-#include "util/metrics.h"
 
 namespace kiln::optim {
 namespace {
@@ -165,17 +164,6 @@ double Optimizer::lr(size_t group) const {
 double Optimizer::weight_decay(size_t group) const {
   CheckGroup(group);
   return *groups_[group].weight_decay;
-}
-
-Tensor Optimizer::ZerosLike(const Tensor& param) {
-  Backend* backend = param.impl()->backend();
-  const Shape& shape = param.shape();
-  const std::vector<char> zeros(shape.byte_size(), 0);
-  absl::StatusOr<BufferPtr> buffer = backend->CopyIn(shape, zeros.data());
-  ThrowIfError(buffer.status());
-  static metrics::Counter* transfers = metrics::GetCounter("TransferToDevice");
-  transfers->Add();
-  return Tensor(TensorImpl::Create(*std::move(buffer), backend));
 }
 
 void Optimizer::CheckOption(const char* option, double value, double lo, double hi,

@@ -103,12 +103,6 @@ class Optimizer {
   // Called under NoGradGuard.
   virtual void UpdateParameter(size_t group, size_t index, Tensor& param, const Tensor& grad) = 0;
 
-  // A materialised tensor of zeros shaped like `param`, on its device: how subclasses
-  // make their state, in their constructors. Why there: state that is a plain buffer
-  // and older than the step's tensors makes the first step trace the same graph as
-  // every later one (mark_step orders its outputs by tensor creation, so state made
-  // during the first step would follow that step's gradients and hash differently).
-  static Tensor ZerosLike(const Tensor& param);
   // Throws kiln::Error "<name>: <option> must be in <range>, got <value>" unless
   // lo <= value < hi (hi_inclusive: value <= hi).
   void CheckOption(const char* option, double value, double lo, double hi, bool hi_inclusive) const;

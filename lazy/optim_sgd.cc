@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "lazy/materialized_tensor.h"
 #include "lazy/ops.h"
 #include "util/error.h"
 
@@ -18,11 +19,12 @@ SGD::SGD(std::vector<ParamGroup> groups, SGDOptions options)
   if (options_.nesterov && options_.momentum == 0) {
     throw Error("SGD: nesterov needs a momentum > 0, got momentum 0");
   }
-  // State is made here rather than at the first step: see Optimizer::ZerosLike.
+  // State is made here rather than at the first step: see lazy/materialized_tensor.h.
   momentum_.resize(param_groups().size());
   if (options_.momentum == 0) return;
   for (size_t g = 0; g < momentum_.size(); ++g) {
-    for (const Tensor& p : param_groups()[g].params) momentum_[g].push_back(ZerosLike(p));
+    for (const Tensor& p : param_groups()[g].params)
+      momentum_[g].push_back(internal::MaterializedZeros(p));
   }
 }
 

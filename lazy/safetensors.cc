@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "lazy/graph_executor.h"
@@ -343,6 +344,10 @@ void LoadStateInto(const std::string& path, Target& target, SafetensorsMetadata*
   if (metadata != nullptr) *metadata = std::move(read_metadata);
 }
 
+// Key prefixes of a training state file.
+constexpr char kOptimizerPrefix[] = "optimizer.";
+constexpr char kRngPrefix[] = "rng.";
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, const nn::Module& model,
@@ -362,6 +367,50 @@ void save_checkpoint(const std::string& path, const optim::Optimizer& optimizer,
 void load_checkpoint(const std::string& path, optim::Optimizer& optimizer,
                      SafetensorsMetadata* metadata) {
   LoadStateInto(path, optimizer, metadata);
+}
+
+void save_training_state(const std::string& path, const nn::Module& model,
+                         const optim::Optimizer& optimizer, const SafetensorsMetadata& metadata) {
+  TensorMap tensors;
+  for (const auto& [name, tensor] : optimizer.state_dict()) {
+    tensors.emplace(absl::StrCat(kOptimizerPrefix, name), tensor);
+  }
+  for (const auto& [name, tensor] : model.rng_state()) {
+    tensors.emplace(absl::StrCat(kRngPrefix, name), tensor);
+  }
+  save_safetensors(path, tensors, metadata);
+}
+
+void load_training_state(const std::string& path, nn::Module& model, optim::Optimizer& optimizer,
+                         SafetensorsMetadata* metadata) {
+  SafetensorsMetadata read_metadata;
+  const TensorMap tensors = load_safetensors(path, &read_metadata);
+  StateDict optimizer_state;
+  StateDict rng_state;
+  for (const auto& [name, tensor] : tensors) {
+    if (absl::StartsWith(name, kOptimizerPrefix)) {
+      optimizer_state.emplace(name.substr(sizeof(kOptimizerPrefix) - 1), tensor);
+    } else if (absl::StartsWith(name, kRngPrefix)) {
+      rng_state.emplace(name.substr(sizeof(kRngPrefix) - 1), tensor);
+    } else {
+      throw Error(absl::StrCat(path, ": unexpected key '", name,
+                               "' in a training state (keys are '", kOptimizerPrefix, "...' and '",
+                               kRngPrefix, "...')"));
+    }
+  }
+  const StateDict rng_before = model.rng_state();
+  try {
+    model.load_rng_state(rng_state);
+    try {
+      optimizer.load_state_dict(optimizer_state);
+    } catch (const Error&) {
+      model.load_rng_state(rng_before);  // a failed load changes nothing
+      throw;
+    }
+  } catch (const Error& e) {
+    throw Error(absl::StrCat(path, ": ", e.what()));
+  }
+  if (metadata != nullptr) *metadata = std::move(read_metadata);
 }
 
 }  // namespace kiln

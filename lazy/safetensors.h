@@ -12,6 +12,7 @@
 //
 //   kiln::save_checkpoint("vit.safetensors", *model, {{"step", "1000"}});
 //   kiln::save_checkpoint("vit.optimizer.safetensors", opt);   // to resume training
+//   kiln::save_training_state("vit.train.safetensors", *model, opt);  // ... with dropout
 //   kiln::load_checkpoint("vit.safetensors", *fresh_model);
 //
 // As the reference implementation writes them, tensors are ordered by dtype alignment
@@ -72,5 +73,19 @@ void save_checkpoint(const std::string& path, const optim::Optimizer& optimizer,
 // does not fit.
 void load_checkpoint(const std::string& path, optim::Optimizer& optimizer,
                      SafetensorsMetadata* metadata = nullptr);
+
+// Saves what training needs besides the weights to go on exactly where it stopped: the
+// optimizer's state_dict (keys "optimizer." + its names) and the model's random streams
+// (keys "rng." + Module::rng_state's names: the dropout modules' generators).
+//
+//   kiln::save_checkpoint("ckpt-1000.safetensors", *model);                 // weights
+//   kiln::save_training_state("ckpt-1000.train.safetensors", *model, opt);  // the rest
+void save_training_state(const std::string& path, const nn::Module& model,
+                         const optim::Optimizer& optimizer,
+                         const SafetensorsMetadata& metadata = {});
+// Loads a file of save_training_state into `model`'s generators and `optimizer`. Every
+// key must be one of theirs; nothing changes when anything in the file does not fit.
+void load_training_state(const std::string& path, nn::Module& model, optim::Optimizer& optimizer,
+                         SafetensorsMetadata* metadata = nullptr);
 
 }  // namespace kiln

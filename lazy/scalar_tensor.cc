@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "lazy/precompile.h"
 #include "lazy/tensor_impl.h"
 #include "util/error.h"
 
@@ -52,6 +53,7 @@ Tensor ArangeTensor(int64_t size, DType dtype, const Tensor& like, const CallSit
 
 Tensor RandUniformTensor(std::vector<int64_t> sizes, DType dtype, Generator& gen,
                          const Tensor& like, const CallSite& site) {
+  internal::KeepGeneratorWhilePrecompiling keep(gen);
   // 53 bits: a runtime scalar travels as an f64, which holds them exactly.
   const double key = static_cast<double>(gen.NextU64() >> 11);
   return RecordOp(OpKind::kRandUniform, {ScalarTensor(key, DType::kI64, like, site)},

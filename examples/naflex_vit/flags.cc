@@ -78,9 +78,16 @@ std::string Usage() {
   --threads N          cpu backend threads (default: every core)
   --save PATH          write the trained model as a safetensors checkpoint
   --load PATH          start from a safetensors checkpoint
+  --checkpoint-every N write a checkpoint every N steps and after the last, into
+                       --out-dir: checkpoint-<step>.safetensors (the weights) and
+                       checkpoint-<step>.train.safetensors (optimizer, dropout streams)
+  --resume PATH        go on from a checkpoint-<step>.safetensors of a run with the same
+                       seed, data, buckets and token budget: the same batches, learning
+                       rates and dropout masks as if it had not stopped
   --dump-batches DIR   write the starting weights and every training batch (safetensors)
                        for a replay on another implementation
-  --out-dir DIR        where train_log.csv and loss_curve.svg go (default naflex_vit_out)
+  --out-dir DIR        where train_log.csv, loss_curve.svg and checkpoints go (default
+                       naflex_vit_out)
   --bench              print one JSON line of figures at the end
   --help               this text
 )";
@@ -147,6 +154,10 @@ CliOptions ParseFlags(const std::vector<std::string>& args) {
       out.save_path = next();
     } else if (flag == "--load") {
       out.train.load_path = next();
+    } else if (flag == "--checkpoint-every") {
+      out.train.checkpoint_every = ParseInt(flag, next(), 1);
+    } else if (flag == "--resume") {
+      out.train.resume_path = next();
     } else if (flag == "--dump-batches") {
       out.train.dump_dir = next();
     } else if (flag == "--out-dir") {
@@ -155,6 +166,7 @@ CliOptions ParseFlags(const std::vector<std::string>& args) {
       throw Error(absl::StrCat("unknown flag '", flag, "' (see --help)"));
     }
   }
+  out.train.checkpoint_dir = out.out_dir;
   return out;
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/strings/str_join.h"
+#include "examples/naflex_vit/checkpoints.h"
 #include "examples/naflex_vit/flags.h"
 #include "examples/naflex_vit/report.h"
 #include "examples/naflex_vit/trainer.h"
@@ -48,6 +49,7 @@ int Run(const naflex::CliOptions& cli) {
               absl::StrJoin(t.buckets, ", ").c_str(), static_cast<long long>(t.token_budget), t.lr,
               static_cast<unsigned long long>(t.seed),
               cli.device.empty() ? kiln::config().device.c_str() : cli.device.c_str());
+  if (!t.resume_path.empty()) std::printf("resuming from %s\n", t.resume_path.c_str());
   std::printf("compiling every bucket's training and evaluation step first (kiln::precompile)...\n");
   std::fflush(stdout);
 
@@ -55,22 +57,22 @@ int Run(const naflex::CliOptions& cli) {
   const int64_t log_every = std::max<int64_t>(1, t.steps / 20);
   Clock::time_point train_start;
   int64_t valid_so_far = 0;
-  bool first_step = true;
+  std::optional<int64_t> first_step;  // 0, or where a resumed run started
   const auto on_step = [&](const naflex::StepRecord& r, int64_t total) {
-    if (first_step) {
+    if (!first_step) {
       train_start = Clock::now() - std::chrono::duration_cast<Clock::duration>(
                                        std::chrono::duration<double>(r.seconds + r.data_seconds));
-      first_step = false;
+      first_step = r.step;
     }
     valid_so_far += r.valid_tokens;
     const double elapsed = std::chrono::duration<double>(Clock::now() - train_start).count();
-    const std::string line =
-        naflex::ProgressLine(r, total, elapsed, elapsed > 0 ? valid_so_far / elapsed : 0);
+    const std::string line = naflex::ProgressLine(r, *first_step, total, elapsed,
+                                                  elapsed > 0 ? valid_so_far / elapsed : 0);
     if (tty) {
       std::printf("\r%s\033[K", line.c_str());
       if (r.step + 1 == total) std::printf("\n");
       std::fflush(stdout);
-    } else if ((r.step + 1) % log_every == 0 || r.step == 0 || r.step + 1 == total) {
+    } else if ((r.step + 1) % log_every == 0 || r.step == *first_step || r.step + 1 == total) {
       std::printf("%s\n", line.c_str());
       std::fflush(stdout);
     }
@@ -117,14 +119,19 @@ int Run(const naflex::CliOptions& cli) {
               "median step %.0f ms\n",
               f.valid_tokens_per_s, f.padded_tokens_per_s, 100 * f.padding_fraction,
               f.median_step_ms);
-  std::printf("loss: %.4f at step 0 -> %.4f at step %lld\n", result.first_loss, result.final_loss,
-              static_cast<long long>(result.steps.size()) - 1);
+  std::printf("loss: %.4f at step %lld -> %.4f at step %lld\n", result.first_loss,
+              static_cast<long long>(result.steps.front().step), result.final_loss,
+              static_cast<long long>(result.steps.back().step));
   if (result.eval_samples > 0) {
     std::printf("held-out accuracy: %.1f%% (%lld samples, loss %.4f)\n", 100 * result.eval_accuracy,
                 static_cast<long long>(result.eval_samples), result.eval_loss);
   }
   std::printf("files: %s, %s", csv.c_str(), svg.c_str());
   if (!cli.save_path.empty()) std::printf(", %s", cli.save_path.c_str());
+  if (t.checkpoint_every > 0) {
+    std::printf(", checkpoints up to %s",
+                naflex::CheckpointPath(t.checkpoint_dir, t.steps).c_str());
+  }
   std::printf("\nwall time: %.1f s\n",
               std::chrono::duration<double>(Clock::now() - start).count());
   if (cli.bench) std::printf("%s\n", naflex::BenchJson(result).c_str());

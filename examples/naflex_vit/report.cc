@@ -151,12 +151,13 @@ std::string BenchJson(const TrainResult& result) {
   return out.Dump();
 }
 
-std::string ProgressLine(const StepRecord& record, int64_t total_steps, double elapsed_seconds,
-                         double valid_tokens_per_s) {
+std::string ProgressLine(const StepRecord& record, int64_t first_step, int64_t total_steps,
+                         double elapsed_seconds, double valid_tokens_per_s) {
   const int64_t done = record.step + 1;
-  const double eta = done > 0 ? elapsed_seconds / static_cast<double>(done) *
-                                    static_cast<double>(total_steps - done)
-                              : 0;
+  const int64_t done_here = done - first_step;
+  const double eta = done_here > 0 ? elapsed_seconds / static_cast<double>(done_here) *
+                                         static_cast<double>(total_steps - done)
+                                   : 0;
   return absl::StrFormat("step %d/%d  loss %.4f  %.0f tok/s  compiles %d  ETA %s", done,
                          total_steps, record.loss, valid_tokens_per_s, record.compiles,
                          FormatDuration(eta));

@@ -30,9 +30,10 @@ RunFigures Figures(const TrainResult& result);
 // cache_hits, padding_fraction, first_loss, final_loss, eval_accuracy, steps.
 std::string BenchJson(const TrainResult& result);
 
-// "step 37/100  loss 1.2345  4012 tok/s  compiles 6  ETA 1m52s" (no newline).
-std::string ProgressLine(const StepRecord& record, int64_t total_steps, double elapsed_seconds,
-                         double valid_tokens_per_s);
+// "step 37/100  loss 1.2345  4012 tok/s  compiles 6  ETA 1m52s" (no newline), for a run
+// that started (or resumed) at step `first_step` `elapsed_seconds` ago.
+std::string ProgressLine(const StepRecord& record, int64_t first_step, int64_t total_steps,
+                         double elapsed_seconds, double valid_tokens_per_s);
 
 // Writes `text` to `path`; throws kiln::Error naming the path on failure.
 void WriteTextFile(const std::string& path, const std::string& text);

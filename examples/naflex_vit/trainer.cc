@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "examples/naflex_vit/batch_prefetcher.h"
+#include "examples/naflex_vit/checkpoints.h"
 #include "examples/naflex_vit/fashion_mnist.h"
 #include "examples/naflex_vit/procedural_data.h"
 #include "lazy/bucketing.h"
@@ -137,6 +138,13 @@ void ValidateOptions(const TrainOptions& options) {
   }
   if (options.lr <= 0) fail(absl::StrCat("learning rate must be positive, got ", options.lr));
   if (options.eval_batches < 0) fail("eval batches must be >= 0");
+  if (options.checkpoint_every < 0) fail("checkpoint interval must be >= 0");
+  if (options.checkpoint_every > 0 && options.checkpoint_dir.empty()) {
+    fail("checkpoints need a directory to go to");
+  }
+  if (!options.resume_path.empty() && !options.load_path.empty()) {
+    fail("a run either resumes a checkpoint or starts from loaded weights, not both");
+  }
   if (options.data != "procedural" && options.data != "fashion-mnist") {
     fail(absl::StrCat("unknown data set '", options.data, "' (procedural or fashion-mnist)"));
   }
@@ -223,6 +231,9 @@ TrainResult Train(const TrainOptions& options_in, const StepCallback& on_step) {
     kiln::save_checkpoint(options.dump_dir + "/init.safetensors", model);
   }
   std::unique_ptr<kiln::optim::AdamW> opt = MakeOptimizer(model, options);
+  const int64_t first_step = options.resume_path.empty()
+                                 ? 0
+                                 : ResumeFromCheckpoint(options.resume_path, model, *opt, options);
   const int64_t warmup = std::min(options.warmup_steps, options.steps - 1);
   const kiln::optim::LrSchedule schedule =
       kiln::optim::WarmupCosineSchedule(options.lr, warmup, options.steps,
@@ -265,7 +276,7 @@ TrainResult Train(const TrainOptions& options_in, const StepCallback& on_step) {
   const int64_t compiles_before_training = Compiles();
   const Clock::time_point train_start = Clock::now();
   int64_t next_id = 0;
-  const auto next_batch = [&] {
+  const auto next_ids = [&] {
     std::optional<kiln::Batch> batch;
     while (!batch) {
       const int64_t id = next_id++;
@@ -273,8 +284,12 @@ TrainResult Train(const TrainOptions& options_in, const StepCallback& on_step) {
       if (tokens > batcher.buckets().largest()) continue;  // longer than every bucket
       batch = batcher.add(id, tokens);
     }
-    return MakeHostBatch(*data.train, *batch, grid);
+    return *batch;
   };
+  const auto next_batch = [&] { return MakeHostBatch(*data.train, next_ids(), grid); };
+  // A resumed run's data goes on where the checkpoint's stopped: the batches before are
+  // chosen again (from the samples' sizes alone, which are cheap) and dropped.
+  for (int64_t step = 0; step < first_step; ++step) next_ids();
   int prefetch = options.prefetch_batches;
   if (prefetch < 0) {
     const int threads = kiln::config().num_threads;
@@ -283,7 +298,7 @@ TrainResult Train(const TrainOptions& options_in, const StepCallback& on_step) {
   }
   std::optional<BatchPrefetcher> prefetcher;
   if (prefetch > 0) prefetcher.emplace(next_batch, prefetch);
-  for (int64_t step = 0; step < options.steps; ++step) {
+  for (int64_t step = first_step; step < options.steps; ++step) {
     const Clock::time_point data_start = Clock::now();
     const ModelBatch mb = ToModelBatch(prefetcher ? prefetcher->Pop() : next_batch());
     if (!options.dump_dir.empty()) DumpBatch(options.dump_dir, step, mb);
@@ -304,6 +319,10 @@ TrainResult Train(const TrainOptions& options_in, const StepCallback& on_step) {
     record.seconds = SecondsSince(step_start);
     record.compiles = Compiles();
     result.steps.push_back(record);
+    if (options.checkpoint_every > 0 &&
+        ((step + 1) % options.checkpoint_every == 0 || step + 1 == options.steps)) {
+      SaveCheckpoint(options.checkpoint_dir, step + 1, model, *opt, options);
+    }
     if (on_step) on_step(record, options.steps);
   }
   result.train_seconds = SecondsSince(train_start);

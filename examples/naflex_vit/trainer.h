@@ -41,6 +41,13 @@ struct TrainOptions {
   ModelConfig model;
   // Checkpoint to start from (empty: fresh weights from `seed`).
   std::string load_path;
+  // Every this many steps, and after the last, write a checkpoint that resumes the run
+  // exactly into checkpoint_dir (checkpoints.h); 0: none.
+  int64_t checkpoint_every = 0;
+  std::string checkpoint_dir;
+  // A checkpoint's weights file (checkpoints.h) to go on from: the run starts at the step
+  // the checkpoint was written after. Excludes load_path.
+  std::string resume_path;
   // Where to write the starting weights (init.safetensors) and every training batch
   // (step_NNN.safetensors: tokens, mask, pos_index, pos_weight, labels, weights), so that
   // another implementation can replay the run (bench/naflex_torch_peer.py --replay).
@@ -57,7 +64,7 @@ struct TrainOptions {
 
 // One training step's figures.
 struct StepRecord {
-  int64_t step = 0;
+  int64_t step = 0;  // counted from the start of the run, resumed or not
   int64_t bucket = 0;
   int64_t batch_size = 0;
   int64_t valid_tokens = 0;

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "examples/naflex_vit/batch_prefetcher.h"
+#include "examples/naflex_vit/checkpoints.h"
 #include "examples/naflex_vit/flags.h"
 #include "examples/naflex_vit/procedural_data.h"
 #include "examples/naflex_vit/report.h"
@@ -198,6 +199,92 @@ TEST_F(NaFlexTrainTest, PrefetchedBatchesGiveTheSameRun) {
   }
 }
 
+// Dropout masks are drawn from the modules' streams, which precompile leaves alone: a run
+// with regularisation is the same with and without precompile.
+TEST_F(NaFlexTrainTest, PrecompileLeavesARunWithDropoutAsItWas) {
+  TrainOptions options = testing::TinyOptions();
+  options.steps = 4;
+  options.eval_batches = 0;
+  options.model.dropout = 0.1;
+  options.model.drop_path = 0.2;
+  options.model.attn_dropout = 0.1;
+  const TrainResult precompiled = Train(options);
+  options.precompile = false;
+  const TrainResult traced_in_the_run = Train(options);
+  ASSERT_EQ(precompiled.steps.size(), traced_in_the_run.steps.size());
+  for (size_t i = 0; i < precompiled.steps.size(); ++i) {
+    EXPECT_EQ(precompiled.steps[i].loss, traced_in_the_run.steps[i].loss) << i;
+  }
+}
+
+std::vector<std::vector<float>> Weights(const NaFlexViT& model) {
+  std::vector<std::vector<float>> out;
+  for (const kiln::Tensor& p : model.parameters()) out.push_back(p.to_vector<float>());
+  return out;
+}
+
+// --checkpoint-every and --resume: a run stopped at a checkpoint and resumed goes on with
+// the batches, learning rates and dropout masks of the run that did not stop, bit for bit.
+TEST_F(NaFlexTrainTest, AResumedRunIsTheRunThatDidNotStop) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("naflex_resume_" + std::to_string(getpid()));
+  TrainOptions options = testing::TinyOptions();
+  options.steps = 7;
+  options.eval_batches = 0;
+  options.model.depth = 2;
+  options.model.dropout = 0.1;
+  options.model.drop_path = 0.2;
+  options.model.attn_dropout = 0.1;
+  options.checkpoint_every = 3;
+  options.checkpoint_dir = dir.string();
+  const TrainResult whole = Train(options);
+  for (const int64_t steps : {3, 6, 7}) {  // every 3 steps, and after the last
+    EXPECT_TRUE(std::filesystem::exists(CheckpointPath(dir.string(), steps))) << steps;
+    EXPECT_TRUE(std::filesystem::exists(TrainingStatePath(CheckpointPath(dir.string(), steps))));
+  }
+  EXPECT_FALSE(std::filesystem::exists(CheckpointPath(dir.string(), 4)));
+  // The weights file is the model's state_dict alone, loadable as any checkpoint.
+  EXPECT_EQ(kiln::load_safetensors(CheckpointPath(dir.string(), 3)).size(),
+            whole.model->state_dict().size());
+
+  options.checkpoint_every = 0;
+  options.resume_path = CheckpointPath(dir.string(), 3);
+  const int64_t compiles = kiln::metrics::counter("UncachedCompile");
+  const TrainResult resumed = Train(options);
+  EXPECT_EQ(kiln::metrics::counter("UncachedCompile"), compiles);  // every graph cached
+  ASSERT_EQ(resumed.steps.size(), 4u);
+  for (size_t i = 0; i < resumed.steps.size(); ++i) {
+    const StepRecord& a = resumed.steps[i];
+    const StepRecord& b = whole.steps[i + 3];
+    EXPECT_EQ(a.step, b.step);
+    EXPECT_EQ(a.bucket, b.bucket) << a.step;
+    EXPECT_EQ(a.valid_tokens, b.valid_tokens) << a.step;
+    EXPECT_EQ(a.lr, b.lr) << a.step;
+    EXPECT_EQ(a.loss, b.loss) << a.step;
+  }
+  EXPECT_EQ(Weights(*resumed.model), Weights(*whole.model));
+
+  // A run whose data would come in another order, or that has nothing left, is refused.
+  TrainOptions other_seed = options;
+  other_seed.seed = 5;
+  EXPECT_THAT(ErrorOf([&] { Train(other_seed); }),
+              HasSubstr("written by a run with seed 0, data procedural, buckets 32,64, token "
+                        "budget 512, patch 4, sides 4..8; this run has seed 5"));
+  TrainOptions finished = options;
+  finished.resume_path = CheckpointPath(dir.string(), 7);
+  EXPECT_THAT(ErrorOf([&] { Train(finished); }),
+              HasSubstr("the checkpoint is at step 7, nothing is left of a run of 7 steps"));
+  std::filesystem::remove(TrainingStatePath(CheckpointPath(dir.string(), 6)));
+  TrainOptions no_state = options;
+  no_state.resume_path = CheckpointPath(dir.string(), 6);
+  EXPECT_THAT(ErrorOf([&] { Train(no_state); }), HasSubstr("checkpoint-6.train.safetensors"));
+  TrainOptions both = options;
+  both.load_path = CheckpointPath(dir.string(), 3);
+  EXPECT_THAT(ErrorOf([&] { Train(both); }),
+              HasSubstr("either resumes a checkpoint or starts from loaded weights"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(BatchPrefetcherTest, KeepsTheOrderAndRethrowsWhatMakingThrew) {
   int made = 0;
   BatchPrefetcher prefetcher(
@@ -263,7 +350,11 @@ TEST(NaFlexFlagsTest, ParsesEveryFlag) {
                                                            "0.1",
                                                            "--drop-path=0.2",
                                                            "--attn-dropout",
-                                                           "0.05"});
+                                                           "0.05",
+                                                           "--checkpoint-every",
+                                                           "50",
+                                                           "--resume",
+                                                           "out/checkpoint-100.safetensors"});
   EXPECT_EQ(o.train.steps, 12);
   EXPECT_EQ(o.train.buckets, (std::vector<int64_t>{128}));
   EXPECT_EQ(o.train.token_budget, 2048);
@@ -281,6 +372,10 @@ TEST(NaFlexFlagsTest, ParsesEveryFlag) {
   EXPECT_EQ(o.train.model.drop_path, 0.2);
   EXPECT_EQ(o.train.model.attn_dropout, 0.05);
   EXPECT_EQ(o.out_dir, "out");
+  EXPECT_EQ(o.train.checkpoint_every, 50);
+  EXPECT_EQ(o.train.checkpoint_dir, "out");
+  EXPECT_EQ(o.train.resume_path, "out/checkpoint-100.safetensors");
+  EXPECT_EQ(TrainingStatePath(o.train.resume_path), "out/checkpoint-100.train.safetensors");
   EXPECT_TRUE(o.bench);
   const CliOptions defaults = ParseFlags(std::vector<std::string>{});
   EXPECT_EQ(defaults.train.buckets, (std::vector<int64_t>{64, 128, 256}));
@@ -304,6 +399,8 @@ TEST(NaFlexFlagsTest, ErrorsNameTheFlagAndWhatWasExpected) {
   EXPECT_EQ(error({"--data", "imagenet"}),
             "--data: expected procedural or fashion-mnist, got 'imagenet'");
   EXPECT_EQ(error({"--bench=yes"}), "--bench: takes no value, got 'yes'");
+  EXPECT_EQ(error({"--checkpoint-every", "0"}),
+            "--checkpoint-every: expected a positive integer, got '0'");
   EXPECT_EQ(error({"--frobnicate"}), "unknown flag '--frobnicate' (see --help)");
   EXPECT_EQ(error({"steps"}), "unexpected argument 'steps' (flags start with --; see --help)");
   EXPECT_THAT(Usage(), HasSubstr("--token-budget N"));
@@ -324,8 +421,11 @@ TEST(NaFlexReportTest, ProgressLineAndMedian) {
   r.step = 9;
   r.loss = 1.23456;
   r.compiles = 6;
-  EXPECT_EQ(ProgressLine(r, 100, 20.0, 4012.4),
+  EXPECT_EQ(ProgressLine(r, 0, 100, 20.0, 4012.4),
             "step 10/100  loss 1.2346  4012 tok/s  compiles 6  ETA 3m00s");
+  // Resumed at step 5: 5 steps in 20 s, 90 to go.
+  EXPECT_EQ(ProgressLine(r, 5, 100, 20.0, 4012.4),
+            "step 10/100  loss 1.2346  4012 tok/s  compiles 6  ETA 6m00s");
   EXPECT_EQ(Median({3, 1, 2}), 2);
   EXPECT_EQ(Median({4, 1, 2, 3}), 2.5);
   EXPECT_EQ(Median({}), 0);

@@ -1,11 +1,14 @@
 #include "lazy/generator.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
 #include <numbers>
 #include <vector>
+
+#include "util/error.h"
 
 namespace kiln {
 namespace {
@@ -123,6 +126,43 @@ TEST(GeneratorTest, NextBelowCoversTheRangeEvenly) {
   }
   for (int c : counts) EXPECT_NEAR(c, 1000, 150);
   EXPECT_EQ(gen.NextBelow(1), 0u);
+}
+
+// Mid-stream, with a Box-Muller spare pending: another generator set to the state draws
+// exactly what the original goes on to draw.
+TEST(GeneratorTest, SetStateContinuesTheStreamExactly) {
+  Generator gen(21);
+  gen.NextU64();
+  gen.NextNormal();  // leaves the spare normal pending
+  const Generator::State state = gen.state();
+  EXPECT_EQ(state[4], 1u);
+  Generator other(99);
+  other.set_state(state);
+  EXPECT_EQ(other.state(), state);
+  EXPECT_EQ(other.NextNormal(), gen.NextNormal());  // the spare
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(other.NextU64(), gen.NextU64());
+    ASSERT_EQ(other.NextNormal(), gen.NextNormal());
+  }
+}
+
+TEST(GeneratorTest, SetStateRejectsStatesNoGeneratorHasAndKeepsItsOwn) {
+  Generator gen(22);
+  const Generator::State before = gen.state();
+  EXPECT_EQ(before[4], 0u);
+  const auto error_of = [&](const Generator::State& state) -> std::string {
+    try {
+      gen.set_state(state);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_THAT(error_of({0, 0, 0, 0, 0, 0}),
+              ::testing::HasSubstr("Generator::set_state: the four stream words are all zero"));
+  EXPECT_THAT(error_of({1, 2, 3, 4, 2, 0}),
+              ::testing::HasSubstr("the spare-normal flag must be 0 or 1, got 2"));
+  EXPECT_EQ(gen.state(), before);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 #include "lazy/creation.h"
@@ -83,6 +84,73 @@ TEST(NnDropoutModuleTest, RatesOutsideZeroToOneAreRejectedBeforeAnythingIsDrawn)
   EXPECT_THAT(ErrorOf([&] { MLP(4, 8, 4, gen, GeluApproximation::kNone, 2); }),
               HasSubstr("MLP: expected a dropout rate drop in [0, 1], got 2"));
   EXPECT_EQ(gen.NextU64(), untouched.NextU64());
+}
+
+// A model's streams by name, saved and loaded: after a load the model draws again the
+// masks it drew after the save.
+TEST(NnDropoutModuleTest, RngStateNamesEveryStreamAndReplaysTheMasks) {
+  Generator gen(35);
+  MLP mlp(6, 12, 5, gen, GeluApproximation::kNone, 0.4);
+  std::vector<std::string> keys;
+  for (const auto& [name, tensor] : mlp.rng_state()) {
+    keys.push_back(name);
+    EXPECT_EQ(tensor.shape().ToString(), "i64[6]");
+  }
+  EXPECT_THAT(keys, ::testing::ElementsAre("drop1.generator", "drop2.generator"));
+  EXPECT_EQ(mlp.named_generators().size(), 2u);
+  EXPECT_EQ(mlp.state_dict().count("drop1.generator"), 0u);  // not among the weights
+
+  const Tensor x = randn({7, 6}, gen);
+  mlp.forward(x).to_vector<float>();
+  const StateDict saved = mlp.rng_state();
+  const std::vector<float> first = mlp.forward(x).to_vector<float>();
+  const std::vector<float> second = mlp.forward(x).to_vector<float>();
+  EXPECT_NE(first, second);
+  mlp.load_rng_state(saved);
+  EXPECT_EQ(mlp.forward(x).to_vector<float>(), first);
+  EXPECT_EQ(mlp.forward(x).to_vector<float>(), second);
+}
+
+TEST(NnDropoutModuleTest, RngStatesThatDoNotFitChangeNothing) {
+  Generator gen(36);
+  MLP mlp(6, 12, 5, gen, GeluApproximation::kNone, 0.4);
+  const Tensor x = randn({7, 6}, gen);
+  const StateDict saved = mlp.rng_state();
+  const auto with = [&](const std::string& key, const Tensor& value) {
+    StateDict state = saved;
+    if (value.defined()) {
+      state[key] = value;
+    } else {
+      state.erase(key);
+    }
+    return state;
+  };
+  // A new drop1 and a drop2 no generator can have: the load is all or nothing.
+  const Generator::State other = Generator(5).state();
+  StateDict bad_drop2 =
+      with("drop2.generator", Tensor::from_vector<int64_t>({0, 0, 0, 0, 0, 0}, {6}));
+  bad_drop2["drop1.generator"] =
+      Tensor::from_vector<int64_t>(std::vector<int64_t>(other.begin(), other.end()), {6});
+  EXPECT_THAT(ErrorOf([&] { mlp.load_rng_state(bad_drop2); }),
+              HasSubstr("MLP::load_rng_state: 'drop2.generator': Generator::set_state: the four "
+                        "stream words are all zero"));
+  EXPECT_THAT(ErrorOf([&] { mlp.load_rng_state(with("drop1.generator", Tensor())); }),
+              HasSubstr("MLP::load_rng_state: missing keys 'drop1.generator'"));
+  EXPECT_THAT(ErrorOf([&] {
+                mlp.load_rng_state(
+                    with("drop1.generator", Tensor::from_vector<int64_t>({1, 2, 3, 4}, {4})));
+              }),
+              HasSubstr("mismatch for 'drop1.generator': the model has i64[6], the state dict "
+                        "has i64[4]"));
+  EXPECT_THAT(ErrorOf([&] { mlp.load_rng_state(mlp.state_dict()); }),
+              HasSubstr("unexpected keys 'fc1.bias'"));
+  EXPECT_EQ(mlp.rng_state().at("drop1.generator").to_vector<int64_t>(),
+            saved.at("drop1.generator").to_vector<int64_t>());
+  EXPECT_THAT(ErrorOf([&] {
+                Generator stream(1);
+                mlp.register_generator("drop1", stream);
+              }),
+              HasSubstr("MLP: cannot register generator 'drop1': the name is already taken"));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "lazy/creation.h"
 #include "lazy/generator.h"
 #include "lazy/graph_executor.h"
+#include "lazy/nn_linear.h"
 #include "lazy/nn_mlp.h"
 #include "lazy/optim_adamw.h"
 #include "lazy/optim_param_groups.h"
@@ -48,9 +49,9 @@ std::vector<std::string> Keys(const StateDict& state) {
 // A classifier's training steps [from, to) on fixed data, the lr changing every step.
 class Classifier {
  public:
-  explicit Classifier(uint64_t seed, double weight_decay = 0.1)
+  explicit Classifier(uint64_t seed, double weight_decay = 0.1, double dropout = 0)
       : gen_(seed),
-        model_(4, 16, 3, gen_),
+        model_(4, 16, 3, gen_, GeluApproximation::kNone, dropout),
         opt_(DecayGroupsByRank(model_.named_parameters(), weight_decay), {.lr = 0.05}) {}
 
   void Train(int64_t from, int64_t to) {
@@ -205,6 +206,80 @@ TEST(OptimStateTest, LoadsThatDoNotFitChangeNothing) {
   EXPECT_EQ(opt.state(1, 0).step, 2);  // "state.2": the first of group 1
   EXPECT_EQ(opt.lr(1), 0.05 * (kSteps - 1) / kSteps);
   EXPECT_EQ(opt.state(0, 0).exp_avg.to_vector<float>(), exp_avg);
+}
+
+// With dropout, the weights and the optimizer are not enough: the masks go on from the
+// streams' states, which the training state holds beside the optimizer's.
+TEST(OptimStateTest, TrainingStateResumesARunWithDropoutExactly) {
+  constexpr double kDropout = 0.3;
+  Classifier whole(5, 0.1, kDropout);
+  whole.Train(0, kSteps);
+
+  Classifier first_half(5, 0.1, kDropout);
+  first_half.Train(0, kSteps / 2);
+  const std::string model_path = TempPath("dropout_model.safetensors");
+  const std::string state_path = TempPath("dropout.train.safetensors");
+  const std::string opt_path = TempPath("dropout_optimizer.safetensors");
+  save_checkpoint(model_path, first_half.model());
+  save_training_state(state_path, first_half.model(), first_half.opt(), {{"step", "3"}});
+  save_checkpoint(opt_path, first_half.opt());
+  const TensorMap file = load_safetensors(state_path);
+  EXPECT_EQ(file.size(), first_half.opt().state_dict().size() + 2);
+  EXPECT_EQ(file.count("optimizer.state.0.exp_avg"), 1u);
+  EXPECT_EQ(file.count("rng.drop1.generator"), 1u);
+  EXPECT_EQ(file.count("rng.drop2.generator"), 1u);
+
+  Classifier resumed(99, 0.5, kDropout);
+  load_checkpoint(model_path, resumed.model());
+  SafetensorsMetadata metadata;
+  load_training_state(state_path, resumed.model(), resumed.opt(), &metadata);
+  EXPECT_EQ(metadata.at("step"), "3");
+  EXPECT_EQ(resumed.opt().step_count(), kSteps / 2);
+  const int64_t compiles = metrics::counter("UncachedCompile");
+  resumed.Train(kSteps / 2, kSteps);
+  EXPECT_EQ(metrics::counter("UncachedCompile"), compiles);
+  EXPECT_EQ(resumed.Weights(), whole.Weights());  // bit for bit
+
+  // The same seed and the optimizer's file, but the streams back at their seeds.
+  Classifier optimizer_only(5, 0.1, kDropout);
+  load_checkpoint(model_path, optimizer_only.model());
+  load_checkpoint(opt_path, optimizer_only.opt());
+  optimizer_only.Train(kSteps / 2, kSteps);
+  EXPECT_NE(optimizer_only.Weights(), whole.Weights());
+  for (const std::string& path : {model_path, state_path, opt_path}) std::filesystem::remove(path);
+}
+
+TEST(OptimStateTest, TrainingStatesThatDoNotFitChangeNothing) {
+  Classifier trained(7, 0.1, 0.3);
+  trained.Train(0, 2);
+  Classifier fresh(8, 0.1, 0.3);
+  const StateDict streams = fresh.model().rng_state();
+  const auto same_streams = [&] {
+    for (const auto& [name, tensor] : fresh.model().rng_state()) {
+      if (tensor.to_vector<int64_t>() != streams.at(name).to_vector<int64_t>()) return false;
+    }
+    return true;
+  };
+  // The streams fit and would load; the optimizer's state is another kind's.
+  const std::string path = TempPath("sgd.train.safetensors");
+  SGD sgd(trained.model().parameters(), {.lr = 0.1, .momentum = 0.9});
+  save_training_state(path, trained.model(), sgd);
+  EXPECT_THAT(ErrorOf([&] { load_training_state(path, fresh.model(), fresh.opt()); }),
+              HasSubstr(path + ": AdamW::load_state_dict: missing keys"));
+  EXPECT_TRUE(same_streams());
+  EXPECT_EQ(fresh.opt().step_count(), 0);
+
+  save_safetensors(path, {{"weights.fc1", zeros({2})}});
+  EXPECT_THAT(ErrorOf([&] { load_training_state(path, fresh.model(), fresh.opt()); }),
+              HasSubstr(path + ": unexpected key 'weights.fc1' in a training state"));
+  Generator gen(9);
+  nn::Linear linear(4, 3, gen);  // no dropout modules: no streams
+  save_training_state(path, linear, trained.opt());
+  EXPECT_THAT(ErrorOf([&] { load_training_state(path, fresh.model(), fresh.opt()); }),
+              HasSubstr("MLP::load_rng_state: missing keys 'drop1.generator', 'drop2.generator'"));
+  EXPECT_TRUE(same_streams());
+  EXPECT_EQ(fresh.opt().step_count(), 0);
+  std::filesystem::remove(path);
 }
 
 }  // namespace

@@ -164,5 +164,26 @@ TEST_F(PrecompileTest, ReadsAndPendingWorkAreRefused) {
   EXPECT_EQ(pending.to_vector<float>(), std::vector<float>({3, 3}));
 }
 
+// A step with random ops traced for precompile draws nothing from their generators, so the
+// run after precompile draws the numbers it would have drawn without it.
+TEST_F(PrecompileTest, RandomOpsLeaveTheirGeneratorsAsTheyWere) {
+  Generator stream(8);
+  const Generator::State before = stream.state();
+  precompile({4, 8}, [&](int64_t bucket) {
+    const Tensor x = randn({bucket, kFeature}, stream);
+    const Tensor noise =
+        rand_like(x, stream) + randn_like(x, stream) + normal({bucket, kFeature}, stream, 0, 2) +
+        trunc_normal({bucket, kFeature}, stream, 0, 1, -2, 2) + rand({bucket, kFeature}, stream);
+    Tensor y = nn::dropout(x, 0.5, stream) + nn::drop_path(x, 0.5, stream) + noise;
+    mark_step();
+  });
+  EXPECT_EQ(metrics::counter("UncachedCompile"), 2);
+  EXPECT_EQ(stream.state(), before);
+  // Outside precompile the same ops draw as usual.
+  const Tensor x = randn({4, kFeature}, stream);
+  const Tensor y = nn::dropout(x, 0.5, stream);
+  EXPECT_NE(stream.state(), before);
+}
+
 }  // namespace
 }  // namespace kiln
