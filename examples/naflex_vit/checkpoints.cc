@@ -25,6 +25,13 @@ std::string DataOrder(const TrainOptions& options) {
                       options.max_side);
 }
 
+// "x.safetensors" -> "x<kind>.safetensors".
+std::string Beside(const std::string& weights_path, const char* kind) {
+  std::string stem = weights_path;
+  if (absl::EndsWith(stem, kWeightsSuffix)) stem.resize(stem.size() - (sizeof(kWeightsSuffix) - 1));
+  return absl::StrCat(stem, kind, kWeightsSuffix);
+}
+
 }  // namespace
 
 std::string CheckpointPath(const std::string& dir, int64_t steps_done) {
@@ -33,23 +40,26 @@ std::string CheckpointPath(const std::string& dir, int64_t steps_done) {
 }
 
 std::string TrainingStatePath(const std::string& weights_path) {
-  std::string stem = weights_path;
-  if (absl::EndsWith(stem, kWeightsSuffix)) stem.resize(stem.size() - (sizeof(kWeightsSuffix) - 1));
-  return absl::StrCat(stem, ".train", kWeightsSuffix);
+  return Beside(weights_path, ".train");
 }
 
+std::string EmaPath(const std::string& weights_path) { return Beside(weights_path, ".ema"); }
+
 void SaveCheckpoint(const std::string& dir, int64_t steps_done, const NaFlexViT& model,
-                    const kiln::optim::Optimizer& optimizer, const TrainOptions& options) {
+                    const kiln::optim::Optimizer& optimizer, const kiln::optim::ModelEma* ema,
+                    const TrainOptions& options) {
   std::filesystem::create_directories(dir);
   const std::string path = CheckpointPath(dir, steps_done);
   const std::string steps = absl::StrCat(steps_done);
   kiln::save_checkpoint(path, model, {{"steps", steps}});
   kiln::save_training_state(TrainingStatePath(path), model, optimizer,
                             {{"steps", steps}, {"data_order", DataOrder(options)}});
+  if (ema != nullptr) kiln::save_safetensors(EmaPath(path), ema->state_dict(), {{"steps", steps}});
 }
 
 int64_t ResumeFromCheckpoint(const std::string& weights_path, NaFlexViT& model,
-                             kiln::optim::Optimizer& optimizer, const TrainOptions& options) {
+                             kiln::optim::Optimizer& optimizer, kiln::optim::ModelEma* ema,
+                             const TrainOptions& options) {
   const std::string state_path = TrainingStatePath(weights_path);
   kiln::SafetensorsMetadata metadata;
   kiln::load_training_state(state_path, model, optimizer, &metadata);
@@ -70,6 +80,15 @@ int64_t ResumeFromCheckpoint(const std::string& weights_path, NaFlexViT& model,
                              ", nothing is left of a run of ", options.steps, " steps"));
   }
   kiln::load_checkpoint(weights_path, model);
+  if (ema != nullptr) {
+    const std::string ema_path = EmaPath(weights_path);
+    const kiln::TensorMap averages = kiln::load_safetensors(ema_path);  // errors name the file
+    try {
+      ema->load_state_dict(averages);
+    } catch (const Error& e) {
+      throw Error(absl::StrCat(ema_path, ": ", e.what()));
+    }
+  }
   return steps_done;
 }
 

@@ -69,6 +69,9 @@ std::string Usage() {
   --dropout X          dropout after attention's projection and in the MLPs (default 0)
   --attn-dropout X     dropout of the attention probabilities (default 0)
   --drop-path X        stochastic depth of the last block, 0 at the first (default 0)
+  --clip-grad X        scale the gradients to a total norm of at most X (default: off)
+  --model-ema DECAY    keep a moving average of the weights (decay in (0, 1), e.g. 0.99),
+                       updated in every step and evaluated after training (default: off)
   --data NAME          procedural (default) or fashion-mnist (Debian's
                        dataset-fashion-mnist, /usr/share/datasets/fashion-mnist)
   --eval-batches N     held-out evaluation batches after training (default 10; 0: none)
@@ -133,6 +136,10 @@ CliOptions ParseFlags(const std::vector<std::string>& args) {
       out.train.model.attn_dropout = ParseRate(flag, next());
     } else if (flag == "--drop-path") {
       out.train.model.drop_path = ParseRate(flag, next());
+    } else if (flag == "--clip-grad") {
+      out.train.clip_grad = ParsePositiveDouble(flag, next());
+    } else if (flag == "--model-ema") {
+      out.train.model_ema_decay = ParseRate(flag, next());
     } else if (flag == "--seed") {
       out.train.seed = static_cast<uint64_t>(ParseInt(flag, next(), 0));
     } else if (flag == "--data") {

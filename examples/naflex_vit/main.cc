@@ -125,6 +125,10 @@ int Run(const naflex::CliOptions& cli) {
   if (result.eval_samples > 0) {
     std::printf("held-out accuracy: %.1f%% (%lld samples, loss %.4f)\n", 100 * result.eval_accuracy,
                 static_cast<long long>(result.eval_samples), result.eval_loss);
+    if (result.ema != nullptr) {
+      std::printf("held-out accuracy of the weights' average (decay %g): %.1f%% (loss %.4f)\n",
+                  t.model_ema_decay, 100 * result.ema_eval_accuracy, result.ema_eval_loss);
+    }
   }
   std::printf("files: %s, %s", csv.c_str(), svg.c_str());
   if (!cli.save_path.empty()) std::printf(", %s", cli.save_path.c_str());

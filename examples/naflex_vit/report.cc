@@ -33,13 +33,14 @@ std::string FormatDuration(double seconds) {
 
 std::string StepsCsv(const std::vector<StepRecord>& steps) {
   std::string out =
-      "step,bucket,batch_size,valid_tokens,padded_tokens,loss,lr,step_ms,data_ms,tokens_per_s,"
-      "compiles\n";
+      "step,bucket,batch_size,valid_tokens,padded_tokens,loss,lr,grad_norm,step_ms,data_ms,"
+      "tokens_per_s,compiles\n";
   for (const StepRecord& r : steps) {
     const double tokens_per_s = r.seconds > 0 ? static_cast<double>(r.valid_tokens) / r.seconds : 0;
-    absl::StrAppendFormat(&out, "%d,%d,%d,%d,%d,%.6f,%.6g,%.3f,%.3f,%.1f,%d\n", r.step, r.bucket,
-                          r.batch_size, r.valid_tokens, r.total_tokens - r.valid_tokens, r.loss,
-                          r.lr, r.seconds * 1e3, r.data_seconds * 1e3, tokens_per_s, r.compiles);
+    absl::StrAppendFormat(&out, "%d,%d,%d,%d,%d,%.6f,%.6g,%.6g,%.3f,%.3f,%.1f,%d\n", r.step,
+                          r.bucket, r.batch_size, r.valid_tokens, r.total_tokens - r.valid_tokens,
+                          r.loss, r.lr, r.grad_norm, r.seconds * 1e3, r.data_seconds * 1e3,
+                          tokens_per_s, r.compiles);
   }
   return out;
 }

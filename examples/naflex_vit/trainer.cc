@@ -17,6 +17,7 @@
 #include "lazy/bucketing.h"
 #include "lazy/grad_mode.h"
 #include "lazy/graph_executor.h"
+#include "lazy/nn_clip_grad.h"
 #include "lazy/nn_loss.h"
 #include "lazy/ops.h"
 #include "lazy/optim_adamw.h"
@@ -44,16 +45,26 @@ int64_t Compiles() { return kiln::metrics::counter("UncachedCompile"); }
 constexpr uint64_t kTrainStream = 1;
 constexpr uint64_t kEvalStream = 2;
 
-// Forward, backward and update, run by one mark_step. Returns the loss (materialised).
-Tensor TrainStep(const NaFlexViT& model, kiln::optim::AdamW& opt, const ModelBatch& batch,
-                 double lr) {
+// A step's results, materialised.
+struct StepOutputs {
+  Tensor loss;
+  Tensor grad_norm;  // undefined without clipping
+};
+
+// Forward, backward, clipping (clip_grad > 0), update and the weights' average (when
+// `ema`), run by one mark_step.
+StepOutputs TrainStep(const NaFlexViT& model, kiln::optim::AdamW& opt, kiln::optim::ModelEma* ema,
+                      const ModelBatch& batch, double lr, double clip_grad) {
   opt.zero_grad();
-  Tensor loss = model.loss(batch);
+  StepOutputs out;
+  out.loss = model.loss(batch);
   opt.set_lr(lr);
-  loss.backward();
+  out.loss.backward();
+  if (clip_grad > 0) out.grad_norm = kiln::nn::clip_grad_norm_(model.parameters(), clip_grad);
   opt.step();
+  if (ema != nullptr) ema->update(model);
   kiln::mark_step();
-  return loss;
+  return out;
 }
 
 // The module's eval mode (no dropout, no drop path) for a scope.
@@ -137,6 +148,12 @@ void ValidateOptions(const TrainOptions& options) {
                       " tokens, more than the largest bucket ", largest));
   }
   if (options.lr <= 0) fail(absl::StrCat("learning rate must be positive, got ", options.lr));
+  if (!(options.clip_grad >= 0)) {
+    fail(absl::StrCat("gradient clipping norm must be >= 0, got ", options.clip_grad));
+  }
+  if (!(options.model_ema_decay >= 0 && options.model_ema_decay < 1)) {
+    fail(absl::StrCat("weight average decay must be in [0, 1), got ", options.model_ema_decay));
+  }
   if (options.eval_batches < 0) fail("eval batches must be >= 0");
   if (options.checkpoint_every < 0) fail("checkpoint interval must be >= 0");
   if (options.checkpoint_every > 0 && options.checkpoint_dir.empty()) {
@@ -231,9 +248,14 @@ TrainResult Train(const TrainOptions& options_in, const StepCallback& on_step) {
     kiln::save_checkpoint(options.dump_dir + "/init.safetensors", model);
   }
   std::unique_ptr<kiln::optim::AdamW> opt = MakeOptimizer(model, options);
-  const int64_t first_step = options.resume_path.empty()
-                                 ? 0
-                                 : ResumeFromCheckpoint(options.resume_path, model, *opt, options);
+  if (options.model_ema_decay > 0) {
+    result.ema = std::make_shared<kiln::optim::ModelEma>(model, options.model_ema_decay);
+  }
+  kiln::optim::ModelEma* ema = result.ema.get();
+  const int64_t first_step =
+      options.resume_path.empty()
+          ? 0
+          : ResumeFromCheckpoint(options.resume_path, model, *opt, ema, options);
   const int64_t warmup = std::min(options.warmup_steps, options.steps - 1);
   const kiln::optim::LrSchedule schedule =
       kiln::optim::WarmupCosineSchedule(options.lr, warmup, options.steps,
@@ -255,7 +277,7 @@ TrainResult Train(const TrainOptions& options_in, const StepCallback& on_step) {
       kiln::BucketStep stats(bucket, 0, batch_size * bucket);
       const int64_t before = Compiles();
       const Clock::time_point start = Clock::now();
-      TrainStep(model, *opt, mb, schedule(0));
+      TrainStep(model, *opt, ema, mb, schedule(0), options.clip_grad);
       result.train_compile_seconds[bucket] = SecondsSince(start);
       result.train_compiles += Compiles() - before;
     });
@@ -313,15 +335,16 @@ TrainResult Train(const TrainOptions& options_in, const StepCallback& on_step) {
     const Clock::time_point step_start = Clock::now();
     {
       kiln::BucketStep stats(mb.bucket, record.valid_tokens, record.total_tokens);
-      const Tensor loss = TrainStep(model, *opt, mb, record.lr);
-      record.loss = loss.item();
+      const StepOutputs out = TrainStep(model, *opt, ema, mb, record.lr, options.clip_grad);
+      record.loss = out.loss.item();
+      if (out.grad_norm.defined()) record.grad_norm = out.grad_norm.item();
     }
     record.seconds = SecondsSince(step_start);
     record.compiles = Compiles();
     result.steps.push_back(record);
     if (options.checkpoint_every > 0 &&
         ((step + 1) % options.checkpoint_every == 0 || step + 1 == options.steps)) {
-      SaveCheckpoint(options.checkpoint_dir, step + 1, model, *opt, options);
+      SaveCheckpoint(options.checkpoint_dir, step + 1, model, *opt, ema, options);
     }
     if (on_step) on_step(record, options.steps);
   }
@@ -336,6 +359,17 @@ TrainResult Train(const TrainOptions& options_in, const StepCallback& on_step) {
   result.eval_accuracy = eval.accuracy;
   result.eval_loss = eval.loss;
   result.eval_samples = eval.samples;
+  if (ema != nullptr && options.eval_batches > 0) {
+    // The average in a model of its own: evaluating it leaves the trained weights as
+    // they are (its initial weights, drawn here, are all replaced).
+    kiln::Generator unused(options.seed);
+    NaFlexViT averaged(options.model, unused);
+    ema->copy_to(averaged);
+    const EvalResult ema_eval =
+        Evaluate(averaged, *data.eval, options.buckets, options.token_budget, options.eval_batches);
+    result.ema_eval_accuracy = ema_eval.accuracy;
+    result.ema_eval_loss = ema_eval.loss;
+  }
   result.compiles_during_training = Compiles() - compiles_before_training;
   result.cache_hits = kiln::metrics::counter("CachedCompile") - hits_at_start;
   return result;

@@ -16,6 +16,7 @@
 
 #include "examples/naflex_vit/dataset.h"
 #include "examples/naflex_vit/model.h"
+#include "lazy/optim_model_ema.h"
 
 namespace naflex {
 
@@ -27,6 +28,12 @@ struct TrainOptions {
   double min_lr = 1e-5;
   int64_t warmup_steps = 20;
   double weight_decay = 0.05;
+  // Gradients scaled to at most this total norm before each update (torch's
+  // clip_grad_norm_, timm's --clip-grad); 0: none.
+  double clip_grad = 0;
+  // Decay of an exponential moving average of the weights (timm's --model-ema-decay),
+  // updated in every step's graph and evaluated after training beside the weights; 0: none.
+  double model_ema_decay = 0;
   uint64_t seed = 0;
   // "procedural" or "fashion-mnist".
   std::string data = "procedural";
@@ -71,6 +78,7 @@ struct StepRecord {
   int64_t total_tokens = 0;  // batch_size * bucket: valid plus padding
   double loss = 0;
   double lr = 0;
+  double grad_norm = 0;      // the gradients' total norm before clipping (0: no clipping)
   double seconds = 0;        // trace + compile (if any) + run of the step
   double data_seconds = 0;   // waiting for the batch and making its tensors
   int64_t compiles = 0;      // uncached compiles so far in the run
@@ -84,6 +92,9 @@ struct TrainResult {
   double eval_accuracy = 0;
   double eval_loss = 0;
   int64_t eval_samples = 0;
+  // The same evaluation of the weights' moving average (TrainOptions::model_ema_decay).
+  double ema_eval_accuracy = 0;
+  double ema_eval_loss = 0;
   // Compiles by graph kind, and precompile's time per bucket for each kind.
   int64_t train_compiles = 0;
   int64_t eval_compiles = 0;
@@ -95,6 +106,7 @@ struct TrainResult {
   double eval_seconds = 0;
   int64_t cache_hits = 0;
   std::shared_ptr<NaFlexViT> model;
+  std::shared_ptr<kiln::optim::ModelEma> ema;  // null without model_ema_decay
 };
 
 // Called after each step with the record and the options' step count.

@@ -217,6 +217,47 @@ TEST_F(NaFlexTrainTest, PrecompileLeavesARunWithDropoutAsItWas) {
   }
 }
 
+// --clip-grad and --model-ema: clipping and the weights' average run inside each step's
+// graph (no compile after precompile); the norm recorded is the gradients' before clipping;
+// the average is evaluated after training beside the weights.
+TEST_F(NaFlexTrainTest, ClippingAndTheWeightAverageRunInTheStepsGraph) {
+  cfg_->error_on_recompile = true;
+  TrainOptions options = testing::TinyOptions();
+  options.steps = 4;
+  options.eval_batches = 0;
+  const TrainResult plain = Train(options);
+  options.clip_grad = 1e9;  // never reached: the run is the plain one
+  const TrainResult loose = Train(options);
+  options.clip_grad = 1e-3;
+  options.model_ema_decay = 0.5;
+  options.eval_batches = 2;
+  const TrainResult tight = Train(options);
+  EXPECT_EQ(tight.train_compiles, 2);
+  EXPECT_EQ(tight.compiles_during_training, 0);
+  for (size_t i = 0; i < plain.steps.size(); ++i) {
+    EXPECT_EQ(loose.steps[i].loss, plain.steps[i].loss) << i;
+    EXPECT_EQ(plain.steps[i].grad_norm, 0) << i;
+    EXPECT_GT(loose.steps[i].grad_norm, 1e-3) << i;
+  }
+  // The same first step before the update; clipped updates from then on.
+  EXPECT_EQ(tight.steps[0].loss, plain.steps[0].loss);
+  EXPECT_EQ(tight.steps[0].grad_norm, loose.steps[0].grad_norm);
+  EXPECT_NE(tight.steps[3].loss, plain.steps[3].loss);
+
+  ASSERT_NE(tight.ema, nullptr);
+  EXPECT_EQ(plain.ema, nullptr);
+  const kiln::StateDict weights = tight.model->state_dict();
+  const std::vector<float> average = tight.ema->state_dict().at("head.weight").to_vector<float>();
+  EXPECT_NE(average, weights.at("head.weight").to_vector<float>());
+  EXPECT_GE(tight.ema_eval_accuracy, 0.0);
+  EXPECT_LE(tight.ema_eval_accuracy, 1.0);
+  EXPECT_GT(tight.ema_eval_loss, 0.0);
+  EXPECT_NE(tight.ema_eval_loss, tight.eval_loss);
+  // Evaluating the average left the trained weights as they were.
+  EXPECT_EQ(tight.model->state_dict().at("head.weight").to_vector<float>(),
+            weights.at("head.weight").to_vector<float>());
+}
+
 std::vector<std::vector<float>> Weights(const NaFlexViT& model) {
   std::vector<std::vector<float>> out;
   for (const kiln::Tensor& p : model.parameters()) out.push_back(p.to_vector<float>());
@@ -235,12 +276,16 @@ TEST_F(NaFlexTrainTest, AResumedRunIsTheRunThatDidNotStop) {
   options.model.dropout = 0.1;
   options.model.drop_path = 0.2;
   options.model.attn_dropout = 0.1;
+  options.clip_grad = 1.0;
+  options.model_ema_decay = 0.9;
   options.checkpoint_every = 3;
   options.checkpoint_dir = dir.string();
   const TrainResult whole = Train(options);
   for (const int64_t steps : {3, 6, 7}) {  // every 3 steps, and after the last
-    EXPECT_TRUE(std::filesystem::exists(CheckpointPath(dir.string(), steps))) << steps;
-    EXPECT_TRUE(std::filesystem::exists(TrainingStatePath(CheckpointPath(dir.string(), steps))));
+    const std::string weights = CheckpointPath(dir.string(), steps);
+    EXPECT_TRUE(std::filesystem::exists(weights)) << steps;
+    EXPECT_TRUE(std::filesystem::exists(TrainingStatePath(weights))) << steps;
+    EXPECT_TRUE(std::filesystem::exists(EmaPath(weights))) << steps;
   }
   EXPECT_FALSE(std::filesystem::exists(CheckpointPath(dir.string(), 4)));
   // The weights file is the model's state_dict alone, loadable as any checkpoint.
@@ -263,6 +308,10 @@ TEST_F(NaFlexTrainTest, AResumedRunIsTheRunThatDidNotStop) {
     EXPECT_EQ(a.loss, b.loss) << a.step;
   }
   EXPECT_EQ(Weights(*resumed.model), Weights(*whole.model));
+  for (const auto& [name, average] : whole.ema->state_dict()) {
+    EXPECT_EQ(resumed.ema->state_dict().at(name).to_vector<float>(), average.to_vector<float>())
+        << name;
+  }
 
   // A run whose data would come in another order, or that has nothing left, is refused.
   TrainOptions other_seed = options;
@@ -278,6 +327,8 @@ TEST_F(NaFlexTrainTest, AResumedRunIsTheRunThatDidNotStop) {
   TrainOptions no_state = options;
   no_state.resume_path = CheckpointPath(dir.string(), 6);
   EXPECT_THAT(ErrorOf([&] { Train(no_state); }), HasSubstr("checkpoint-6.train.safetensors"));
+  std::filesystem::remove(EmaPath(CheckpointPath(dir.string(), 3)));
+  EXPECT_THAT(ErrorOf([&] { Train(options); }), HasSubstr("checkpoint-3.ema.safetensors"));
   TrainOptions both = options;
   both.load_path = CheckpointPath(dir.string(), 3);
   EXPECT_THAT(ErrorOf([&] { Train(both); }),
@@ -354,7 +405,11 @@ TEST(NaFlexFlagsTest, ParsesEveryFlag) {
                                                            "--checkpoint-every",
                                                            "50",
                                                            "--resume",
-                                                           "out/checkpoint-100.safetensors"});
+                                                           "out/checkpoint-100.safetensors",
+                                                           "--clip-grad",
+                                                           "1.5",
+                                                           "--model-ema",
+                                                           "0.99"});
   EXPECT_EQ(o.train.steps, 12);
   EXPECT_EQ(o.train.buckets, (std::vector<int64_t>{128}));
   EXPECT_EQ(o.train.token_budget, 2048);
@@ -372,6 +427,8 @@ TEST(NaFlexFlagsTest, ParsesEveryFlag) {
   EXPECT_EQ(o.train.model.drop_path, 0.2);
   EXPECT_EQ(o.train.model.attn_dropout, 0.05);
   EXPECT_EQ(o.out_dir, "out");
+  EXPECT_EQ(o.train.clip_grad, 1.5);
+  EXPECT_EQ(o.train.model_ema_decay, 0.99);
   EXPECT_EQ(o.train.checkpoint_every, 50);
   EXPECT_EQ(o.train.checkpoint_dir, "out");
   EXPECT_EQ(o.train.resume_path, "out/checkpoint-100.safetensors");
@@ -399,6 +456,8 @@ TEST(NaFlexFlagsTest, ErrorsNameTheFlagAndWhatWasExpected) {
   EXPECT_EQ(error({"--data", "imagenet"}),
             "--data: expected procedural or fashion-mnist, got 'imagenet'");
   EXPECT_EQ(error({"--bench=yes"}), "--bench: takes no value, got 'yes'");
+  EXPECT_EQ(error({"--model-ema", "1"}), "--model-ema: expected a rate in [0, 1), got '1'");
+  EXPECT_EQ(error({"--clip-grad", "0"}), "--clip-grad: expected a positive number, got '0'");
   EXPECT_EQ(error({"--checkpoint-every", "0"}),
             "--checkpoint-every: expected a positive integer, got '0'");
   EXPECT_EQ(error({"--frobnicate"}), "unknown flag '--frobnicate' (see --help)");
