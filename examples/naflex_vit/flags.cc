@@ -70,8 +70,8 @@ std::string Usage() {
   --attn-dropout X     dropout of the attention probabilities (default 0)
   --drop-path X        stochastic depth of the last block, 0 at the first (default 0)
   --clip-grad X        scale the gradients to a total norm of at most X (default: off)
-  --model-ema DECAY    keep a moving average of the weights (decay in (0, 1), e.g. 0.99),
-                       updated in every step and evaluated after training (default: off)
+  --model-ema DECAY    keep a moving average of the weights (decay in [0, 1), e.g. 0.99),
+                       updated in every step and evaluated after training (default 0: off)
   --data NAME          procedural (default) or fashion-mnist (Debian's
                        dataset-fashion-mnist, /usr/share/datasets/fashion-mnist)
   --eval-batches N     held-out evaluation batches after training (default 10; 0: none)
@@ -82,8 +82,9 @@ std::string Usage() {
   --save PATH          write the trained model as a safetensors checkpoint
   --load PATH          start from a safetensors checkpoint
   --checkpoint-every N write a checkpoint every N steps and after the last, into
-                       --out-dir: checkpoint-<step>.safetensors (the weights) and
+                       --out-dir: checkpoint-<step>.safetensors (the weights),
                        checkpoint-<step>.train.safetensors (optimizer, dropout streams)
+                       and, with --model-ema, checkpoint-<step>.ema.safetensors
   --resume PATH        go on from a checkpoint-<step>.safetensors of a run with the same
                        seed, data, buckets and token budget: the same batches, learning
                        rates and dropout masks as if it had not stopped

@@ -26,4 +26,15 @@ inline TrainOptions TinyOptions() {
   return o;
 }
 
+// TinyOptions with the example's regularisation on: dropout, attention dropout and drop
+// path, over two blocks (so that the blocks' drop path rates differ).
+inline TrainOptions TinyRegularisedOptions() {
+  TrainOptions o = TinyOptions();
+  o.model.depth = 2;
+  o.model.dropout = 0.1;
+  o.model.drop_path = 0.2;
+  o.model.attn_dropout = 0.1;
+  return o;
+}
+
 }  // namespace naflex::testing

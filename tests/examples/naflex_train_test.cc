@@ -122,12 +122,8 @@ TEST_F(NaFlexTrainTest, CompilesEachBucketOnceBeforeTrainingAndLearns) {
 // compiles nothing after precompile; evaluation runs without them, so it is deterministic.
 TEST_F(NaFlexTrainTest, DropoutAndDropPathCompileNothingMoreAndStayOutOfEvaluation) {
   cfg_->error_on_recompile = true;
-  TrainOptions options = testing::TinyOptions();
+  TrainOptions options = testing::TinyRegularisedOptions();
   options.steps = 6;
-  options.model.depth = 2;
-  options.model.dropout = 0.1;
-  options.model.drop_path = 0.2;
-  options.model.attn_dropout = 0.1;
   const TrainResult r = Train(options);
   EXPECT_EQ(r.train_compiles, 2);
   EXPECT_EQ(r.eval_compiles, 2);
@@ -202,12 +198,9 @@ TEST_F(NaFlexTrainTest, PrefetchedBatchesGiveTheSameRun) {
 // Dropout masks are drawn from the modules' streams, which precompile leaves alone: a run
 // with regularisation is the same with and without precompile.
 TEST_F(NaFlexTrainTest, PrecompileLeavesARunWithDropoutAsItWas) {
-  TrainOptions options = testing::TinyOptions();
+  TrainOptions options = testing::TinyRegularisedOptions();
   options.steps = 4;
   options.eval_batches = 0;
-  options.model.dropout = 0.1;
-  options.model.drop_path = 0.2;
-  options.model.attn_dropout = 0.1;
   const TrainResult precompiled = Train(options);
   options.precompile = false;
   const TrainResult traced_in_the_run = Train(options);
@@ -269,13 +262,9 @@ std::vector<std::vector<float>> Weights(const NaFlexViT& model) {
 TEST_F(NaFlexTrainTest, AResumedRunIsTheRunThatDidNotStop) {
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("naflex_resume_" + std::to_string(getpid()));
-  TrainOptions options = testing::TinyOptions();
+  TrainOptions options = testing::TinyRegularisedOptions();
   options.steps = 7;
   options.eval_batches = 0;
-  options.model.depth = 2;
-  options.model.dropout = 0.1;
-  options.model.drop_path = 0.2;
-  options.model.attn_dropout = 0.1;
   options.clip_grad = 1.0;
   options.model_ema_decay = 0.9;
   options.checkpoint_every = 3;
