@@ -98,7 +98,7 @@ void CppKernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
   std::vector<std::string> names;
   for (int v : x.vars) names.push_back(absl::StrCat("i", v, " < ", VarSize(v)));
   Line(absl::StrCat("// ", OpName(x.op), " over ", absl::StrJoin(names, ", ")));
-  const char* at = CType(sum ? x.acc_dtype : body_dt);
+  const char* at = ReduceAccType(x, body_dt);
   bool has_check = false;
   Reaches(x.args[0], own, &has_check);
   const bool max_or_min = x.op == OpKind::kMax || x.op == OpKind::kMin;
@@ -107,16 +107,9 @@ void CppKernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
   // result is still NaN whenever one was, as in the sequential step.
   const bool simd_max_or_min = max_or_min && !has_check && body_dt != DType::kBool;
   const std::string nan_flag = absl::StrCat("nan", e);
-  if (sum) {
-    Line(absl::StrCat(at, " ", acc, " = 0;"));
-  } else if (x.op == OpKind::kArgmax) {
-    Line(absl::StrCat(CType(body_dt), " ", acc, " = kn::Lowest<", CType(body_dt), ">();"));
-    Line(absl::StrCat("int64_t ", acc, "_at = 0;"));
-  } else {
-    Line(absl::StrCat(CType(body_dt), " ", acc, " = kn::",
-                      x.op == OpKind::kMax ? "Lowest" : "Highest", "<", CType(body_dt), ">();"));
-    if (simd_max_or_min && flt) Line(absl::StrCat("int ", nan_flag, " = 0;"));
-  }
+  Line(absl::StrCat(at, " ", acc, " = ", ReduceIdentity(x, body_dt), ";"));
+  if (x.op == OpKind::kArgmax) Line(absl::StrCat("int64_t ", acc, "_at = 0;"));
+  if (simd_max_or_min && flt) Line(absl::StrCat("int ", nan_flag, " = 0;"));
   const size_t scope_mark = scope_emitted_.size();
   const int innermost = x.vars.back();
   const bool blocked = sum && flt;
@@ -186,17 +179,14 @@ void CppKernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
   } else {
     EmitScope(inner, roots);
     const std::string v = Ref(x.args[0]);
-    if (sum) {
-      Line(absl::StrCat(acc, " = kn::WrapAdd(", acc, ", ", at, "(", v, "));"));
-    } else if (x.op == OpKind::kArgmax) {
+    if (x.op == OpKind::kArgmax) {
       EmitArgmaxStep(acc, v, Ref(x.args[1]));
     } else if (simd_max_or_min) {
       Line(absl::StrCat(acc, " = kn::Simd", x.op == OpKind::kMax ? "Max" : "Min", "Step(", acc,
                         ", ", v, ");"));
       if (flt) Line(absl::StrCat(nan_flag, " |= ", v, " != ", v, ";"));
     } else {
-      Line(absl::StrCat(acc, " = kn::Reduce", x.op == OpKind::kMax ? "Max" : "Min", "Step(", acc,
-                        ", ", v, ");"));
+      Line(absl::StrCat(acc, " = ", ReduceStep(x.op, acc, absl::StrCat(at, "(", v, ")")), ";"));
     }
   }
   for (int k = 0; k < opened; ++k) {
@@ -207,23 +197,9 @@ void CppKernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
   LeaveScope(scope_mark);
   emitted_[e] = true;
   scope_emitted_.push_back(e);
-  std::string result;
-  switch (x.op) {
-    case OpKind::kMean:
-      result = absl::StrCat(CType(dt), "(double(", acc, ") / double(", Ref(x.args[1]), "))");
-      break;
-    case OpKind::kArgmax:
-      result = absl::StrCat(acc, "_at");
-      break;
-    default:
-      if (sum) {
-        result = absl::StrCat("kn::CastTo<", CType(dt), ">(", acc, ")");
-      } else if (simd_max_or_min && flt) {
-        result = absl::StrCat("kn::FinishNanReduction(", acc, ", ", nan_flag, " != 0)");
-      } else {
-        result = acc;
-      }
-  }
+  const std::string result = simd_max_or_min && flt ? absl::StrCat("kn::FinishNanReduction(", acc,
+                                                                   ", ", nan_flag, " != 0)")
+                                                    : ReduceResult(x, acc);
   Line(absl::StrCat("const ", CType(dt), " v", e, " = ", result, ";"));
   EmitReciprocal(e);
 }
@@ -245,29 +221,18 @@ struct ColumnText {
 ColumnText ColumnTextOf(const KernelIR& ir, int e) {
   const Expr& x = ir.exprs[e];
   const DType body = ir.exprs[x.args[0]].dtype;
-  const bool sum = x.op == OpKind::kSum || x.op == OpKind::kMean;
   ColumnText t;
-  t.acc_type = CType(sum ? x.acc_dtype : body);
-  t.blocked = sum && IsFloating(body);
-  const char* bound = x.op == OpKind::kMax ? "Lowest" : "Highest";
-  t.init =
-      sum ? absl::StrCat(t.acc_type, "(0)") : absl::StrCat("kn::", bound, "<", t.acc_type, ">()");
+  t.acc_type = ReduceAccType(x, body);
+  t.blocked = (x.op == OpKind::kSum || x.op == OpKind::kMean) && IsFloating(body);
+  t.init = ReduceIdentity(x, body);
   return t;
 }
 
 // `acc` combined with `v` (an element or another partial result).
 std::string ColumnStep(const KernelIR& ir, int e, const std::string& acc, const std::string& v) {
-  const Expr& x = ir.exprs[e];
   const ColumnText t = ColumnTextOf(ir, e);
-  switch (x.op) {
-    case OpKind::kMax:
-      return absl::StrCat("kn::ReduceMaxStep(", acc, ", ", v, ")");
-    case OpKind::kMin:
-      return absl::StrCat("kn::ReduceMinStep(", acc, ", ", v, ")");
-    default:
-      if (t.blocked) return absl::StrCat(acc, " + ", v);
-      return absl::StrCat("kn::WrapAdd(", acc, ", ", t.acc_type, "(", v, "))");
-  }
+  if (t.blocked) return absl::StrCat(acc, " + ", v);
+  return ReduceStep(ir.exprs[e].op, acc, absl::StrCat(t.acc_type, "(", v, ")"));
 }
 
 }  // namespace
@@ -477,15 +442,7 @@ void CppKernelEmitter::EmitColumnCombine(const LoopNest& nest, const ColumnSched
       Line(absl::StrCat(
           "for (int64_t ch = 1; ch < nch; ++ch) ", acc, " = ",
           ColumnStep(ir_, e, acc, absl::StrCat("part", e, "[(o * nch + ch) * kw + c]")), ";"));
-      std::string result;
-      if (x.op == OpKind::kMean) {
-        result = absl::StrCat(type, "(double(", acc, ") / double(", Ref(x.args[1]), "))");
-      } else if (x.op == OpKind::kSum) {
-        result = absl::StrCat("kn::CastTo<", type, ">(", acc, ")");
-      } else {
-        result = acc;
-      }
-      Line(absl::StrCat("const ", type, " v", e, " = ", result, ";"));
+      Line(absl::StrCat("const ", type, " v", e, " = ", ReduceResult(x, acc), ";"));
       if (schedule.num_sweeps > 1) Line(absl::StrCat("fin", e, "[o * kw + c] = v", e, ";"));
     } else {
       continue;

@@ -116,12 +116,6 @@ bool IsLinearIndex(const KernelIR& ir, int e, const std::vector<int>& vars, size
 
 bool AllStores(const Store&) { return true; }
 
-std::string ReduceInit(const Expr& x, DType body) {
-  const bool sum = x.op == OpKind::kSum || x.op == OpKind::kMean;
-  if (sum) return absl::StrCat(CType(x.acc_dtype), "(0)");
-  return absl::StrCat("kn::", x.op == OpKind::kMin ? "Highest" : "Lowest", "<", CType(body), ">()");
-}
-
 }  // namespace
 
 std::vector<std::string> CudaKernelEmitter::ParamDecls(bool split) const {
@@ -557,16 +551,7 @@ void CudaKernelEmitter::EmitReduce(int e, const std::vector<bool>& bound) {
   emitted_[e] = true;
   scope_emitted_.push_back(e);
   const std::string acc = absl::StrCat("acc", e);
-  const char* t = CType(x.dtype);
-  std::string result = acc;
-  if (x.op == OpKind::kMean) {
-    result = absl::StrCat(t, "(double(", acc, ") / double(", Ref(x.args[1]), "))");
-  } else if (x.op == OpKind::kSum) {
-    result = absl::StrCat("kn::CastTo<", t, ">(", acc, ")");
-  } else if (x.op == OpKind::kArgmax) {
-    result = absl::StrCat(acc, "_at");
-  }
-  Line(absl::StrCat("const ", t, " v", e, " = ", result, ";"));
+  Line(absl::StrCat("const ", CType(x.dtype), " v", e, " = ", ReduceResult(x, acc), ";"));
 }
 
 void CudaKernelEmitter::EmitThreadReduce(int e, const std::vector<bool>& bound) {
@@ -574,8 +559,8 @@ void CudaKernelEmitter::EmitThreadReduce(int e, const std::vector<bool>& bound) 
   const DType body = ir_.exprs[x.args[0]].dtype;
   const bool sum = x.op == OpKind::kSum || x.op == OpKind::kMean;
   const std::string acc = absl::StrCat("acc", e);
-  const char* at = CType(sum ? x.acc_dtype : body);
-  Line(absl::StrCat(at, " ", acc, " = ", ReduceInit(x, body), ";"));
+  const char* at = ReduceAccType(x, body);
+  Line(absl::StrCat(at, " ", acc, " = ", ReduceIdentity(x, body), ";"));
   if (x.op == OpKind::kArgmax) Line(absl::StrCat("int64_t ", acc, "_at = 0;"));
   std::vector<bool> inner = bound;
   for (int v : x.vars) inner[v] = true;
@@ -586,9 +571,7 @@ void CudaKernelEmitter::EmitThreadReduce(int e, const std::vector<bool>& bound) 
   if (stage_ >= 0 && slot_[e] >= 0) {
     // into = op(into, value)
     auto step = [&](const std::string& into, const std::string& value) {
-      if (sum) return absl::StrCat(into, " = kn::WrapAdd(", into, ", ", value, ");");
-      return absl::StrCat(into, " = kn::Reduce", x.op == OpKind::kMax ? "Max" : "Min", "Step(",
-                          into, ", ", value, ");");
+      return absl::StrCat(into, " = ", ReduceStep(x.op, into, value), ";");
     };
     // A split column stage: this thread's part of the rows, lo to hi, into its partials
     // slot; or, for a reduction of an earlier stage, the parts' slots combined in order.
@@ -607,7 +590,7 @@ void CudaKernelEmitter::EmitThreadReduce(int e, const std::vector<bool>& bound) 
                       "_lo += ", kCudaSumBlock, ") {"));
     Line(absl::StrCat("  const int64_t ", r, "_hi = ", r, "_lo + ", kCudaSumBlock, " < hi ? ", r,
                       "_lo + ", kCudaSumBlock, " : hi;"));
-    Line(absl::StrCat("  ", at, " part", e, " = ", ReduceInit(x, body), ";"));
+    Line(absl::StrCat("  ", at, " part", e, " = ", ReduceIdentity(x, body), ";"));
     Line(absl::StrCat("  for (int64_t ", r, " = ", r, "_lo; ", r, " < ", r, "_hi; ++", r, ") {"));
     indent_ += 2;
     Delinearize(x.vars, r, absl::StrCat("rr", e));
@@ -642,13 +625,10 @@ void CudaKernelEmitter::EmitThreadReduce(int e, const std::vector<bool>& bound) 
   const std::string v = Ref(x.args[0]);
   if (blocked) {
     Line(absl::StrCat("part", e, " += ", v, ";"));
-  } else if (sum) {
-    Line(absl::StrCat(acc, " = kn::WrapAdd(", acc, ", ", at, "(", v, "));"));
   } else if (x.op == OpKind::kArgmax) {
     EmitArgmaxStep(acc, v, Ref(x.args[1]));
   } else {
-    Line(absl::StrCat(acc, " = kn::Reduce", x.op == OpKind::kMax ? "Max" : "Min", "Step(", acc,
-                      ", ", v, ");"));
+    Line(absl::StrCat(acc, " = ", ReduceStep(x.op, acc, absl::StrCat(at, "(", v, ")")), ";"));
   }
   for (auto it = x.vars.rbegin(); it != x.vars.rend(); ++it) {
     if (blocked && *it == innermost) {
@@ -674,21 +654,22 @@ void CudaKernelEmitter::EmitBlockReduce(int e, const std::vector<bool>& bound) {
   const bool sum = x.op == OpKind::kSum || x.op == OpKind::kMean;
   const bool argmax = x.op == OpKind::kArgmax;
   const std::string acc = absl::StrCat("acc", e);
-  const char* at = CType(sum ? x.acc_dtype : body);
+  const char* at = ReduceAccType(x, body);
   const std::string var = argmax ? acc + "_p" : acc;
   const std::string type = argmax ? absl::StrCat("kc::ArgmaxPair<", at, ">") : std::string(at);
   const std::string op = absl::StrCat("kc::",
-                                      sum                    ? "Sum"
-                                      : argmax               ? "Argmax"
-                                      : x.op == OpKind::kMax ? "Max"
-                                                             : "Min",
+                                      sum                     ? "Sum"
+                                      : argmax                ? "Argmax"
+                                      : x.op == OpKind::kProd ? "Prod"
+                                      : x.op == OpKind::kMax  ? "Max"
+                                                              : "Min",
                                       "Op<", at, ">()");
   if (argmax) {
     // An empty share is the lowest value at no position, which any element beats or ties
     // at a smaller position.
-    Line(absl::StrCat(type, " ", var, "{", ReduceInit(x, body), ", kc::kNoPosition};"));
+    Line(absl::StrCat(type, " ", var, "{", ReduceIdentity(x, body), ", kc::kNoPosition};"));
   } else {
-    Line(absl::StrCat(type, " ", var, " = ", ReduceInit(x, body), ";"));
+    Line(absl::StrCat(type, " ", var, " = ", ReduceIdentity(x, body), ";"));
   }
   const bool split = stage_ >= 0;
   const std::string slot = absl::StrCat(" * ", num_slots_, " + ", split ? slot_[e] : 0);
@@ -711,12 +692,10 @@ void CudaKernelEmitter::EmitBlockReduce(int e, const std::vector<bool>& bound) {
     EmitScope(inner, std::vector<int>(x.args.begin(), x.args.end()));
     block_scope_ = true;
     const std::string v = Ref(x.args[0]);
-    if (sum) {
-      Line(absl::StrCat(acc, " = kn::WrapAdd(", acc, ", ", at, "(", v, "));"));
-    } else if (argmax) {
+    if (argmax) {
       Line(absl::StrCat(var, " = ", op, "(", var, ", {", v, ", ", Ref(x.args[1]), "});"));
     } else {
-      Line(absl::StrCat(acc, " = ", op, "(", acc, ", ", v, ");"));
+      Line(absl::StrCat(acc, " = ", ReduceStep(x.op, acc, absl::StrCat(at, "(", v, ")")), ";"));
     }
     LeaveScope(scope_mark);
     --indent_;
@@ -808,6 +787,10 @@ inline bool ShflXor(bool v, int lane_mask) {
 template <typename T>
 struct SumOp {
   T operator()(T a, T b) const { return kn::WrapAdd(a, b); }
+};
+template <typename T>
+struct ProdOp {
+  T operator()(T a, T b) const { return kn::WrapMul(a, b); }
 };
 template <typename T>
 struct MaxOp {

@@ -50,7 +50,7 @@ enum class ExprKind : uint8_t {
   kIdxMul,     // args[0] * args[1]
   kIdxDiv,     // args[0] / args[1], both >= 0
   kIdxMod,     // args[0] % args[1], both >= 0
-  kReduce,     // `op` (sum, mean, max, min, argmax) of args[0] over loop variables `vars`;
+  kReduce,     // `op` (sum, mean, prod, max, min, argmax) of args[0] over loop variables `vars`;
                // mean: args[1] is the count; argmax: args[1] is the position along the dim;
                // sums accumulate in `acc_dtype`
   kCheck,      // args[0] checked by check `arg` (KernelIR::checks) when args[1] (a guard) is

@@ -39,6 +39,39 @@ const char* CType(DType dtype) {
   }
 }
 
+namespace {
+bool AccumulatesInAccDtype(OpKind op) {
+  return op == OpKind::kSum || op == OpKind::kMean || op == OpKind::kProd;
+}
+}  // namespace
+
+const char* ReduceAccType(const Expr& x, DType body) {
+  return CType(AccumulatesInAccDtype(x.op) ? x.acc_dtype : body);
+}
+
+std::string ReduceIdentity(const Expr& x, DType body) {
+  const char* type = ReduceAccType(x, body);
+  switch (x.op) {
+    case OpKind::kSum:
+    case OpKind::kMean:
+      return absl::StrCat(type, "(0)");
+    case OpKind::kProd:
+      return absl::StrCat(type, "(1)");
+    case OpKind::kMin:
+      return absl::StrCat("kn::Highest<", type, ">()");
+    default:
+      return absl::StrCat("kn::Lowest<", type, ">()");
+  }
+}
+
+std::string ReduceStep(OpKind op, const std::string& acc, const std::string& v) {
+  const char* step = op == OpKind::kProd  ? "kn::WrapMul"
+                     : op == OpKind::kMax ? "kn::ReduceMaxStep"
+                     : op == OpKind::kMin ? "kn::ReduceMinStep"
+                                          : "kn::WrapAdd";
+  return absl::StrCat(step, "(", acc, ", ", v, ")");
+}
+
 // The element type of a buffer pointer. bool elements (one byte, 0 or 1) are read as
 // bytes and compared with 0: GCC 12 does not vectorise a loop that loads a C++ bool and
 // uses it to select between floats (an attention mask), but it does for a byte.
@@ -115,6 +148,15 @@ void KernelPrinter::ComputeDeps() {
       if (from_reduce[d] && deps_[d].size() < deps_[i].size()) reciprocal_[d] = true;
     }
   }
+}
+
+std::string KernelPrinter::ReduceResult(const Expr& x, const std::string& acc) const {
+  const char* type = CType(x.dtype);
+  if (x.op == OpKind::kMean) {
+    return absl::StrCat(type, "(double(", acc, ") / double(", Ref(x.args[1]), "))");
+  }
+  if (x.op == OpKind::kArgmax) return absl::StrCat(acc, "_at");
+  return absl::StrCat("kn::CastTo<", type, ">(", acc, ")");
 }
 
 std::string KernelPrinter::Ref(int e) const {

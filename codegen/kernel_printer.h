@@ -34,6 +34,17 @@ const char* StorageType(DType dtype);
 // The C literal of a constant expression.
 std::string Literal(const Expr& e);
 
+// A reduction's accumulator type: sum, mean and prod accumulate in their acc_dtype, max,
+// min and argmax in the type of the values they reduce (`body`).
+const char* ReduceAccType(const Expr& x, DType body);
+
+// The value a reduction starts from: its identity (argmax: the lowest value).
+std::string ReduceIdentity(const Expr& x, DType body);
+
+// The text of `acc` combined with `v` (an element or another partial result) by a sum,
+// mean, prod, max or min.
+std::string ReduceStep(OpKind op, const std::string& acc, const std::string& v);
+
 class KernelPrinter {
  public:
   KernelPrinter(const KernelIR& ir, Dialect dialect)
@@ -51,6 +62,9 @@ class KernelPrinter {
   }
   // The C name or inline text of an emitted expression.
   std::string Ref(int e) const;
+  // The value of reduction `x` from its accumulator `acc`, in x's dtype: a mean divides by
+  // its count, an argmax takes the position it kept.
+  std::string ReduceResult(const Expr& x, const std::string& acc) const;
   std::string VarSize(int var) const { return Ref(ir_.vars[var].size_expr); }
   // Opens `for (int64_t i<var> = 0; i<var> < size; ++i<var>) {` and indents its body.
   void OpenLoop(int var) {

@@ -165,6 +165,7 @@ absl::StatusOr<int> ValueLowerer::LowerOp(const Node* n, const Idx& idx, int gua
     }
     case OpKind::kSum:
     case OpKind::kMean:
+    case OpKind::kProd:
     case OpKind::kMax:
     case OpKind::kMin:
     case OpKind::kArgmax:

@@ -65,6 +65,7 @@ namespace kiln {
   /* Reductions over a set of axes. */                                                          \
   X(Sum, "sum", 1, InferReduce)       /* dims:[i] keepdim:bool               */                 \
   X(Mean, "mean", 1, InferReduce)     /* dims:[i] keepdim:bool; floats only  */                 \
+  X(Prod, "prod", 1, InferReduce)     /* dims:[i] keepdim:bool               */                 \
   X(Max, "max", 1, InferReduce)       /* dims:[i] keepdim:bool               */                 \
   X(Min, "min", 1, InferReduce)       /* dims:[i] keepdim:bool               */                 \
   X(Argmax, "argmax", 1, InferArgmax) /* dim:i keepdim:bool; -> i64          */                 \
@@ -112,8 +113,8 @@ inline bool IsParameter(OpKind op) { return op == OpKind::kDeviceData || op == O
 inline bool IsLeaf(OpKind op) { return OpArity(op) == 0; }
 // Reduces over `dims` (sum, mean, max, min, argmax).
 inline bool IsReduction(OpKind op) {
-  return op == OpKind::kSum || op == OpKind::kMean || op == OpKind::kMax || op == OpKind::kMin ||
-         op == OpKind::kArgmax;
+  return op == OpKind::kSum || op == OpKind::kMean || op == OpKind::kProd || op == OpKind::kMax ||
+         op == OpKind::kMin || op == OpKind::kArgmax;
 }
 
 }  // namespace kiln

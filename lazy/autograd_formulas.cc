@@ -63,6 +63,23 @@ Tensor ExtremumGradient(const ForwardOp& op, const Tensor& grad) {
   return mul(mask, div(KeepReducedDims(op, grad), count, site), site);
 }
 
+// Each factor's gradient is the product of the others: the product divided by the factor
+// where no factor is 0; where one is, only that factor has a gradient (the product of
+// the rest), and where several are, none has (as in torch).
+Tensor ProdGradient(const ForwardOp& op, const Tensor& grad) {
+  const CallSite& site = op.site();
+  const Tensor x = op.operand(0);
+  const std::vector<int64_t> dims = op.attrs().GetInts("dims");
+  const Tensor zero = eq(x, 0, site);
+  const Tensor nonzero = where(zero, 1, x, site);
+  // grad times the product of the factors that are not 0.
+  const Tensor scaled =
+      mul(KeepReducedDims(op, grad), prod(nonzero, dims, /*keepdim=*/true, site), site);
+  const Tensor zeros = sum(zero, dims, /*keepdim=*/true, site);
+  return where(zero, where(eq(zeros, 1, site), scaled, 0, site),
+               where(eq(zeros, 0, site), div(scaled, nonzero, site), 0, site), site);
+}
+
 void MatmulGradients(const ForwardOp& op, const Tensor& grad, absl::Span<const bool> needs,
                      absl::Span<Tensor> grads) {
   // IR matmul operands have rank >= 2 (the lazy layer reshapes 1-D ones), so both
@@ -331,6 +348,9 @@ void OpGradients(const ForwardOp& op, const Tensor& grad, absl::Span<const bool>
       grads[0] = expand(scaled, ToVector(in.sizes()), site);
       return;
     }
+    case OpKind::kProd:
+      grads[0] = ProdGradient(op, grad);
+      return;
     case OpKind::kMax:
     case OpKind::kMin:
       grads[0] = ExtremumGradient(op, grad);

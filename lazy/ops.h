@@ -8,7 +8,7 @@
 //   exp, log, sqrt, rsqrt, tanh, erf, sigmoid, sin, cos, div: integer/bool inputs are
 //     computed in f32;
 //   logical_*: any dtype, non-zero is true; comparisons and logical ops return bool;
-//   sum of bool/integers returns i64; mean requires a floating dtype; argmax and argmin
+//   sum and prod of bool/integers return i64; mean requires a floating dtype; argmax and argmin
 //     return i64;
 //   gather / index_select / scatter_add take i32 or i64 indices.
 #include <cstdint>
@@ -108,6 +108,10 @@ Tensor where(const Tensor& cond, Scalar a, const Tensor& b, CallSite site = {});
 Tensor sum(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,
            CallSite site = {});
 Tensor mean(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,
+            CallSite site = {});
+// The product (torch.prod); of nothing, 1. Its gradient is the product of the other
+// factors, also where a factor is 0.
+Tensor prod(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false,
             CallSite site = {});
 // The variance: the sum of squared deviations from the mean over N - correction, with N
 // the number of values reduced (correction 1: unbiased, as torch.var; 0: the population

@@ -1,4 +1,4 @@
-// sum, mean, var, max, min and argmax. The IR reduces over explicit, sorted, non-negative
+// sum, mean, prod, var, max, min and argmax. The IR reduces over explicit, sorted, non-negative
 // axes; the conveniences (negative axes, "all dims", dtype rules) are resolved here.
 #include <algorithm>
 #include <optional>
@@ -21,6 +21,17 @@ using internal::ThrowOpError;
 Tensor RecordReduce(OpKind op, const Tensor& x, std::vector<int64_t> dims, bool keepdim,
                     const CallSite& site) {
   return RecordOp(op, {x}, Attributes().Set("dims", std::move(dims)).Set("keepdim", keepdim), site);
+}
+
+// sum and prod: as in PyTorch, bool and integers accumulate in i64, so that counts do not
+// overflow.
+Tensor SumOrProd(OpKind op, const Tensor& x, const std::vector<int64_t>& dims, bool keepdim,
+                 const CallSite& site) {
+  const std::string_view name = OpName(op);
+  CheckOperand(name, x);
+  std::vector<int64_t> axes = NormalizeDims(name, dims, x.shape());
+  const DType dtype = IsFloating(x.dtype()) ? x.dtype() : DType::kI64;
+  return RecordReduce(op, CastTo(x, dtype, site), std::move(axes), keepdim, site);
 }
 
 // max and min have no identity, so an empty extent is an error (as in PyTorch).
@@ -105,11 +116,7 @@ Tensor AnyAll(std::string_view op, const Tensor& x, const std::vector<int64_t>& 
 }  // namespace
 
 Tensor sum(const Tensor& x, std::vector<int64_t> dims, bool keepdim, CallSite site) {
-  CheckOperand("sum", x);
-  std::vector<int64_t> axes = NormalizeDims("sum", dims, x.shape());
-  // As in PyTorch, bool and integer sums accumulate in i64 so counts do not overflow.
-  const DType dtype = IsFloating(x.dtype()) ? x.dtype() : DType::kI64;
-  return RecordReduce(OpKind::kSum, CastTo(x, dtype, site), std::move(axes), keepdim, site);
+  return SumOrProd(OpKind::kSum, x, dims, keepdim, site);
 }
 
 Tensor mean(const Tensor& x, std::vector<int64_t> dims, bool keepdim, CallSite site) {
@@ -119,6 +126,10 @@ Tensor mean(const Tensor& x, std::vector<int64_t> dims, bool keepdim, CallSite s
   }
   std::vector<int64_t> axes = NormalizeDims("mean", dims, x.shape());
   return RecordReduce(OpKind::kMean, x, std::move(axes), keepdim, site);
+}
+
+Tensor prod(const Tensor& x, std::vector<int64_t> dims, bool keepdim, CallSite site) {
+  return SumOrProd(OpKind::kProd, x, dims, keepdim, site);
 }
 
 Tensor var(const Tensor& x, std::vector<int64_t> dims, bool keepdim, int64_t correction,

@@ -99,6 +99,7 @@ class Tensor {
   // Method forms of the ops in lazy/ops.h.
   Tensor sum(std::vector<int64_t> dims = {}, bool keepdim = false, CallSite site = {}) const;
   Tensor mean(std::vector<int64_t> dims = {}, bool keepdim = false, CallSite site = {}) const;
+  Tensor prod(std::vector<int64_t> dims = {}, bool keepdim = false, CallSite site = {}) const;
   Tensor max(std::vector<int64_t> dims = {}, bool keepdim = false, CallSite site = {}) const;
   Tensor min(std::vector<int64_t> dims = {}, bool keepdim = false, CallSite site = {}) const;
   Tensor argmax(std::optional<int64_t> dim = std::nullopt, bool keepdim = false,

@@ -10,6 +10,9 @@ Tensor Tensor::sum(std::vector<int64_t> dims, bool keepdim, CallSite site) const
 Tensor Tensor::mean(std::vector<int64_t> dims, bool keepdim, CallSite site) const {
   return kiln::mean(*this, std::move(dims), keepdim, site);
 }
+Tensor Tensor::prod(std::vector<int64_t> dims, bool keepdim, CallSite site) const {
+  return kiln::prod(*this, std::move(dims), keepdim, site);
+}
 Tensor Tensor::max(std::vector<int64_t> dims, bool keepdim, CallSite site) const {
   return kiln::max(*this, std::move(dims), keepdim, site);
 }

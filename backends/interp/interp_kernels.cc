@@ -16,6 +16,7 @@ absl::Status RunKernel(const KernelCall& call) {
       return RunGenerator(call);
     case OpKind::kSum:
     case OpKind::kMean:
+    case OpKind::kProd:
     case OpKind::kMax:
     case OpKind::kMin:
     case OpKind::kArgmax:

@@ -1,4 +1,4 @@
-// Reduction kernels: sum, mean, max, min over a set of dims, and argmax over one dim.
+// Reduction kernels: sum, mean, prod, max, min over a set of dims, and argmax over one dim.
 #include <algorithm>
 #include <cstdint>
 #include <memory>
@@ -75,6 +75,17 @@ void SumOrMean(OpKind op, const InterpBuffer& x, absl::Span<const bool> reduced,
   }
 }
 
+// Prod: accumulated as sums are (f64 for floats, wrapping i64 for integers), from 1, so
+// the product of nothing is 1.
+template <typename T, typename U>
+void Prod(const InterpBuffer& x, absl::Span<const bool> reduced, InterpBuffer& out) {
+  using A = Accumulator<T>;
+  std::vector<A> acc(out.shape().numel(), A(1));
+  Accumulate<T>(x, reduced, acc.data(), [](A& a, T v) { a = WrapMul(a, static_cast<A>(v)); });
+  U* o = Data<U>(out);
+  for (size_t i = 0; i < acc.size(); ++i) o[i] = CastTo<U>(acc[i]);
+}
+
 // Max and min. A NaN anywhere in the reduced range makes the result NaN, as in torch.
 template <typename T, typename U>
 void MaxOrMin(OpKind op, const InterpBuffer& x, absl::Span<const bool> reduced, InterpBuffer& out) {
@@ -143,6 +154,9 @@ absl::Status RunReduction(const KernelCall& call) {
         case OpKind::kSum:
         case OpKind::kMean:
           SumOrMean<T, U>(call.op, x, reduced, out);
+          break;
+        case OpKind::kProd:
+          Prod<T, U>(x, reduced, out);
           break;
         case OpKind::kMax:
         case OpKind::kMin:

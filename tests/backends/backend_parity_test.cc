@@ -347,12 +347,50 @@ TEST_P(BackendParityTest, Reductions) {
   ExpectParity(b, {Op(OpKind::kSum, {b.Param(DType::kF32, {3, 0})}, Dims({1}, true))}, 0,
                "empty sum");
   // Reducing no dimensions (a 0-d input, or dims=[]) keeps each element.
-  for (OpKind op : {OpKind::kSum, OpKind::kMean, OpKind::kMax}) {
+  for (OpKind op : {OpKind::kSum, OpKind::kMean, OpKind::kProd, OpKind::kMax}) {
     ExpectParity(b, {Op(op, {b.Param(DType::kF64, {})}, Dims({}, false))}, 0, "0-d reduce");
     ExpectParity(b, {Op(op, {b.Param(DType::kF32, {2, 3})}, Dims({}, true))}, 0, "dims=[]");
   }
   ExpectParity(b, {Op(OpKind::kSum, {b.Param(DType::kI32, {4})}, Dims({}, false))}, 0,
                "i32 sum of no dims");
+}
+
+// Factors of magnitude 0.7 to 1.4 and either sign, so that products of a hundred of them
+// stay near 1, where the tolerance is relative.
+Value FactorsNearOne(Builder& b, DType dtype, std::vector<int64_t> sizes, double spread = 0.4) {
+  const Value x = b.Uniform(dtype, sizes, 1 / (1 + spread), 1 + spread);
+  return Op(OpKind::kWhere, {b.Param(DType::kBool, sizes), x, Op(OpKind::kNeg, {x})});
+}
+
+TEST_P(BackendParityTest, Products) {
+  Builder b(13);
+  for (DType dt : {DType::kF32, DType::kF64}) {
+    const Value x = FactorsNearOne(b, dt, {4, 5, 6});
+    for (std::vector<int64_t> dims :
+         std::vector<std::vector<int64_t>>{{0}, {1}, {2}, {0, 2}, {0, 1, 2}}) {
+      ExpectParity(b, {Op(OpKind::kProd, {x}, Dims(dims, dims.size() == 1))}, 1e-5, "prod");
+    }
+    // Long rows, and columns long enough to be split across threads. The error of an f32
+    // product of n factors grows like sqrt(n) roundings.
+    ExpectParity(b, {Op(OpKind::kProd, {FactorsNearOne(b, dt, {3, 5000}, 0.01)}, Dims({1}, false))},
+                 1e-4, "long prod");
+    ExpectParity(b,
+                 {Op(OpKind::kProd, {FactorsNearOne(b, dt, {3000, 24}, 0.01)}, Dims({0}, false))},
+                 1e-4, "column prod");
+    // A product fused with the elementwise work before and after it.
+    const Value y = FactorsNearOne(b, dt, {6, 40});
+    ExpectParity(
+        b, {Op(OpKind::kAdd, {Op(OpKind::kProd, {Op(OpKind::kMul, {y, y})}, Dims({1}, true)), y})},
+        1e-5, "fused prod");
+    ExpectParity(b, {Op(OpKind::kProd, {b.Param(dt, {0, 4})}, Dims({0}, false))}, 0,
+                 "prod of nothing");
+  }
+  // Integer products wrap: the same bits whatever the order of the factors.
+  for (DType dt : {DType::kI32, DType::kI64}) {
+    const Value x = b.Param(dt, {4, 5, 30});
+    ExpectParity(b, {Op(OpKind::kProd, {x}, Dims({2}, false))}, 0, "integer prod");
+    ExpectParity(b, {Op(OpKind::kProd, {x}, Dims({0, 1, 2}, true))}, 0, "integer prod");
+  }
 }
 
 TEST_P(BackendParityTest, Matmul) {

@@ -56,6 +56,21 @@ TYPED_TEST(InterpSumTest, MaxAndMin) {
   EXPECT_THAT(Read<T>(RunOne(Op(OpKind::kMin, {x}, ReduceAttrs({0, 1}, false)))), ElementsAre(-1));
 }
 
+TYPED_TEST(InterpSumTest, Prod) {
+  using T = TypeParam;
+  const Value x = Param<T>({2, 3}, {1, 2, 3, 4, 5, -6});
+  EXPECT_THAT(Read<T>(RunOne(Op(OpKind::kProd, {x}, ReduceAttrs({0}, false)))),
+              ElementsAre(4, 10, -18));
+  EXPECT_THAT(Read<T>(RunOne(Op(OpKind::kProd, {x}, ReduceAttrs({1}, true)))),
+              ElementsAre(6, -120));
+  EXPECT_THAT(Read<T>(RunOne(Op(OpKind::kProd, {x}, ReduceAttrs({0, 1}, false)))),
+              ElementsAre(-720));
+  // The product of nothing is 1.
+  const Value empty = Param<T>({0, 2}, {});
+  EXPECT_THAT(Read<T>(RunOne(Op(OpKind::kProd, {empty}, ReduceAttrs({0}, false)))),
+              ElementsAre(1, 1));
+}
+
 TYPED_TEST(InterpSumTest, ArgmaxTakesFirstOccurrence) {
   using T = TypeParam;
   const Value x = Param<T>({3, 2}, {5, 1, 5, 9, 2, 9});

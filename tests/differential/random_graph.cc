@@ -286,7 +286,7 @@ std::optional<Tensor> GraphGenerator::Reduction(const Tensor& x) {
   }
   if (Chance(0.3)) std::shuffle(dims.begin(), dims.end(), rng_);
   const bool keepdim = Chance(0.5);
-  switch (Uniform(0, 4)) {
+  switch (Uniform(0, 5)) {
     case 0:
       return sum(x, dims, keepdim);
     case 1:
@@ -295,6 +295,8 @@ std::optional<Tensor> GraphGenerator::Reduction(const Tensor& x) {
       return max(x, dims, keepdim);
     case 3:
       return min(x, dims, keepdim);
+    case 4:
+      return prod(x, dims, keepdim);
     default:
       if (!IsExact(x)) return std::nullopt;  // near-ties would pick different indices
       const bool smallest = Chance(0.3);

@@ -229,6 +229,15 @@ ValueRange ValueRanges::Compute(const Node& node) {
       rounds = floating;
       break;
     }
+    case OpKind::kProd: {
+      // Interval products, one factor at a time (a hull: the factors are independent).
+      r = Interval(1, 1);
+      for (int64_t k = 0; k < ReducedCount(node) && r.finite() && r.magnitude() < 1e30; ++k) {
+        r = Corners(r, a, [](double x, double y) { return x * y; });
+      }
+      rounds = floating;
+      break;
+    }
     case OpKind::kMean:
       r = ReducedCount(node) == 0 ? Interval(0, 0) : a;
       rounds = true;

@@ -109,6 +109,7 @@ Graph EveryOpGraph() {
   };
   add(Make(OpKind::kSum, {V(x)}, dims({0, 1}, false)));
   add(Make(OpKind::kMean, {V(x)}, dims({1}, true)));
+  add(Make(OpKind::kProd, {V(xi)}, dims({1}, false)));
   add(Make(OpKind::kMax, {V(xi)}, dims({0}, false)));
   add(Make(OpKind::kMin, {V(x)}, dims({}, false)));
   add(Make(OpKind::kArgmax, {V(x)}, Attributes().Set("dim", int64_t{1}).Set("keepdim", true)));

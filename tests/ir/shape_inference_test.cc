@@ -105,6 +105,7 @@ std::vector<Case> EveryOpCases() {
       {OpKind::kWhere, {Shape(kB, {2, 1}), Shape(kF64, {3}), Shape(kF64, {})}, {}, "f64[2,3]"},
       {OpKind::kSum, {x}, Dims({1}, false), "f32[2]"},
       {OpKind::kMean, {x}, Dims({0}, true), "f32[1,3]"},
+      {OpKind::kProd, {xi}, Dims({1}, false), "i32[2]"},
       {OpKind::kMax, {xi}, Dims({0, 1}, false), "i32[]"},
       {OpKind::kMin, {x}, Dims({1}, true), "f32[2,1]"},
       {OpKind::kArgmax, {x}, Attributes().Set("dim", int64_t{1}).Set("keepdim", false), "i64[2]"},
@@ -370,9 +371,10 @@ TEST(ShapeInferenceTest, ReduceEmptyExtent) {
             "max: cannot reduce over an empty dimension 1 of f32[3,0]");
   EXPECT_THAT(ErrorOf(OpKind::kMin, {empty}, Dims({0, 1}, true)),
               HasSubstr("min: cannot reduce over an empty dimension 1"));
-  // Sum and mean have identities (0, and 0/0 = nan), so they accept empty extents.
+  // Sum, mean and prod have identities (0, 0/0 = nan and 1), so they accept empty extents.
   EXPECT_EQ(InferString(OpKind::kSum, {empty}, Dims({1}, false)), "f32[3]");
   EXPECT_EQ(InferString(OpKind::kMean, {empty}, Dims({1}, true)), "f32[3,1]");
+  EXPECT_EQ(InferString(OpKind::kProd, {empty}, Dims({0, 1}, false)), "f32[]");
   // Reducing a non-empty dimension of an empty tensor is fine even for max.
   EXPECT_EQ(InferString(OpKind::kMax, {empty}, Dims({0}, false)), "f32[0]");
 }

@@ -324,7 +324,7 @@ TEST(AutogradGradcheckTest, CastSendsTheGradientBackInTheOperandsDType) {
 TEST(AutogradGradcheckTest, Reductions) {
   using Reduce = Tensor (*)(const Tensor&, std::vector<int64_t>, bool, CallSite);
   const std::pair<const char*, Reduce> ops[] = {
-      {"sum", &sum}, {"mean", &mean}, {"max", &max}, {"min", &min}};
+      {"sum", &sum}, {"mean", &mean}, {"prod", &prod}, {"max", &max}, {"min", &min}};
   Generator gen(6);
   for (const auto& [name, op] : ops) {
     for (bool keepdim : {false, true}) {
@@ -351,6 +351,20 @@ TEST(AutogradGradcheckTest, MaxAndMinShareTheGradientAmongTies) {
               Near({1, 0, 0, 0, 1, 1}));
   EXPECT_THAT(GradOfSum([](const Tensor& t) { return min(t); }, {4, 1, 1, 1}, {4}),
               Near({0, 1.0 / 3, 1.0 / 3, 1.0 / 3}));
+}
+
+TEST(AutogradGradcheckTest, ProdAtZerosIsTheProductOfTheOtherFactors) {
+  // Rows with no zero, one zero and two zeros.
+  const std::vector<double> x = {2, -1, 3, 2, 0, 3, 0, 5, 0};
+  EXPECT_THAT(GradOfSum([](const Tensor& t) { return prod(t, {1}); }, x, {3, 3}),
+              Near({-3, 6, -2, 0, 6, 0, 0, 0, 0}));
+  EXPECT_THAT(GradOfSum([](const Tensor& t) { return prod(t, {0}, /*keepdim=*/true); }, x, {3, 3}),
+              Near({0, 0, 0, 0, -5, 0, 4, 0, 9}));
+  // A product is linear in each factor, so central differences are exact there too.
+  Generator gen(17);
+  Input with_zeros{{4, 3}, {0, 1.5, -2, 0, 0, 0.5, 1, -1, 2, 0.5, 0, 3}};
+  GradCheck([](const std::vector<Tensor>& in) { return prod(in[0], {1}); }, {with_zeros}, gen);
+  GradCheck([](const std::vector<Tensor>& in) { return prod(in[0]); }, {with_zeros}, gen);
 }
 
 TEST(AutogradGradcheckTest, Matmul) {

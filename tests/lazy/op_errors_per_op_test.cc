@@ -259,10 +259,12 @@ TEST_F(OpErrorsPerOpTest, Reductions) {
   const std::vector<std::pair<std::string, ReduceFn>> ops = {
       {"sum", [](const Tensor& x, std::vector<int64_t> d) { return sum(x, d); }},
       {"mean", [](const Tensor& x, std::vector<int64_t> d) { return mean(x, d); }},
+      {"prod", [](const Tensor& x, std::vector<int64_t> d) { return prod(x, d); }},
       {"max", [](const Tensor& x, std::vector<int64_t> d) { return max(x, d); }},
       {"min", [](const Tensor& x, std::vector<int64_t> d) { return min(x, d); }},
       {"sum", [](const Tensor& x, std::vector<int64_t> d) { return x.sum(d, true); }},
       {"mean", [](const Tensor& x, std::vector<int64_t> d) { return x.mean(d, true); }},
+      {"prod", [](const Tensor& x, std::vector<int64_t> d) { return x.prod(d, true); }},
       {"max", [](const Tensor& x, std::vector<int64_t> d) { return x.max(d, true); }},
       {"min", [](const Tensor& x, std::vector<int64_t> d) { return x.min(d, true); }},
   };
@@ -313,6 +315,7 @@ TEST_F(OpErrorsPerOpTest, TensorMethodsOnUndefined) {
   const std::vector<NamedCall> methods = {
       {"sum", [](const Tensor& x) { return x.sum(); }},
       {"mean", [](const Tensor& x) { return x.mean(); }},
+      {"prod", [](const Tensor& x) { return x.prod(); }},
       {"max", [](const Tensor& x) { return x.max(); }},
       {"min", [](const Tensor& x) { return x.min(); }},
       {"argmax", [](const Tensor& x) { return x.argmax(); }},

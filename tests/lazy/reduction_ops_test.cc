@@ -55,6 +55,31 @@ TEST(ReductionOpsTest, SumOfBoolAndIntegersIsI64) {
   EXPECT_EQ(sum(d).dtype(), DType::kF64);
 }
 
+TEST(ReductionOpsTest, ProdAsTorch) {
+  Tensor x = Matrix();
+  EXPECT_THAT(prod(x, {0}).to_vector<float>(), ElementsAre(4, 10, 18));
+  EXPECT_THAT(prod(x, {-1}).to_vector<float>(), ElementsAre(6, 120));
+  EXPECT_DOUBLE_EQ(prod(x).item(), 720);
+  EXPECT_EQ(prod(x).shape().ToString(), "f32[]");
+  EXPECT_EQ(x.prod({1}, /*keepdim=*/true).shape().ToString(), "f32[2,1]");
+  // Bool and integer products are i64, which an i32 product would overflow.
+  Tensor i = Tensor::from_vector<int32_t>({100000, -100000, 3}, {3});
+  EXPECT_EQ(prod(i).dtype(), DType::kI64);
+  EXPECT_EQ(prod(i).to_vector<int64_t>(), std::vector<int64_t>{-30000000000});
+  Tensor b = Tensor::from_vector<bool>({true, true, true, false}, {2, 2});
+  EXPECT_THAT(prod(b, {1}).to_vector<int64_t>(), ElementsAre(1, 0));
+  // NaN wins over 0; an infinity stays.
+  Tensor special = Tensor::from_vector<float>({NAN, 0, -2, INFINITY}, {2, 2});
+  const std::vector<float> p = prod(special, {1}).to_vector<float>();
+  EXPECT_TRUE(std::isnan(p[0]));
+  EXPECT_EQ(p[1], -INFINITY);
+  // The product of nothing is 1.
+  Tensor empty = Tensor::from_vector<float>({}, {2, 0});
+  EXPECT_THAT(prod(empty, {1}).to_vector<float>(), ElementsAre(1, 1));
+  EXPECT_THAT(ErrorOf([&] { prod(x, {2}); }),
+              HasSubstr("prod: dimension 2 is out of range for f32[2,3] (expected -2..1)"));
+}
+
 TEST(ReductionOpsTest, Mean) {
   Tensor x = Matrix();
   EXPECT_THAT(mean(x, {0}).to_vector<float>(), Near({2.5f, 3.5f, 4.5f}));
