@@ -14,6 +14,7 @@
 // weights are zeros (never NaN) and its output is proj's bias, with finite gradients.
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "lazy/generator.h"
 #include "lazy/nn_dropout.h"
@@ -21,6 +22,23 @@
 #include "lazy/nn_module.h"
 
 namespace kiln::nn {
+
+// torch.nn.functional.scaled_dot_product_attention:
+//
+//   softmax(q k^T * scale + mask) v     q [..., L, E], k [..., S, E], v [..., S, Ev]
+//                                       -> [..., L, Ev], batch dimensions broadcast
+//
+// `attn_mask` is undefined, bool (true: the query may attend to the key; masked_softmax,
+// so a query with no key to attend to gets zeros, not NaN) or of q's dtype (added to the
+// scores), broadcastable to [..., L, S]. `is_causal`: query i attends to keys 0..i (no
+// attn_mask then). `scale` defaults to 1 / sqrt(E). With dropout_p > 0 the attention
+// weights go through dropout(p, *gen), which `gen` must then be given for. Floating
+// inputs of one dtype; throws kiln::Error naming the op and the shapes otherwise.
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const Tensor& attn_mask = Tensor(), double dropout_p = 0,
+                                    bool is_causal = false,
+                                    std::optional<double> scale = std::nullopt,
+                                    Generator* gen = nullptr, CallSite site = {});
 
 class MultiheadSelfAttention : public Module {
  public:

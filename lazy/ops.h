@@ -134,6 +134,9 @@ Tensor min(const Tensor& x, std::vector<int64_t> dims = {}, bool keepdim = false
 // Running sums along `dim` (torch.cumsum): out[..., i, ...] = the sum of x's elements 0..i
 // along dim. Integers and bool are summed in i64 (wrapping on overflow).
 Tensor cumsum(const Tensor& x, int64_t dim, CallSite site = {});
+// Running products along `dim` (torch.cumprod), with the same dtype rule; the gradient at
+// zeros is the product of the other factors, as prod's.
+Tensor cumprod(const Tensor& x, int64_t dim, CallSite site = {});
 // Index of the first maximum along `dim`, or into the flattened tensor when dim is absent
 // (a NaN counts as the maximum, as in torch).
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim = std::nullopt, bool keepdim = false,

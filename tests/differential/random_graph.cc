@@ -431,7 +431,7 @@ std::optional<Tensor> GraphGenerator::Composite(const Tensor& x) {
   Tensor result;
   ValueRange range;
   range.exact = false;
-  switch (Uniform(0, 7)) {
+  switch (Uniform(0, 8)) {
     case 0:
       result = softmax(x, dim);
       range.lo = 0;
@@ -473,6 +473,23 @@ std::optional<Tensor> GraphGenerator::Composite(const Tensor& x) {
       break;
     }
     case 5: {
+      result = cumprod(x, dim);
+      // The hull of the running products' intervals, up to the magnitude that is rejected.
+      const ValueRange& in = ranges_.Of(x.value().node);
+      double lo = in.lo, hi = in.hi, running_lo = in.lo, running_hi = in.hi;
+      for (int64_t k = 1; k < x.size(dim) && std::max(-lo, hi) <= kMaxMagnitude; ++k) {
+        const double c[4] = {running_lo * in.lo, running_lo * in.hi, running_hi * in.lo,
+                             running_hi * in.hi};
+        running_lo = *std::min_element(c, c + 4);
+        running_hi = *std::max_element(c, c + 4);
+        lo = std::min(lo, running_lo);
+        hi = std::max(hi, running_hi);
+      }
+      range.lo = lo;
+      range.hi = hi;
+      break;
+    }
+    case 6: {
       // The order of values that differ by rounding is not defined: exact values only.
       if (!IsExact(x)) return std::nullopt;
       const SortResult top = topk(x, Uniform(0, x.size(dim)), dim, Chance(0.5));
@@ -482,7 +499,7 @@ std::optional<Tensor> GraphGenerator::Composite(const Tensor& x) {
       if (indices) range.hi = static_cast<double>(std::max<int64_t>(x.size(dim) - 1, 0));
       break;
     }
-    case 6: {
+    case 7: {
       if (x.size(dim) == 0) return std::nullopt;  // -inf
       result = logsumexp(x, {dim}, Chance(0.5));
       const ValueRange& in = ranges_.Of(x.value().node);

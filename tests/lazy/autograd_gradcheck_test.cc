@@ -18,6 +18,7 @@
 #include "lazy/creation.h"
 #include "lazy/generator.h"
 #include "lazy/grad_mode.h"
+#include "lazy/nn_attention.h"
 #include "lazy/nn_functional.h"
 #include "lazy/nn_loss.h"
 #include "lazy/ops.h"
@@ -533,6 +534,20 @@ TEST(AutogradGradcheckTest, Cumsum) {
             gen);
 }
 
+TEST(AutogradGradcheckTest, CumprodAlsoAtZeros) {
+  Generator gen(18);
+  GradCheck([](const std::vector<Tensor>& x) { return cumprod(x[0], 1); },
+            {Random(gen, {3, 5}, Domain::kAwayFromZero)}, gen);
+  // Rows with one zero and with two: exact, as a running product is linear in each factor.
+  Input with_zeros{{2, 4}, {1.5, 0, -2, 0.5, 0, 2, 0, 3}};
+  GradCheck([](const std::vector<Tensor>& x) { return cumprod(x[0], 1); }, {with_zeros}, gen);
+  // Blocks: a row longer than one masked product, with a zero in it.
+  Input column = Random(gen, {70, 2}, Domain::kAwayFromZero);
+  for (double& v : column.values) v = v > 0 ? 0.9 + 0.1 * v : -0.9 + 0.1 * v;
+  column.values[41] = 0;
+  GradCheck([](const std::vector<Tensor>& x) { return cumprod(x[0], 0); }, {column}, gen);
+}
+
 TEST(AutogradGradcheckTest, SortAndTopk) {
   Generator gen(17);
   // The gradient goes to the positions the values came from.
@@ -653,6 +668,33 @@ TEST(AutogradGradcheckTest, MaskedSoftmax) {
     return nn::masked_softmax(x[0], mask, 1);
   };
   GradCheck(masked, {Random(gen, {3, 4})}, gen);
+}
+
+TEST(AutogradGradcheckTest, ScaledDotProductAttention) {
+  Generator gen(22);
+  // q [2, 3, 4], k [2, 5, 4], v [1, 5, 2] (shared by the batch); a causal mask, a bool mask
+  // with a query that attends to nothing, and an additive one.
+  const std::vector<Input> in = {Random(gen, {2, 3, 4}), Random(gen, {2, 5, 4}),
+                                 Random(gen, {1, 5, 2})};
+  GradCheck(
+      [](const std::vector<Tensor>& x) {
+        return nn::scaled_dot_product_attention(x[0], x[1], x[2], Tensor(), 0, true);
+      },
+      in, gen);
+  const std::vector<double> keep = {1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1};
+  GradCheck(
+      [&](const std::vector<Tensor>& x) {
+        const Tensor mask = gt(Tensor::from_vector<double>(keep, {3, 5}), 0.5);
+        return nn::scaled_dot_product_attention(x[0], x[1], x[2], mask);
+      },
+      in, gen);
+  std::vector<Input> with_bias = in;
+  with_bias.push_back(Random(gen, {3, 5}));
+  GradCheck(
+      [](const std::vector<Tensor>& x) {
+        return nn::scaled_dot_product_attention(x[0], x[1], x[2], x[3], 0, false, 0.7);
+      },
+      with_bias, gen);
 }
 
 TEST(AutogradGradcheckTest, LayerNorm) {

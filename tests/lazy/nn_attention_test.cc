@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -305,6 +306,192 @@ TEST(NnAttentionTest, BadInputNamesTheModuleAndShapes) {
               HasSubstr("MultiheadSelfAttention(dim 8, heads 2): expected an input [B, L, 8], got "
                         "f32[2,5,6]"));
   EXPECT_THAT(ErrorOf([&] { attn.forward(zeros({5, 8})); }), HasSubstr("got f32[5,8]"));
+}
+
+// scaled_dot_product_attention of q [B, L, E], k [B, S, E], v [B, S, Ev] (host values) in
+// double, straight from the definition: `allowed(b, i, j)` says whether query i of batch b
+// may attend to key j (none: a zero row), `added(b, i, j)` is added to its score, and
+// `keep(b, i, j)` scales its weight (dropout).
+struct SdpaCase {
+  int64_t batch, length, keys, features, value_features;
+  std::vector<float> q, k, v;
+};
+
+std::vector<float> RefSdpa(const SdpaCase& c, double scale,
+                           const std::function<bool(int64_t, int64_t, int64_t)>& allowed,
+                           const std::function<double(int64_t, int64_t, int64_t)>& added,
+                           const std::function<double(int64_t, int64_t, int64_t)>& keep) {
+  std::vector<float> out;
+  for (int64_t b = 0; b < c.batch; ++b) {
+    for (int64_t i = 0; i < c.length; ++i) {
+      std::vector<double> w(c.keys, 0.0);
+      double best = -std::numeric_limits<double>::infinity(), total = 0;
+      for (int64_t j = 0; j < c.keys; ++j) {
+        if (!allowed(b, i, j)) continue;
+        for (int64_t e = 0; e < c.features; ++e) {
+          w[j] += double{c.q[(b * c.length + i) * c.features + e]} *
+                  c.k[(b * c.keys + j) * c.features + e];
+        }
+        w[j] = w[j] * scale + added(b, i, j);
+        best = std::max(best, w[j]);
+      }
+      for (int64_t j = 0; j < c.keys; ++j) {
+        w[j] = allowed(b, i, j) ? std::exp(w[j] - best) : 0.0;
+        total += w[j];
+      }
+      for (int64_t e = 0; e < c.value_features; ++e) {
+        double acc = 0;
+        for (int64_t j = 0; j < c.keys && total > 0; ++j) {
+          acc += w[j] / total * keep(b, i, j) * c.v[(b * c.keys + j) * c.value_features + e];
+        }
+        out.push_back(static_cast<float>(acc));
+      }
+    }
+  }
+  return out;
+}
+
+SdpaCase RandomSdpaCase(Generator& gen) {
+  SdpaCase c{6, 4, 7, 5, 3, {}, {}, {}};
+  c.q = randn({c.batch, c.length, c.features}, gen).to_vector<float>();
+  c.k = randn({c.batch, c.keys, c.features}, gen).to_vector<float>();
+  c.v = randn({c.batch, c.keys, c.value_features}, gen).to_vector<float>();
+  return c;
+}
+
+// The case's tensors with the batch of 6 as [2, 3] (two batch dimensions).
+std::vector<Tensor> SdpaInputs(const SdpaCase& c) {
+  return {Tensor::from_vector<float>(c.q, {2, 3, c.length, c.features}),
+          Tensor::from_vector<float>(c.k, {2, 3, c.keys, c.features}),
+          Tensor::from_vector<float>(c.v, {2, 3, c.keys, c.value_features})};
+}
+
+const auto kEverything = [](int64_t, int64_t, int64_t) { return true; };
+const auto kNothing = [](int64_t, int64_t, int64_t) { return 0.0; };
+const auto kKeepAll = [](int64_t, int64_t, int64_t) { return 1.0; };
+
+TEST(NnScaledDotProductAttentionTest, MatchesTheDefinition) {
+  Generator gen(41);
+  const SdpaCase c = RandomSdpaCase(gen);
+  const std::vector<Tensor> in = SdpaInputs(c);
+  Tensor y = scaled_dot_product_attention(in[0], in[1], in[2]);
+  EXPECT_EQ(y.shape().ToString(), "f32[2,3,4,3]");
+  EXPECT_THAT(y.to_vector<float>(),
+              Near(RefSdpa(c, 1 / std::sqrt(5.0), kEverything, kNothing, kKeepAll), 1e-5f));
+  Tensor scaled = scaled_dot_product_attention(in[0], in[1], in[2], Tensor(), 0, false, 0.3);
+  EXPECT_THAT(scaled.to_vector<float>(),
+              Near(RefSdpa(c, 0.3, kEverything, kNothing, kKeepAll), 1e-5f));
+  // Keys and values shared by the first batch dimension broadcast to it.
+  SdpaCase shared = c;
+  std::copy_n(c.k.begin(), 3 * c.keys * c.features, shared.k.begin() + 3 * c.keys * c.features);
+  std::copy_n(c.v.begin(), 3 * c.keys * c.value_features,
+              shared.v.begin() + 3 * c.keys * c.value_features);
+  Tensor broadcast =
+      scaled_dot_product_attention(in[0], slice(in[1], 0, 0, 1), slice(in[2], 0, 0, 1));
+  EXPECT_EQ(broadcast.shape().ToString(), "f32[2,3,4,3]");
+  EXPECT_THAT(broadcast.to_vector<float>(),
+              Near(RefSdpa(shared, 1 / std::sqrt(5.0), kEverything, kNothing, kKeepAll), 1e-5f));
+}
+
+TEST(NnScaledDotProductAttentionTest, BoolAdditiveAndCausalMasks) {
+  Generator gen(42);
+  const SdpaCase c = RandomSdpaCase(gen);
+  const std::vector<Tensor> in = SdpaInputs(c);
+  const double scale = 1 / std::sqrt(5.0);
+  // A bool mask [L, S] for every batch element; query 2 may attend to nothing.
+  std::vector<bool> allowed(c.length * c.keys);
+  for (int64_t i = 0; i < c.length; ++i) {
+    for (int64_t j = 0; j < c.keys; ++j) allowed[i * c.keys + j] = i != 2 && (i + j) % 3 != 0;
+  }
+  Tensor mask = Tensor::from_vector<bool>(allowed, {c.length, c.keys});
+  Tensor masked = scaled_dot_product_attention(in[0], in[1], in[2], mask);
+  const std::vector<float> want = RefSdpa(
+      c, scale, [&](int64_t, int64_t i, int64_t j) { return allowed[i * c.keys + j]; }, kNothing,
+      kKeepAll);
+  EXPECT_THAT(masked.to_vector<float>(), Near(want, 1e-5f));
+  // Float masks [2, 1, L, S] are added to the scores.
+  const std::vector<float> bias = randn({2, 1, c.length, c.keys}, gen).to_vector<float>();
+  Tensor added = scaled_dot_product_attention(
+      in[0], in[1], in[2], Tensor::from_vector<float>(bias, {2, 1, c.length, c.keys}));
+  EXPECT_THAT(added.to_vector<float>(),
+              Near(RefSdpa(
+                       c, scale, kEverything,
+                       [&](int64_t b, int64_t i, int64_t j) {
+                         return double{bias[((b / 3) * c.length + i) * c.keys + j]};
+                       },
+                       kKeepAll),
+                   1e-5f));
+  // Causal: query i attends to keys 0..i (of 7).
+  Tensor causal = scaled_dot_product_attention(in[0], in[1], in[2], Tensor(), 0, true);
+  EXPECT_THAT(
+      causal.to_vector<float>(),
+      Near(RefSdpa(
+               c, scale, [](int64_t, int64_t i, int64_t j) { return j <= i; }, kNothing, kKeepAll),
+           1e-5f));
+}
+
+TEST(NnScaledDotProductAttentionTest, DropoutScalesTheWeights) {
+  constexpr double kP = 0.3;
+  Generator gen(43);
+  const SdpaCase c = RandomSdpaCase(gen);
+  const std::vector<Tensor> in = SdpaInputs(c);
+  Generator stream(7);
+  Generator replay = stream;
+  Tensor y =
+      scaled_dot_product_attention(in[0], in[1], in[2], Tensor(), kP, false, std::nullopt, &stream);
+  // The weights' mask, drawn as dropout draws it from the same stream.
+  const std::vector<float> u =
+      rand_like(zeros({2, 3, c.length, c.keys}), replay).to_vector<float>();
+  const auto keep = [&](int64_t b, int64_t i, int64_t j) {
+    return u[(b * c.length + i) * c.keys + j] < 1 - kP ? 1 / (1 - kP) : 0.0;
+  };
+  EXPECT_THAT(y.to_vector<float>(),
+              Near(RefSdpa(c, 1 / std::sqrt(5.0), kEverything, kNothing, keep), 1e-5f));
+}
+
+TEST(NnScaledDotProductAttentionTest, BadInputNamesTheOpAndShapes) {
+  const Tensor q = zeros({2, 4, 5}), k = zeros({2, 6, 5}), v = zeros({2, 6, 3});
+  Generator gen(1);
+  EXPECT_THAT(ErrorOf([&] {
+                scaled_dot_product_attention(q, zeros({2, 6, 4}), v);
+              }),
+              HasSubstr("scaled_dot_product_attention: expected query [..., L, E], key [..., S, "
+                        "E] and value [..., S, Ev], got query f32[2,4,5], key f32[2,6,4], value "
+                        "f32[2,6,3]"));
+  EXPECT_THAT(ErrorOf([&] {
+                scaled_dot_product_attention(q, k, zeros({2, 5, 3}));
+              }),
+              HasSubstr("value f32[2,5,3]"));
+  EXPECT_THAT(ErrorOf([&] {
+                scaled_dot_product_attention(q, k, zeros({2, 6, 3}, DType::kF64));
+              }),
+              HasSubstr("expected floating query, key and value of one dtype"));
+  EXPECT_THAT(ErrorOf([&] {
+                scaled_dot_product_attention(q, zeros({3, 6, 5}), v);
+              }),
+              HasSubstr("scaled_dot_product_attention: the batch dimensions of query f32[2,4,5], "
+                        "key f32[3,6,5], value f32[2,6,3] do not broadcast"));
+  EXPECT_THAT(ErrorOf([&] {
+                scaled_dot_product_attention(q, k, v, zeros({4, 5}, DType::kBool));
+              }),
+              HasSubstr("expected a bool or f32 attn_mask that broadcasts to the scores [2,4,6] "
+                        "of query f32[2,4,5], key f32[2,6,5], value f32[2,6,3], got bool[4,5]"));
+  EXPECT_THAT(ErrorOf([&] {
+                scaled_dot_product_attention(q, k, v, zeros({4, 6}, DType::kI64));
+              }),
+              HasSubstr("got i64[4,6]"));
+  EXPECT_THAT(ErrorOf([&] {
+                scaled_dot_product_attention(q, k, v, zeros({4, 6}, DType::kBool), 0, true);
+              }),
+              HasSubstr("is_causal and an attn_mask cannot both be given"));
+  EXPECT_THAT(ErrorOf([&] { scaled_dot_product_attention(q, k, v, Tensor(), 0.1); }),
+              HasSubstr("scaled_dot_product_attention: dropout_p 0.1 needs a generator"));
+  EXPECT_THAT(ErrorOf([&] {
+                scaled_dot_product_attention(q, k, v, Tensor(), 1.5, false, std::nullopt, &gen);
+              }),
+              HasSubstr("expected a dropout rate dropout_p in [0, 1], got 1.5"));
+  EXPECT_THAT(ErrorOf([&] { scaled_dot_product_attention(Tensor(), k, v); }),
+              HasSubstr("scaled_dot_product_attention: query is an undefined tensor"));
 }
 
 // A timm-style ViT encoder body: blocks = ModuleList of pre-LN blocks, then a final norm.

@@ -617,10 +617,13 @@ TEST_F(OpErrorsPerOpTest, Rounding) {
   ExpectRejected([&] { ceil(undefined_); }, "ceil: input is an undefined tensor", {});
 }
 
-TEST_F(OpErrorsPerOpTest, Cumsum) {
+TEST_F(OpErrorsPerOpTest, CumsumAndCumprod) {
   ExpectRejected([&] { cumsum(pending_, 2); }, "cumsum: dimension 2 is out of range for f32[2,3]",
                  {pending_});
   ExpectRejected([&] { cumsum(undefined_, 0); }, "cumsum: input is an undefined tensor", {});
+  ExpectRejected([&] { cumprod(pending_, -3); },
+                 "cumprod: dimension -3 is out of range for f32[2,3]", {pending_});
+  ExpectRejected([&] { cumprod(undefined_, 0); }, "cumprod: input is an undefined tensor", {});
 }
 
 TEST_F(OpErrorsPerOpTest, SortAndTopk) {

@@ -179,6 +179,52 @@ TEST(ReductionOpsTest, CumsumAsTorch) {
   EXPECT_EQ(s[5], INFINITY);
 }
 
+// Sequential running products along the last dimension of a row-major [rows, n] matrix.
+std::vector<double> HostCumprod(const std::vector<double>& v, int64_t n) {
+  std::vector<double> out = v;
+  for (size_t at = 0; at < out.size(); ++at) {
+    if (at % n > 0) out[at] *= out[at - 1];
+  }
+  return out;
+}
+
+TEST(ReductionOpsTest, CumprodAsTorch) {
+  Generator gen(32);
+  // One masked product (n <= 64) and blocks of about sqrt(n), the last one partly padding.
+  // Factors near 1 of either sign keep long products near 1; some are 0.
+  for (int64_t n : {1, 64, 65, 700}) {
+    std::vector<double> v;
+    for (int64_t k = 0; k < 3 * n; ++k) {
+      const double magnitude = 0.9 + 0.2 * gen.NextDouble();
+      v.push_back(gen.NextBelow(50) == 0 ? 0 : gen.NextBelow(2) == 0 ? magnitude : -magnitude);
+    }
+    const std::vector<double> want = HostCumprod(v, n);
+    for (DType dtype : {DType::kF32, DType::kF64}) {
+      Tensor x = cast(Tensor::from_vector<double>(v, {3, n}), dtype);
+      const std::vector<double> rows = cast(cumprod(x, -1), DType::kF64).to_vector<double>();
+      // Along dim 0 of the transpose: the same values, transposed back.
+      const std::vector<double> columns =
+          cast(cumprod(x.transpose(0, 1), 0).transpose(0, 1), DType::kF64).to_vector<double>();
+      const double tol = dtype == DType::kF32 ? 1e-5 * std::sqrt(double(n)) : 1e-12 * n;
+      for (size_t k = 0; k < want.size(); ++k) {
+        ASSERT_NEAR(rows[k], want[k], tol) << "n=" << n << " at " << k;
+        ASSERT_NEAR(columns[k], want[k], tol) << "n=" << n << " at " << k;
+      }
+    }
+  }
+  // Integers and bool are multiplied in i64.
+  Tensor ints = cumprod(Tensor::from_vector<int32_t>({100000, 100000, -3, 0, 5}, {5}), 0);
+  EXPECT_EQ(ints.dtype(), DType::kI64);
+  EXPECT_THAT(ints.to_vector<int64_t>(), ElementsAre(100000, 10000000000, -30000000000, 0, 0));
+  EXPECT_THAT(
+      cumprod(Tensor::from_vector<bool>({true, true, false, true}, {4}), 0).to_vector<int64_t>(),
+      ElementsAre(1, 1, 0, 0));
+  EXPECT_THAT(ErrorOf([] {
+                cumprod(Tensor::from_vector<float>({1, 2}, {2}), 1);
+              }),
+              HasSubstr("cumprod: dimension 1 is out of range for f32[2]"));
+}
+
 TEST(ReductionOpsTest, MaxAndMin) {
   Tensor x = Tensor::from_vector<float>({3, -1, 7, 2, 9, -5}, {2, 3});
   EXPECT_THAT(max(x, {1}).to_vector<float>(), ElementsAre(7, 9));
