@@ -164,6 +164,14 @@ SortResult topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = tru
 // torch.matmul: 1-D operands are promoted to matrices and the added dimension removed;
 // batch dimensions broadcast.
 Tensor matmul(const Tensor& a, const Tensor& b, CallSite site = {});
+// torch.einsum: `equation` names each operand's dimensions by letters ("bhqd,bhkd->bhqk"),
+// "..." stands for dimensions not named; letters of the output are kept, the others
+// summed, and a letter repeated in one operand takes its diagonal. Without "->" the
+// output is "..." then the letters that appear once, upper case before lower case.
+// A letter's sizes must agree or be 1 (broadcast). Operands are contracted from left to
+// right, each pair as one matmul (or a product when no letter is summed); the result has
+// the operands' promoted dtype (integers wrap).
+Tensor einsum(std::string_view equation, const std::vector<Tensor>& operands, CallSite site = {});
 
 // --- views and data movement ---
 // One size may be -1 (inferred).
@@ -176,6 +184,11 @@ Tensor broadcast_to(const Tensor& x, std::vector<int64_t> sizes, CallSite site =
 Tensor unsqueeze(const Tensor& x, int64_t dim, CallSite site = {});
 // Removes dimension `dim`, which must have size 1.
 Tensor squeeze(const Tensor& x, int64_t dim, CallSite site = {});
+// The elements x[..., i, ..., i + offset, ...] of dimensions dim1 and dim2 (offset > 0:
+// above the main diagonal, < 0: below it), as a last dimension replacing both
+// (torch.diagonal). A strided view: no copy, and its gradient scatters back.
+Tensor diagonal(const Tensor& x, int64_t offset = 0, int64_t dim1 = 0, int64_t dim2 = 1,
+                CallSite site = {});
 Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1, CallSite site = {});
 // Python-style bounds: negative start/end count from the end, out-of-range bounds clamp;
 // step > 0.

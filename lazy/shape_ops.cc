@@ -1,5 +1,6 @@
 // Views and data movement: reshape, permute, expand, slice, concat, pad and the ops
-// expressed through them (view, transpose, broadcast_to, unsqueeze, squeeze, flatten).
+// expressed through them (view, transpose, broadcast_to, unsqueeze, squeeze, diagonal,
+// flatten).
 // The IR takes fully resolved attributes (no -1, clamped bounds, dimension-order pads).
 #include <algorithm>
 #include <string>
@@ -148,6 +149,38 @@ Tensor squeeze(const Tensor& x, int64_t dim, CallSite site) {
   std::vector<int64_t> sizes(x.sizes().begin(), x.sizes().end());
   sizes.erase(sizes.begin() + at);
   return ReshapeTo(x, sizes, site);
+}
+
+Tensor diagonal(const Tensor& x, int64_t offset, int64_t dim1, int64_t dim2, CallSite site) {
+  CheckOperand("diagonal", x);
+  const Shape& shape = x.shape();
+  if (shape.rank() < 2) {
+    ThrowOpError("diagonal: needs at least 2 dimensions, got ", shape.ToString());
+  }
+  const int64_t a = NormalizeDim("diagonal", dim1, shape);
+  const int64_t b = NormalizeDim("diagonal", dim2, shape);
+  if (a == b) {
+    ThrowOpError("diagonal: dim1 and dim2 are both dimension ", a, " of ", shape.ToString());
+  }
+  // The two dimensions moved last and merged: the diagonal is then every (cols + 1)-th
+  // element from the first one's position.
+  std::vector<int64_t> perm, sizes;
+  for (int64_t d = 0; d < shape.rank(); ++d) {
+    if (d == a || d == b) continue;
+    perm.push_back(d);
+    sizes.push_back(shape.size(d));
+  }
+  const int64_t rows = shape.size(a), cols = shape.size(b);
+  perm.push_back(a);
+  perm.push_back(b);
+  sizes.push_back(rows * cols);
+  const int64_t length = std::max<int64_t>(
+      0, offset >= 0 ? std::min(rows, cols - offset) : std::min(rows + offset, cols));
+  const bool in_order = a < b && a == shape.rank() - 2 && b == shape.rank() - 1;
+  Tensor merged = ReshapeTo(in_order ? x : RecordPermute(x, std::move(perm), site), sizes, site);
+  if (length == 0) return slice(merged, -1, 0, 0, 1, site);
+  const int64_t first = offset >= 0 ? offset : -offset * cols;
+  return slice(merged, -1, first, first + (length - 1) * (cols + 1) + 1, cols + 1, site);
 }
 
 Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim, CallSite site) {

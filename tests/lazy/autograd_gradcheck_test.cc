@@ -399,6 +399,31 @@ TEST(AutogradGradcheckTest, MatmulWithTransposedOperands) {
             {Random(gen, {2, 4, 3}), Random(gen, {5, 3})}, gen);
 }
 
+// Each way einsum contracts: one matmul, a broadcast product, diagonals, sums in one
+// operand, a summed letter of size 1 expanded, and three operands.
+TEST(AutogradGradcheckTest, Einsum) {
+  const std::vector<std::pair<std::string, std::vector<std::vector<int64_t>>>> cases = {
+      {"bij,bkj->bik", {{2, 3, 4}, {2, 5, 4}}}, {"i,ij->ij", {{1}, {3, 2}}},
+      {"ii,ij->j", {{3, 3}, {3, 2}}},           {"ijk->kj", {{2, 3, 2}}},
+      {"ij,jk->ik", {{3, 1}, {2, 2}}},          {"ij,jk,kl->il", {{2, 3}, {3, 2}, {2, 2}}},
+  };
+  Generator gen(23);
+  for (const auto& [equation, shapes] : cases) {
+    SCOPED_TRACE(equation);
+    std::vector<Input> inputs;
+    for (const auto& sizes : shapes) inputs.push_back(Random(gen, sizes));
+    GradCheck([&](const std::vector<Tensor>& x) { return einsum(equation, x); }, inputs, gen);
+  }
+}
+
+TEST(AutogradGradcheckTest, Diagonal) {
+  Generator gen(29);
+  for (int64_t offset : {0, 1, -1}) {
+    GradCheck([&](const std::vector<Tensor>& x) { return diagonal(x[0], offset, 2, 0); },
+              {Random(gen, {3, 2, 4})}, gen);
+  }
+}
+
 TEST(AutogradGradcheckTest, ReshapePermuteExpand) {
   Generator gen(8);
   GradCheck(

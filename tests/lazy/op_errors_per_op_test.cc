@@ -12,6 +12,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lazy/composite_ops.h"
@@ -624,6 +625,60 @@ TEST_F(OpErrorsPerOpTest, CumsumAndCumprod) {
   ExpectRejected([&] { cumprod(pending_, -3); },
                  "cumprod: dimension -3 is out of range for f32[2,3]", {pending_});
   ExpectRejected([&] { cumprod(undefined_, 0); }, "cumprod: input is an undefined tensor", {});
+}
+
+TEST_F(OpErrorsPerOpTest, Einsum) {
+  const Tensor f45 = Tensor::from_vector<float>(std::vector<float>(20, 0.5f), {4, 5});
+  const Tensor f56 = Tensor::from_vector<float>(std::vector<float>(30, 0.5f), {5, 6});
+  const std::vector<std::pair<std::function<void()>, std::string>> cases = {
+      {[&] { einsum("ij,jk->ik", {f34_}); },
+       "einsum: \"ij,jk->ik\" with f32[3,4]: the equation names 2 operands, but 1 were given"},
+      {[&] { einsum("i", {}); },
+       "einsum: \"i\" with no operands: the equation names 1 operands, but 0 were given"},
+      {[&] {
+         einsum("ijk,jk", {f34_, f45});
+       },
+       "operand 0's term \"ijk\" names 3 dimensions, but operand 0 has 2"},
+      {[&] {
+         einsum("ij,jk->ik", {f34_, f56});
+       },
+       "einsum: \"ij,jk->ik\" with f32[3,4], f32[5,6]: 'j' has size 4 in operand 0 but 5 in "
+       "operand 1 (sizes must agree, or one be 1)"},
+      {[&] {
+         einsum("...i,...i", {pending_, f34_});
+       },
+       "\"...\" dimension -1 has size 2 in operand 0 but 3 in operand 1"},
+      {[&] { einsum("ii->i", {f34_}); },
+       "'i' is repeated in operand 0, which takes its diagonal, but its sizes differ: 3 and 4"},
+      {[&] { einsum("ij->iz", {f34_}); }, "the output's 'z' names no operand's dimension"},
+      {[&] { einsum("ij->ii", {f34_}); }, "the output names 'i' twice"},
+      {[&] {
+         einsum("i..j,j", {f34_, f5_});
+       },
+       "a '.' in operand 0's term \"i..j\" is not part of \"...\""},
+      {[&] { einsum("...i...", {f34_}); }, "operand 0's term \"...i...\" has \"...\" twice"},
+      {[&] { einsum("i1", {f34_}); },
+       "'1' in operand 0's term \"i1\" is not a letter, ',', \"->\" or \"...\""},
+      {[&] { einsum("ij->i->j", {f34_}); }, "\"->\" appears twice"},
+      {[&] {
+         einsum("i,i", {flags_, flags_});
+       },
+       "bool operands are not supported"},
+      {[&] { einsum("ij", {undefined_}); }, "einsum: operand 0 is an undefined tensor"},
+  };
+  for (const auto& [call, message] : cases) {
+    ExpectRejected(call, message, {f34_, f45, f56, pending_, flags_});
+  }
+}
+
+TEST_F(OpErrorsPerOpTest, Diagonal) {
+  ExpectRejected([&] { diagonal(f5_); }, "diagonal: needs at least 2 dimensions, got f32[5]",
+                 {f5_});
+  ExpectRejected([&] { diagonal(pending_, 0, 1, -1); },
+                 "diagonal: dim1 and dim2 are both dimension 1 of f32[2,3]", {pending_});
+  ExpectRejected([&] { diagonal(pending_, 0, 0, 2); },
+                 "diagonal: dimension 2 is out of range for f32[2,3]", {pending_});
+  ExpectRejected([&] { diagonal(undefined_); }, "diagonal: input is an undefined tensor", {});
 }
 
 TEST_F(OpErrorsPerOpTest, SortAndTopk) {

@@ -186,6 +186,37 @@ TEST(ShapeOpsTest, FlipRollAndRepeatAsTorch) {
               HasSubstr("flip: dimension 2 is out of range for i32[2,3]"));
 }
 
+// x[2,3,4] with x[i][j][k] = 100 i + 10 j + k, so each element names its position.
+TEST(ShapeOpsTest, DiagonalAsTorch) {
+  std::vector<float> values;
+  for (int i = 0; i < 2; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      for (int k = 0; k < 4; ++k) values.push_back(100 * i + 10 * j + k);
+    }
+  }
+  const Tensor x = Tensor::from_vector<float>(values, {2, 3, 4});
+  const Tensor m = Matrix();  // [[1, 2, 3], [4, 5, 6]]
+  EXPECT_THAT(diagonal(m).to_vector<float>(), ElementsAre(1, 5));
+  EXPECT_THAT(diagonal(m, 1).to_vector<float>(), ElementsAre(2, 6));
+  EXPECT_THAT(diagonal(m, 2).to_vector<float>(), ElementsAre(3));
+  EXPECT_THAT(diagonal(m, -1).to_vector<float>(), ElementsAre(4));
+  EXPECT_EQ(diagonal(m, 3).shape().ToString(), "f32[0]");
+  EXPECT_EQ(diagonal(m, -2).shape().ToString(), "f32[0]");
+  // dim1 > dim2 reads the transpose.
+  EXPECT_THAT(diagonal(m, 1, 1, 0).to_vector<float>(), ElementsAre(4));
+  // The diagonal is the last dimension; the others keep their order.
+  const Tensor d12 = diagonal(x, 1, 1, 2);
+  EXPECT_EQ(d12.shape().ToString(), "f32[2,3]");
+  EXPECT_THAT(d12.to_vector<float>(), ElementsAre(1, 12, 23, 101, 112, 123));
+  const Tensor d02 = diagonal(x, 0, 0, -1);
+  EXPECT_EQ(d02.shape().ToString(), "f32[3,2]");
+  EXPECT_THAT(d02.to_vector<float>(), ElementsAre(0, 101, 10, 111, 20, 121));
+  const Tensor d20 = diagonal(x, -1, 2, 0);  // x[i - 1][j][i]
+  EXPECT_EQ(d20.shape().ToString(), "f32[3,2]");
+  EXPECT_THAT(d20.to_vector<float>(), ElementsAre(1, 102, 11, 112, 21, 122));
+  EXPECT_EQ(diagonal(Tensor::from_vector<float>({}, {0, 3})).shape().ToString(), "f32[0]");
+}
+
 TEST(ShapeOpsTest, TrilAndTriuAsTorch) {
   Tensor x = Tensor::from_vector<float>({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {1, 3, 4});
   EXPECT_THAT(tril(x).to_vector<float>(), ElementsAre(1, 0, 0, 0, 5, 6, 0, 0, 9, 10, 11, 0));
