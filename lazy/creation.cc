@@ -94,7 +94,7 @@ Tensor Upload(std::string_view op, const std::vector<double>& values,
               float below = std::numeric_limits<float>::infinity()) {
   if (dtype == DType::kF64) return Tensor::from_vector(values, sizes, site);
   std::vector<float> narrow = HostValues<float>(op, sizes);
-  const float largest = std::nextafter(below, 0.0f);
+  const float largest = std::nextafter(below, -std::numeric_limits<float>::infinity());
   for (size_t i = 0; i < values.size(); ++i) {
     narrow[i] = std::min(static_cast<float>(values[i]), largest);
   }
@@ -196,6 +196,20 @@ Tensor rand(std::vector<int64_t> sizes, Generator& gen, DType dtype, CallSite si
   internal::KeepGeneratorWhilePrecompiling keep(gen);
   for (double& v : values) v = gen.NextDouble();
   return Upload("rand", values, sizes, dtype, site, /*below=*/1.0f);
+}
+
+Tensor uniform(std::vector<int64_t> sizes, Generator& gen, double low, double high, DType dtype,
+               CallSite site) {
+  CheckSizes("uniform", sizes, dtype);
+  CheckFloating("uniform", dtype, sizes);
+  if (!(low < high) || !std::isfinite(low) || !std::isfinite(high)) {
+    ThrowOpError("uniform: expected finite bounds low < high, got low=", low, " high=", high);
+  }
+  std::vector<double> values = HostValues<double>("uniform", sizes);
+  internal::KeepGeneratorWhilePrecompiling keep(gen);
+  for (double& v : values)
+    v = std::min(low + (high - low) * gen.NextDouble(), std::nextafter(high, low));
+  return Upload("uniform", values, sizes, dtype, site, static_cast<float>(high));
 }
 
 Tensor randn(std::vector<int64_t> sizes, Generator& gen, DType dtype, CallSite site) {

@@ -33,6 +33,9 @@ Tensor arange(double start, double end, double step = 1, DType dtype = DType::kI
 // Uniform in [0, 1).
 Tensor rand(std::vector<int64_t> sizes, Generator& gen, DType dtype = DType::kF32,
             CallSite site = {});
+// Uniform in [low, high), low < high, both finite.
+Tensor uniform(std::vector<int64_t> sizes, Generator& gen, double low, double high,
+               DType dtype = DType::kF32, CallSite site = {});
 // Standard normal.
 Tensor randn(std::vector<int64_t> sizes, Generator& gen, DType dtype = DType::kF32,
              CallSite site = {});

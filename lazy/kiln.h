@@ -15,6 +15,7 @@
 #include "lazy/graph_executor.h"
 #include "lazy/nn_attention.h"
 #include "lazy/nn_clip_grad.h"
+#include "lazy/nn_conv.h"
 #include "lazy/nn_dropout.h"
 #include "lazy/nn_embedding.h"
 #include "lazy/nn_functional.h"

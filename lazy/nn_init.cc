@@ -39,6 +39,11 @@ Tensor trunc_normal_(Tensor tensor, double std, Generator& gen, double mean) {
   return AssignNoGrad(tensor, value);
 }
 
+Tensor uniform_(Tensor tensor, double low, double high, Generator& gen) {
+  CheckFloating("uniform_", tensor);
+  return AssignNoGrad(tensor, uniform(SizesOf(tensor), gen, low, high, tensor.dtype()));
+}
+
 Tensor normal_(Tensor tensor, double mean, double std, Generator& gen) {
   CheckFloating("normal_", tensor);
   if (!(std >= 0)) throw Error(absl::StrCat("normal_: std must be non-negative, got ", std));

@@ -19,6 +19,8 @@ namespace kiln::nn::init {
 // (the same bounds as timm's trunc_normal_tf_; timm's trunc_normal_ cuts at +-2 in
 // absolute terms, which for std 0.02 is no cut at all). `tensor` must be floating.
 Tensor trunc_normal_(Tensor tensor, double std, Generator& gen, double mean = 0);
+// Uniform in [low, high).
+Tensor uniform_(Tensor tensor, double low, double high, Generator& gen);
 // Normal(mean, std).
 Tensor normal_(Tensor tensor, double mean, double std, Generator& gen);
 // Fills with `value`.

@@ -19,6 +19,7 @@
 #include "lazy/generator.h"
 #include "lazy/grad_mode.h"
 #include "lazy/nn_attention.h"
+#include "lazy/nn_conv.h"
 #include "lazy/nn_functional.h"
 #include "lazy/nn_loss.h"
 #include "lazy/ops.h"
@@ -421,6 +422,23 @@ TEST(AutogradGradcheckTest, Diagonal) {
   for (int64_t offset : {0, 1, -1}) {
     GradCheck([&](const std::vector<Tensor>& x) { return diagonal(x[0], offset, 2, 0); },
               {Random(gen, {3, 2, 4})}, gen);
+  }
+}
+
+// Through every way conv2d gathers windows: strided, dilated and grouped slices, and the
+// reshape of non-overlapping windows.
+TEST(AutogradGradcheckTest, Conv2d) {
+  const std::vector<std::pair<std::vector<int64_t>, nn::Conv2dOptions>> convs = {
+      {{1, 2, 5, 4}, {.stride = {2, 1}, .padding = {1, 1}}},
+      {{2, 4, 4, 4}, {.padding = {1, 0}, .dilation = {2, 1}, .groups = 2}},
+      {{1, 2, 5, 4}, {.stride = {2, 2}}},
+  };
+  Generator gen(31);
+  for (const auto& [input, options] : convs) {
+    const int64_t c = input[1];
+    const std::vector<int64_t> weight = {4, c / options.groups, 2, 2};
+    GradCheck([&](const std::vector<Tensor>& x) { return nn::conv2d(x[0], x[1], x[2], options); },
+              {Random(gen, input), Random(gen, weight), Random(gen, {4})}, gen);
   }
 }
 

@@ -151,6 +151,19 @@ TEST(CreationTest, NormalIsAShiftedScaledRandn) {
     EXPECT_NEAR(shifted[i], 3.0 + 0.5 * standard[i], 1e-12);
 }
 
+TEST(CreationTest, UniformIsAShiftedScaledRand) {
+  Generator a(12), b(12);
+  const std::vector<double> u = uniform({64}, a, -2.0, 0.5, DType::kF64).to_vector<double>();
+  const std::vector<double> r = rand({64}, b, DType::kF64).to_vector<double>();
+  for (size_t i = 0; i < u.size(); ++i) EXPECT_NEAR(u[i], -2.0 + 2.5 * r[i], 1e-12);
+  // f32 values stay below the upper bound even where rounding would reach it.
+  Generator c(13);
+  for (float v : uniform({4000}, c, 0.0, 1e-30).to_vector<float>()) {
+    EXPECT_GE(v, 0.0f);
+    EXPECT_LT(v, 1e-30f);
+  }
+}
+
 TEST(CreationTest, FullDataIsUploadedNotRecorded) {
   Tensor lazy = full({2, 3}, 1.5);
   Tensor data = full_data({2, 3}, 1.5);
@@ -173,6 +186,8 @@ TEST(CreationTest, Errors) {
               HasSubstr("trunc_normal: expected std > 0 and a < b"));
   EXPECT_THAT(ErrorOf([&] { trunc_normal({2}, gen, 0, 1, 50, 60); }),
               HasSubstr("trunc_normal: [50, 60] holds almost none of Normal(0, 1)"));
+  EXPECT_THAT(ErrorOf([&] { uniform({2}, gen, 1, 1); }),
+              HasSubstr("uniform: expected finite bounds low < high, got low=1 high=1"));
   EXPECT_THAT(ErrorOf([&] { normal({2}, gen, 0, -1); }),
               HasSubstr("normal: expected a finite mean and std >= 0, got mean=0 std=-1"));
   EXPECT_THAT(ErrorOf([] { full_data({-1}, 0); }), HasSubstr("full_data: sizes [-1] must be >= 0"));

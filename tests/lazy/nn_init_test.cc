@@ -67,6 +67,13 @@ TEST(NnInitTest, NormalAndConstants) {
   EXPECT_NEAR(m.mean, -3, 0.05);
   EXPECT_NEAR(m.std, 2, 0.05);
   EXPECT_LT(m.min, -3 - 2 * 2.5);  // not truncated
+  init::uniform_(t, -0.5, 0.25, gen);
+  const std::vector<double> uniform = t.to_vector<double>();
+  const Moments u = MomentsOf(std::vector<float>(uniform.begin(), uniform.end()));
+  EXPECT_GE(u.min, -0.5);
+  EXPECT_LT(u.max, 0.25);
+  EXPECT_NEAR(u.mean, -0.125, 0.01);
+  EXPECT_NEAR(u.std, 0.75 / std::sqrt(12.0), 0.01);
   init::ones_(t);
   EXPECT_THAT(t.to_vector<double>(), Each(1.0));
   init::zeros_(t);

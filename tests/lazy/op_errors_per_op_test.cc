@@ -21,6 +21,7 @@
 #include "lazy/generator.h"
 #include "lazy/graph_executor.h"
 #include "lazy/nn_attention.h"
+#include "lazy/nn_conv.h"
 #include "lazy/nn_embedding.h"
 #include "lazy/nn_functional.h"
 #include "lazy/nn_gelu.h"
@@ -679,6 +680,47 @@ TEST_F(OpErrorsPerOpTest, Diagonal) {
   ExpectRejected([&] { diagonal(pending_, 0, 0, 2); },
                  "diagonal: dimension 2 is out of range for f32[2,3]", {pending_});
   ExpectRejected([&] { diagonal(undefined_); }, "diagonal: input is an undefined tensor", {});
+}
+
+TEST_F(OpErrorsPerOpTest, Conv2d) {
+  const Tensor x =
+      Tensor::from_vector<float>(std::vector<float>(2 * 4 * 5 * 5, 0.5f), {2, 4, 5, 5});
+  const Tensor w =
+      Tensor::from_vector<float>(std::vector<float>(6 * 4 * 3 * 3, 0.5f), {6, 4, 3, 3});
+  const Tensor b = Tensor::from_vector<float>(std::vector<float>(6, 0.5f), {6});
+  const std::string shapes = " (input f32[2,4,5,5], weight f32[6,4,3,3])";
+  Generator gen(1);
+  const std::vector<std::pair<std::function<void()>, std::string>> cases = {
+      {[&] { nn::conv2d(f34_, w); },
+       "conv2d: expected an input [N, C, H, W] or [C, H, W] (input f32[3,4], weight f32[6,4,3,3])"},
+      {[&] { nn::conv2d(x, f34_); },
+       "conv2d: expected a weight [out_channels, in_channels / groups, kh, kw]"},
+      {[&] { nn::conv2d(x, w.to(DType::kF64)); },
+       "conv2d: expected floating operands of one dtype"},
+      {[&] {
+         nn::conv2d(x, w, Tensor(), {.stride = {0, 1}});
+       },
+       "conv2d: expected stride, dilation and groups > 0 and padding >= 0, got stride (0, 1), "
+       "padding (0, 0), dilation (1, 1), groups 1" +
+           shapes},
+      {[&] { nn::conv2d(x, w, Tensor(), {.groups = 4}); },
+       "conv2d: the input's 4 channels in 4 groups need a weight [k * 4, 1, kh, kw] (k > 0)"},
+      {[&] { nn::conv2d(x, w, f5_); },
+       "conv2d: expected a bias [6] (input f32[2,4,5,5], weight f32[6,4,3,3], bias f32[5])"},
+      {[&] {
+         nn::conv2d(x, w, Tensor(), {.dilation = {3, 1}});
+       },
+       "conv2d: the kernel spans 7 x 3, more than the padded input's 5 x 5" + shapes},
+      {[&] { nn::conv2d(undefined_, w); }, "conv2d: input is an undefined tensor"},
+      {[&] {
+         nn::Conv2d(4, 6, {3, 3}, gen, {.groups = 4});
+       },
+       "Conv2d: expected positive channels and kernel sizes, with groups dividing both channel "
+       "counts; got in_channels 4, out_channels 6, kernel_size (3, 3), groups 4"},
+  };
+  for (const auto& [call, message] : cases) ExpectRejected(call, message, {x, w, b, f34_, f5_});
+  nn::Conv2d conv(4, 6, {3, 3}, gen);
+  ExpectRejected([&] { conv.forward(f5_); }, "conv2d: expected an input [N, C, H, W]", {f5_});
 }
 
 TEST_F(OpErrorsPerOpTest, SortAndTopk) {
