@@ -1,10 +1,12 @@
 #pragma once
-// 2-D convolution (torch.nn.functional.conv2d and torch.nn.Conv2d), built from slices and
-// matrix products, so autograd and every backend take it as they are.
+// 2-D and 1-D convolution (torch.nn.functional.conv2d / conv1d and torch.nn.Conv2d /
+// Conv1d), built from slices and matrix products, so autograd and every backend take them
+// as they are.
 //
 //   nn::Conv2d conv(3, 64, {3, 3}, gen, {.padding = {1, 1}});
 //   Tensor y = conv.forward(images);                       // [N, 3, H, W] -> [N, 64, H, W]
 //   Tensor p = nn::conv2d(images, w, b, {.stride = {16, 16}});  // patch embedding
+//   nn::Conv1d depthwise(64, 64, 4, gen, {.padding = 3, .groups = 64});
 #include <array>
 #include <cstdint>
 
@@ -31,6 +33,18 @@ struct Conv2dOptions {
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
               const Conv2dOptions& options = {}, CallSite site = {});
 
+struct Conv1dOptions {
+  int64_t stride = 1;    // > 0
+  int64_t padding = 0;   // >= 0, zeros on both sides
+  int64_t dilation = 1;  // > 0
+  int64_t groups = 1;    // divides the input and output channels
+};
+
+// x [N, C, L] (or [C, L]), weight [O, C / groups, k], bias [O] or undefined -> [N, O, Lo]
+// with Lo = (L + 2 padding - dilation (k - 1) - 1) / stride + 1: conv2d of height 1.
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+              const Conv1dOptions& options = {}, CallSite site = {});
+
 class Conv2d : public Module {
  public:
   // Parameters "weight" [out_channels, in_channels / groups, kh, kw] and, when `bias`,
@@ -48,6 +62,26 @@ class Conv2d : public Module {
 
  private:
   Conv2dOptions options_;
+  Tensor weight_;
+  Tensor bias_;
+};
+
+// Parameters "weight" [out_channels, in_channels / groups, kernel_size] and "bias" as
+// Conv2d's, with fan_in = in_channels / groups * kernel_size.
+class Conv1d : public Module {
+ public:
+  Conv1d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, Generator& gen,
+         Conv1dOptions options = {}, bool bias = true);
+
+  Tensor forward(const Tensor& x, CallSite site = {}) const;
+
+  const Tensor& weight() const { return weight_; }
+  // Undefined when constructed without bias.
+  const Tensor& bias() const { return bias_; }
+  const Conv1dOptions& options() const { return options_; }
+
+ private:
+  Conv1dOptions options_;
   Tensor weight_;
   Tensor bias_;
 };

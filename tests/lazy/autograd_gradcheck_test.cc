@@ -442,6 +442,15 @@ TEST(AutogradGradcheckTest, Conv2d) {
   }
 }
 
+TEST(AutogradGradcheckTest, Conv1d) {
+  Generator gen(37);
+  GradCheck(
+      [](const std::vector<Tensor>& x) {
+        return nn::conv1d(x[0], x[1], x[2], {.stride = 2, .padding = 1, .groups = 2});
+      },
+      {Random(gen, {2, 4, 7}), Random(gen, {2, 2, 3}), Random(gen, {2})}, gen);
+}
+
 TEST(AutogradGradcheckTest, ReshapePermuteExpand) {
   Generator gen(8);
   GradCheck(

@@ -68,6 +68,14 @@ std::vector<double> LoopConv(const Conv& cv, int64_t ho, int64_t wo, const std::
   return y;
 }
 
+// `actual` matches the first actual.size() elements of `expected`.
+void ExpectPrefixNear(const std::vector<double>& actual, const std::vector<double>& expected) {
+  ASSERT_LE(actual.size(), expected.size());
+  for (size_t i = 0; i < actual.size(); ++i) {
+    EXPECT_NEAR(actual[i], expected[i], 1e-12 * (1 + std::abs(expected[i]))) << "element " << i;
+  }
+}
+
 TEST(NnConv2dTest, EqualsTheLoopOverEveryTap) {
   const std::vector<Conv> convs = {
       {2, 3, 7, 6, 4, 3, 3, {}},                                     // valid, stride 1
@@ -109,6 +117,47 @@ TEST(NnConv2dTest, EqualsTheLoopOverEveryTap) {
   }
 }
 
+// conv1d is conv2d of height 1: checked against the same loop.
+TEST(NnConv1dTest, EqualsTheLoopOverEveryTap) {
+  const std::vector<std::pair<Conv, Conv1dOptions>> convs = {
+      {{2, 3, 1, 11, 4, 1, 3, {}}, {.padding = 1}},
+      {{2, 3, 1, 11, 4, 1, 3, {}}, {.stride = 2}},
+      {{1, 2, 1, 12, 3, 1, 3, {}}, {.padding = 2, .dilation = 2}},
+      {{2, 4, 1, 9, 4, 1, 4, {}}, {.padding = 3, .groups = 4}},  // depthwise
+      {{2, 3, 1, 13, 5, 1, 4, {}}, {.stride = 4}},               // side by side
+  };
+  std::mt19937 rng(8);
+  for (auto [cv, o1] : convs) {
+    SCOPED_TRACE(absl::StrCat("k ", cv.kw, " stride ", o1.stride, " padding ", o1.padding,
+                              " dilation ", o1.dilation, " groups ", o1.groups));
+    cv.options = {.stride = {1, o1.stride},
+                  .padding = {0, o1.padding},
+                  .dilation = {1, o1.dilation},
+                  .groups = o1.groups};
+    const std::vector<double> x = Random(cv.n * cv.c * cv.w, rng);
+    const std::vector<double> w = Random(cv.out * cv.c / o1.groups * cv.kw, rng);
+    const std::vector<double> b = Random(cv.out, rng);
+    const int64_t lo = (cv.w + 2 * o1.padding - o1.dilation * (cv.kw - 1) - 1) / o1.stride + 1;
+    const Tensor y = conv1d(Tensor::from_vector<double>(x, {cv.n, cv.c, cv.w}),
+                            Tensor::from_vector<double>(w, {cv.out, cv.c / o1.groups, cv.kw}),
+                            Tensor::from_vector<double>(b, {cv.out}), o1);
+    EXPECT_THAT(y.sizes(), ElementsAre(cv.n, cv.out, lo));
+    const std::vector<double> expected = LoopConv(cv, 1, lo, x, w, b);
+    const std::vector<double> actual = y.to_vector<double>();
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t i = 0; i < actual.size(); ++i) {
+      EXPECT_NEAR(actual[i], expected[i], 1e-12 * (1 + std::abs(expected[i]))) << "element " << i;
+    }
+    // An unbatched input: the same numbers for the first sample.
+    const Tensor first = conv1d(
+        Tensor::from_vector<double>(x, {cv.n, cv.c, cv.w}).slice(0, 0, 1).reshape({cv.c, cv.w}),
+        Tensor::from_vector<double>(w, {cv.out, cv.c / o1.groups, cv.kw}),
+        Tensor::from_vector<double>(b, {cv.out}), o1);
+    EXPECT_THAT(first.sizes(), ElementsAre(cv.out, lo));
+    ExpectPrefixNear(first.to_vector<double>(), expected);
+  }
+}
+
 TEST(NnConv2dTest, AnUnbatchedInputGivesAnUnbatchedOutput) {
   std::mt19937 rng(4);
   const Tensor x = Tensor::from_vector<float>(std::vector<float>(2 * 5 * 5, 0.5f), {2, 5, 5});
@@ -141,6 +190,17 @@ TEST(NnConv2dTest, ModuleParametersAsTorch) {
       Tensor::from_vector<float>(std::vector<float>(2 * 4 * 7 * 6, 1.0f), {2, 4, 7, 6});
   EXPECT_EQ(conv.forward(x).shape().ToString(), "f32[2,6,3,3]");
   EXPECT_FALSE(Conv2d(3, 3, {1, 1}, gen, {}, /*bias=*/false).bias().defined());
+}
+
+TEST(NnConv1dTest, ModuleParametersAsTorch) {
+  Generator gen(6);
+  Conv1d conv(4, 8, 5, gen, {.padding = 2, .groups = 4});
+  EXPECT_EQ(conv.weight().shape().ToString(), "f32[8,1,5]");
+  EXPECT_EQ(conv.bias().shape().ToString(), "f32[8]");
+  const double bound = 1 / std::sqrt(5.0);  // fan_in = 1 * 5
+  for (float v : conv.weight().to_vector<float>()) EXPECT_LT(std::abs(v), bound);
+  const Tensor x = Tensor::from_vector<float>(std::vector<float>(2 * 4 * 9, 1.0f), {2, 4, 9});
+  EXPECT_EQ(conv.forward(x).shape().ToString(), "f32[2,8,9]");
 }
 
 }  // namespace

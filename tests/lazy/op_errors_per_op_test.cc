@@ -704,7 +704,8 @@ TEST_F(OpErrorsPerOpTest, Conv2d) {
        "padding (0, 0), dilation (1, 1), groups 1" +
            shapes},
       {[&] { nn::conv2d(x, w, Tensor(), {.groups = 4}); },
-       "conv2d: the input's 4 channels in 4 groups need a weight [k * 4, 1, kh, kw] (k > 0)"},
+       "conv2d: the input's 4 channels in 4 groups need a weight [out_channels, 1, ...] with "
+       "out_channels a multiple of 4"},
       {[&] { nn::conv2d(x, w, f5_); },
        "conv2d: expected a bias [6] (input f32[2,4,5,5], weight f32[6,4,3,3], bias f32[5])"},
       {[&] {
@@ -721,6 +722,27 @@ TEST_F(OpErrorsPerOpTest, Conv2d) {
   for (const auto& [call, message] : cases) ExpectRejected(call, message, {x, w, b, f34_, f5_});
   nn::Conv2d conv(4, 6, {3, 3}, gen);
   ExpectRejected([&] { conv.forward(f5_); }, "conv2d: expected an input [N, C, H, W]", {f5_});
+}
+
+TEST_F(OpErrorsPerOpTest, Conv1d) {
+  const Tensor x = Tensor::from_vector<float>(std::vector<float>(2 * 4 * 5, 0.5f), {2, 4, 5});
+  const Tensor w = Tensor::from_vector<float>(std::vector<float>(6 * 4 * 3, 0.5f), {6, 4, 3});
+  Generator gen(1);
+  ExpectRejected([&] { nn::conv1d(f5_, w); },
+                 "conv1d: expected an input [N, C, L] or [C, L] (input f32[5], weight f32[6,4,3])",
+                 {f5_, w});
+  ExpectRejected([&] { nn::conv1d(x, f34_); },
+                 "conv1d: expected a weight [out_channels, in_channels / groups, k]", {x, f34_});
+  ExpectRejected([&] { nn::conv1d(x, w, Tensor(), {.stride = 0}); },
+                 "conv1d: expected stride, dilation and groups > 0 and padding >= 0, got stride 0, "
+                 "padding 0, dilation 1, groups 1 (input f32[2,4,5], weight f32[6,4,3])",
+                 {x, w});
+  ExpectRejected([&] { nn::conv1d(x, w, Tensor(), {.dilation = 3}); },
+                 "conv1d: the kernel spans 7, more than the padded input's 5", {x, w});
+  ExpectRejected([&] { nn::Conv1d(4, 6, 3, gen, {.groups = 4}); },
+                 "Conv1d: expected positive channels and kernel sizes, with groups dividing both "
+                 "channel counts; got in_channels 4, out_channels 6, kernel_size 3, groups 4",
+                 {});
 }
 
 TEST_F(OpErrorsPerOpTest, SortAndTopk) {
