@@ -18,29 +18,19 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_stats.h"
 #include "lazy/kiln.h"
 #include "util/config.h"
 
 namespace {
 
 using kiln::Tensor;
+using kiln::bench::IntFlag;
+using kiln::bench::Median;
 
 constexpr int64_t kTokens = 4096;
 constexpr int64_t kDim = 192;
 constexpr int64_t kHeads = 3;
-
-int IntFlag(int argc, char** argv, const char* name, int fallback) {
-  const size_t n = std::strlen(name);
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], name, n) == 0 && argv[i][n] == '=') return std::atoi(argv[i] + n + 1);
-  }
-  return fallback;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // One bucket's step: the block's output against a fixed random target, backward into
 // the block's parameters and the input.

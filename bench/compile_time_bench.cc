@@ -35,24 +35,19 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/host_compiler.h"
+#include "bench/bench_stats.h"
 #include "lazy/kiln.h"
 
 namespace {
 
 using kiln::Tensor;
+using kiln::bench::Median;
 namespace fs = std::filesystem;
 
 constexpr int64_t kDim = 192, kHeads = 3, kHidden = 768;
 
 double Seconds(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 // One measured step: wall times and what the caches did.

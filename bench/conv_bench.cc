@@ -18,24 +18,14 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_stats.h"
 #include "lazy/kiln.h"
 
 namespace {
 
 using kiln::Tensor;
-
-int IntFlag(int argc, char** argv, const char* name, int fallback) {
-  const size_t n = std::strlen(name);
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], name, n) == 0 && argv[i][n] == '=') return std::atoi(argv[i] + n + 1);
-  }
-  return fallback;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using kiln::bench::IntFlag;
+using kiln::bench::Median;
 
 struct Layer {
   const char* name;

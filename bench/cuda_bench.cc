@@ -29,6 +29,7 @@
 
 #include "backends/cuda/cuda_backend.h"
 #include "bench/bench_data.h"
+#include "bench/bench_stats.h"
 #include "lazy/kiln.h"
 #include "util/config.h"
 
@@ -63,11 +64,7 @@ Options Parse(int argc, char** argv) {
 }
 
 using kiln::bench::HostData;
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using kiln::bench::Median;
 
 // Seconds per step: `reps` times, run `step` `steps` times and wait for the device.
 double TimeSteps(const Options& o, kiln::cuda::CudaDevice* device, void* sync_buffer,

@@ -26,10 +26,13 @@
 #include "backends/cpu/blas.h"
 #include "backends/cpu/blas_kernels.h"
 #include "backends/cpu/cpu_backend.h"
+#include "bench/bench_stats.h"
 #include "codegen/kernel_ir.h"
 
 namespace {
 
+using kiln::bench::IntFlag;
+using kiln::bench::Median;
 using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kTokens = 4096;
@@ -133,22 +136,6 @@ double TimePerCall(Fn&& fn, double min_seconds) {
                          : std::max(calls + 1, static_cast<int64_t>(calls * 1.2 * min_seconds /
                                                                     seconds));
   }
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-int IntFlag(int argc, char** argv, const char* name, int fallback) {
-  const size_t len = std::strlen(name);
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], name, len) == 0 && argv[i][len] == '=') {
-      return std::atoi(argv[i] + len + 1);
-    }
-  }
-  return fallback;
 }
 
 }  // namespace
