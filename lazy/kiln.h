@@ -27,6 +27,7 @@
 #include "lazy/nn_mlp.h"
 #include "lazy/nn_module.h"
 #include "lazy/nn_module_list.h"
+#include "lazy/nn_pool.h"
 #include "lazy/nn_sequential.h"
 #include "lazy/nn_transformer.h"
 #include "lazy/ops.h"

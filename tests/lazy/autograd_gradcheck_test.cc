@@ -22,6 +22,7 @@
 #include "lazy/nn_conv.h"
 #include "lazy/nn_functional.h"
 #include "lazy/nn_loss.h"
+#include "lazy/nn_pool.h"
 #include "lazy/ops.h"
 #include "lazy/tensor.h"
 
@@ -449,6 +450,32 @@ TEST(AutogradGradcheckTest, Conv1d) {
         return nn::conv1d(x[0], x[1], x[2], {.stride = 2, .padding = 1, .groups = 2});
       },
       {Random(gen, {2, 4, 7}), Random(gen, {2, 2, 3}), Random(gen, {2})}, gen);
+}
+
+// Through each pooling's windows: padded, strided, dilated and ceil_mode's short last
+// ones, avg_pool2d's per-window divisors and adaptive pooling's averaging matrices. (Max
+// pooling's gradient at ties is nn_pool_test's; random data has none.)
+TEST(AutogradGradcheckTest, Pooling) {
+  Generator gen(41);
+  GradCheck(
+      [](const std::vector<Tensor>& x) {
+        return nn::max_pool2d(
+            x[0], {3, 2},
+            {.stride = {{2, 1}}, .padding = {1, 1}, .dilation = {1, 2}, .ceil_mode = true});
+      },
+      {Random(gen, {1, 2, 6, 5})}, gen);
+  GradCheck(
+      [](const std::vector<Tensor>& x) {
+        return nn::avg_pool2d(
+            x[0], {3, 3},
+            {.stride = {{2, 2}}, .padding = {1, 1}, .ceil_mode = true, .count_include_pad = false});
+      },
+      {Random(gen, {1, 2, 6, 5})}, gen);
+  GradCheck(
+      [](const std::vector<Tensor>& x) {
+        return nn::adaptive_avg_pool2d(x[0], {3, 2});
+      },
+      {Random(gen, {2, 1, 5, 5})}, gen);
 }
 
 TEST(AutogradGradcheckTest, ReshapePermuteExpand) {

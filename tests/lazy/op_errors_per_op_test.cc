@@ -30,6 +30,7 @@
 #include "lazy/nn_linear.h"
 #include "lazy/nn_loss.h"
 #include "lazy/nn_mlp.h"
+#include "lazy/nn_pool.h"
 #include "lazy/nn_sequential.h"
 #include "lazy/nn_transformer.h"
 #include "lazy/ops.h"
@@ -743,6 +744,58 @@ TEST_F(OpErrorsPerOpTest, Conv1d) {
                  "Conv1d: expected positive channels and kernel sizes, with groups dividing both "
                  "channel counts; got in_channels 4, out_channels 6, kernel_size 3, groups 4",
                  {});
+}
+
+TEST_F(OpErrorsPerOpTest, Pooling) {
+  const Tensor x =
+      Tensor::from_vector<float>(std::vector<float>(2 * 3 * 5 * 5, 0.5f), {2, 3, 5, 5});
+  const Tensor empty = Tensor::from_vector<float>({}, {3, 0, 4});
+  const std::string window = " (input f32[2,3,5,5], kernel (3, 3), stride (1, 1), padding ";
+  const std::vector<std::pair<std::function<void()>, std::string>> cases = {
+      {[&] {
+         nn::max_pool2d(f34_, {2, 2});
+       },
+       "max_pool2d: expected an input [N, C, H, W] or [C, H, W] with C, H and W > 0, got f32[3,4]"},
+      {[&] {
+         nn::avg_pool2d(empty, {2, 2});
+       },
+       "avg_pool2d: expected an input [N, C, H, W] or [C, H, W] with C, H and W > 0, got "
+       "f32[3,0,4]"},
+      {[&] {
+         nn::max_pool2d(x.to(DType::kI32), {2, 2});
+       },
+       "max_pool2d: expected a floating input, got i32[2,3,5,5]"},
+      {[&] {
+         nn::max_pool2d(x, {3, 3}, {.stride = {{1, 1}}, .padding = {2, 0}});
+       },
+       "max_pool2d: expected padding >= 0 and at most half the kernel" + window +
+           "(2, 0), dilation (1, 1))"},
+      {[&] {
+         nn::avg_pool2d(x, {3, 3}, {.stride = {{0, 1}}});
+       },
+       "avg_pool2d: expected kernel, stride and dilation > 0 (input f32[2,3,5,5], kernel (3, 3), "
+       "stride (0, 1)"},
+      {[&] {
+         nn::max_pool2d(x, {3, 3}, {.stride = {{1, 1}}, .dilation = {3, 1}});
+       },
+       "max_pool2d: the window spans more than the padded input" + window +
+           "(0, 0), dilation (3, 1))"},
+      {[&] {
+         nn::avg_pool2d(x, {2, 2}, {.divisor_override = 0});
+       },
+       "avg_pool2d: divisor_override must not be 0 (input f32[2,3,5,5])"},
+      {[&] {
+         nn::adaptive_avg_pool2d(x, {0, 2});
+       },
+       "adaptive_avg_pool2d: expected output sizes > 0, got (0, 2) (input f32[2,3,5,5])"},
+      {[&] {
+         nn::adaptive_avg_pool2d(undefined_, {1, 1});
+       },
+       "adaptive_avg_pool2d: input is an undefined tensor"},
+  };
+  for (const auto& [call, message] : cases) ExpectRejected(call, message, {x, f34_, empty});
+  nn::MaxPool2d pool({2, 2});
+  ExpectRejected([&] { pool.forward(f5_); }, "max_pool2d: expected an input [N, C, H, W]", {f5_});
 }
 
 TEST_F(OpErrorsPerOpTest, SortAndTopk) {
