@@ -19,8 +19,10 @@
 #include "lazy/generator.h"
 #include "lazy/grad_mode.h"
 #include "lazy/nn_attention.h"
+#include "lazy/nn_batch_norm.h"
 #include "lazy/nn_conv.h"
 #include "lazy/nn_functional.h"
+#include "lazy/nn_group_norm.h"
 #include "lazy/nn_loss.h"
 #include "lazy/nn_pool.h"
 #include "lazy/ops.h"
@@ -476,6 +478,19 @@ TEST(AutogradGradcheckTest, Pooling) {
         return nn::adaptive_avg_pool2d(x[0], {3, 2});
       },
       {Random(gen, {2, 1, 5, 5})}, gen);
+}
+
+// Through the batch's statistics (training) with the affine parameters, and through
+// group_norm's groups.
+TEST(AutogradGradcheckTest, BatchNormAndGroupNorm) {
+  Generator gen(43);
+  GradCheck(
+      [](const std::vector<Tensor>& x) {
+        return nn::batch_norm(x[0], Tensor(), Tensor(), x[1], x[2], /*training=*/true);
+      },
+      {Random(gen, {3, 2, 2, 2}), Random(gen, {2}), Random(gen, {2})}, gen);
+  GradCheck([](const std::vector<Tensor>& x) { return nn::group_norm(x[0], 2, x[1], x[2]); },
+            {Random(gen, {2, 4, 3}), Random(gen, {4}), Random(gen, {4})}, gen);
 }
 
 TEST(AutogradGradcheckTest, ReshapePermuteExpand) {

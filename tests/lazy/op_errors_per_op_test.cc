@@ -21,10 +21,12 @@
 #include "lazy/generator.h"
 #include "lazy/graph_executor.h"
 #include "lazy/nn_attention.h"
+#include "lazy/nn_batch_norm.h"
 #include "lazy/nn_conv.h"
 #include "lazy/nn_embedding.h"
 #include "lazy/nn_functional.h"
 #include "lazy/nn_gelu.h"
+#include "lazy/nn_group_norm.h"
 #include "lazy/nn_init.h"
 #include "lazy/nn_layer_norm.h"
 #include "lazy/nn_linear.h"
@@ -796,6 +798,49 @@ TEST_F(OpErrorsPerOpTest, Pooling) {
   for (const auto& [call, message] : cases) ExpectRejected(call, message, {x, f34_, empty});
   nn::MaxPool2d pool({2, 2});
   ExpectRejected([&] { pool.forward(f5_); }, "max_pool2d: expected an input [N, C, H, W]", {f5_});
+}
+
+TEST_F(OpErrorsPerOpTest, BatchNormAndGroupNorm) {
+  const Tensor x = Tensor::from_vector<float>(std::vector<float>(2 * 3 * 4, 0.5f), {2, 3, 4});
+  const Tensor c3 = Tensor::from_vector<float>({1, 2, 3}, {3});
+  const Tensor one = Tensor::from_vector<float>({1, 2, 3}, {1, 3});
+  const std::vector<std::pair<std::function<void()>, std::string>> cases = {
+      {[&] { nn::batch_norm(f5_, c3, c3); },
+       "batch_norm: expected a floating input [N, C, ...], got f32[5]"},
+      {[&] { nn::batch_norm(x, c3, f5_); },
+       "batch_norm: expected running_var f32[3] for the input's 3 channels, got f32[5] (input "
+       "f32[2,3,4])"},
+      {[&] { nn::batch_norm(x, c3, c3, c3.to(DType::kF64)); },
+       "batch_norm: expected weight f32[3] for the input's 3 channels, got f64[3]"},
+      {[&] { nn::batch_norm(x, c3, Tensor(), Tensor(), Tensor(), true); },
+       "batch_norm: running_mean and running_var must both be given or both be undefined"},
+      {[&] { nn::batch_norm(x, Tensor(), Tensor()); },
+       "batch_norm: running_mean and running_var are needed in evaluation"},
+      {[&] { nn::batch_norm(one, c3, c3, Tensor(), Tensor(), true); },
+       "batch_norm: expected more than 1 value per channel when training, got input f32[1,3]"},
+      {[&] { nn::group_norm(x, 2); },
+       "group_norm: expected num_groups > 0 dividing the input's 3 channels, got 2 (input "
+       "f32[2,3,4])"},
+      {[&] { nn::group_norm(x, 3, f5_); },
+       "group_norm: expected weight f32[3] for the input's 3 channels, got f32[5]"},
+      {[&] { nn::group_norm(undefined_, 1); }, "group_norm: input is an undefined tensor"},
+      {[&] { nn::GroupNorm(4, 6); },
+       "GroupNorm: expected num_groups > 0 dividing num_channels > 0, got num_groups 4, "
+       "num_channels 6"},
+      {[&] { nn::BatchNorm2d(0); }, "BatchNorm2d: expected num_features > 0, got 0"},
+  };
+  for (const auto& [call, message] : cases) ExpectRejected(call, message, {x, c3, one, f5_});
+  // The modules check the rank they take, and change no buffer when they reject a call.
+  nn::BatchNorm2d bn(3);
+  ExpectRejected([&] { bn.forward(x); },
+                 "BatchNorm2d: expected an input [N, C, H, W], got f32[2,3,4]",
+                 {x, bn.running_mean(), bn.num_batches_tracked()});
+  nn::BatchNorm1d bn1(4);
+  ExpectRejected([&] { bn1.forward(x); },
+                 "BatchNorm1d: expected 4 channels (num_features), got input f32[2,3,4]",
+                 {x, bn1.running_mean(), bn1.num_batches_tracked()});
+  ExpectRejected([&] { bn1.forward(f5_); }, "BatchNorm1d: expected an input [N, C] or [N, C, L]",
+                 {f5_});
 }
 
 TEST_F(OpErrorsPerOpTest, SortAndTopk) {
