@@ -9,8 +9,8 @@
 
 #include "lazy/composite_ops.h"
 #include "lazy/generator.h"
+#include "lazy/nn_activations.h"
 #include "lazy/nn_dropout.h"
-#include "lazy/nn_gelu.h"
 #include "lazy/nn_linear.h"
 #include "lazy/nn_module.h"
 

@@ -10,9 +10,10 @@
 #include "lazy/composite_ops.h"
 #include "lazy/creation.h"
 #include "lazy/generator.h"
+#include "lazy/nn_activations.h"
 #include "lazy/nn_embedding.h"
+#include "lazy/nn_flatten.h"
 #include "lazy/nn_functional.h"
-#include "lazy/nn_gelu.h"
 #include "lazy/nn_init.h"
 #include "lazy/nn_layer_norm.h"
 #include "lazy/nn_linear.h"
@@ -399,6 +400,14 @@ TEST(NnGeluTest, BothApproximationsMatchTheFormulas) {
   EXPECT_TRUE(exact.parameters().empty());
   EXPECT_THAT(exact.forward(x).to_vector<float>(), Near(RefGelu(x.to_vector<float>(), false)));
   EXPECT_THAT(tanh_form.forward(x).to_vector<float>(), Near(RefGelu(x.to_vector<float>(), true)));
+}
+
+TEST(NnReluFlattenTest, ModulesAsTheFunctions) {
+  const Tensor x = Tensor::from_vector<float>({-1, 2, 0, -3, 4, 5}, {1, 2, 3, 1});
+  EXPECT_EQ(ReLU().forward(x).to_vector<float>(), std::vector<float>({0, 2, 0, 0, 4, 5}));
+  EXPECT_EQ(Flatten().forward(x).shape().ToString(), "f32[1,6]");
+  EXPECT_EQ(Flatten(0, 1).forward(x).shape().ToString(), "f32[2,3,1]");
+  EXPECT_EQ(Flatten().forward(x).to_vector<float>(), x.to_vector<float>());
 }
 
 TEST(NnMlpTest, IsFc2OfGeluOfFc1) {

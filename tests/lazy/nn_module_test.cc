@@ -12,7 +12,7 @@
 
 #include "lazy/creation.h"
 #include "lazy/generator.h"
-#include "lazy/nn_gelu.h"
+#include "lazy/nn_activations.h"
 #include "lazy/nn_layer_norm.h"
 #include "lazy/nn_linear.h"
 #include "lazy/nn_mlp.h"

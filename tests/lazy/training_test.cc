@@ -4,8 +4,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cmath>
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <vector>
 
 #include "lazy/kiln.h"
@@ -15,14 +18,15 @@ namespace {
 
 int64_t Count(const char* name) { return metrics::counter(name); }
 
-// Points in [-1, 1]^2 labelled by the XOR of their coordinates' signs: not linearly
-// separable, so the MLP has to learn a hidden representation.
-struct XorData {
+// Inputs and their class labels.
+struct Examples {
   Tensor x;
   Tensor labels;
 };
 
-XorData MakeXorData(int64_t n, Generator& gen) {
+// Points in [-1, 1]^2 labelled by the XOR of their coordinates' signs: not linearly
+// separable, so the MLP has to learn a hidden representation.
+Examples MakeXorData(int64_t n, Generator& gen) {
   std::vector<float> points = (rand({n, 2}, gen) * 2.0 - 1.0).to_vector<float>();
   std::vector<int64_t> labels(n);
   for (int64_t i = 0; i < n; ++i) labels[i] = (points[2 * i] > 0) != (points[2 * i + 1] > 0);
@@ -35,7 +39,7 @@ double Accuracy(const Tensor& logits, const Tensor& labels) {
 
 TEST(TrainingTest, MlpLearnsXor) {
   Generator gen(1);
-  XorData data = MakeXorData(256, gen);
+  Examples data = MakeXorData(256, gen);
   nn::MLP model(2, 32, 2, gen);
   // The workload's 0.02 initialisation is too small for a 2-input net to break symmetry
   // quickly; a wider one trains in a few dozen steps.
@@ -155,6 +159,73 @@ TEST(TrainingTest, TransformerOverfitsATinyBatchInOneCompiledStep) {
   EXPECT_LT(losses.back(), 0.05);
   NoGradGuard no_grad;
   EXPECT_EQ(Accuracy(model.forward(batch.tokens, batch.valid), batch.labels), 1.0);
+}
+
+// 8x8 images of stripes with a random phase, period and contrast under noise: label 0 for
+// vertical stripes, 1 for horizontal ones.
+Examples MakeStripes(int64_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<double> uniform(0, 1);
+  std::normal_distribution<double> noise(0, 0.3);
+  std::vector<float> pixels;
+  std::vector<int64_t> labels;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t label = i % 2;
+    const double phase = 6.3 * uniform(rng), period = 3 + 2 * uniform(rng);
+    const double contrast = 0.5 + uniform(rng);
+    for (int r = 0; r < 8; ++r) {
+      for (int c = 0; c < 8; ++c) {
+        const double along = label == 0 ? c : r;
+        pixels.push_back(contrast * std::cos(6.283 * along / period + phase) + noise(rng));
+      }
+    }
+    labels.push_back(label);
+  }
+  return {Tensor::from_vector<float>(pixels, {n, 1, 8, 8}),
+          Tensor::from_vector<int64_t>(labels, {n})};
+}
+
+// conv, batch norm, max pooling, group norm and global average pooling together: the
+// step (with the running averages' update) compiles once, and evaluation mode, on the
+// running averages, classifies new images.
+TEST(TrainingTest, ConvNetWithBatchNormLearnsStripeOrientation) {
+  Generator gen(5);
+  std::mt19937 rng(6);
+  const Examples train = MakeStripes(32, rng);
+  nn::Sequential model;
+  model.push_back(std::make_shared<nn::Conv2d>(1, 8, std::array<int64_t, 2>{3, 3}, gen,
+                                               nn::Conv2dOptions{.padding = {1, 1}}, false));
+  const auto bn = model.push_back(std::make_shared<nn::BatchNorm2d>(8));
+  model.push_back(std::make_shared<nn::ReLU>());
+  model.push_back(std::make_shared<nn::MaxPool2d>(std::array<int64_t, 2>{2, 2}));
+  model.push_back(std::make_shared<nn::Conv2d>(8, 8, std::array<int64_t, 2>{3, 3}, gen,
+                                               nn::Conv2dOptions{.padding = {1, 1}}));
+  model.push_back(std::make_shared<nn::GroupNorm>(2, 8));
+  model.push_back(std::make_shared<nn::ReLU>());
+  model.push_back(std::make_shared<nn::AdaptiveAvgPool2d>(std::array<int64_t, 2>{1, 1}));
+  model.push_back(std::make_shared<nn::Flatten>());
+  model.push_back(std::make_shared<nn::Linear>(8, 2, gen));
+  optim::AdamW opt(model.parameters(), {.lr = 1e-2, .weight_decay = 0});
+
+  const int64_t compiles = Count("UncachedCompile");
+  std::vector<double> losses;
+  for (int step = 0; step < 40; ++step) {
+    opt.zero_grad();
+    Tensor loss = cross_entropy(model.forward(train.x), train.labels);
+    loss.backward();
+    opt.step();
+    mark_step();
+    losses.push_back(loss.item());
+  }
+  EXPECT_EQ(Count("UncachedCompile") - compiles, 1);
+  EXPECT_EQ(static_cast<int64_t>(bn->num_batches_tracked().item()), 40);
+  EXPECT_GT(losses.front(), 0.6);
+  EXPECT_LT(losses.back(), 0.1);
+
+  model.eval();
+  NoGradGuard no_grad;
+  const Examples held_out = MakeStripes(64, rng);
+  EXPECT_GE(Accuracy(model.forward(held_out.x), held_out.labels), 0.9);
+  EXPECT_EQ(static_cast<int64_t>(bn->num_batches_tracked().item()), 40);
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 #pragma once
-// nn::GELU: the Gaussian error linear unit as a module (torch.nn.GELU), so it can sit in
-// a Sequential or be named inside an MLP. It has no parameters.
+// Activations as modules (torch.nn.GELU, torch.nn.ReLU), so they can sit in a Sequential
+// or be named inside an MLP. They have no parameters.
 #include "lazy/composite_ops.h"
 #include "lazy/nn_module.h"
+#include "lazy/ops.h"
 
 namespace kiln::nn {
 
@@ -21,6 +22,14 @@ class GELU : public Module {
 
  private:
   GeluApproximation approximation_;
+};
+
+class ReLU : public Module {
+ public:
+  ReLU() : Module("ReLU") {}
+
+  // max(x, 0), elementwise.
+  Tensor forward(const Tensor& x, CallSite site = {}) const { return relu(x, site); }
 };
 
 }  // namespace kiln::nn
