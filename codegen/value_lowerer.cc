@@ -56,9 +56,25 @@ bool ValueLowerer::SameSizes(const Node* a, const Node* b) const {
 }
 
 int ValueLowerer::Linearize(const Idx& idx, const Node* n) {
-  if (idx.empty()) return IConst(0);
-  int off = idx[0];
-  for (size_t d = 1; d < idx.size(); ++d) off = IAdd(IMul(off, Size(n, d)), idx[d]);
+  int off = IConst(0);
+  for (size_t d = 0; d < idx.size();) {
+    const auto is_run = [&](const Digits& run) {
+      if (d + run.ids.size() > idx.size()) return false;
+      for (size_t j = 0; j < run.ids.size(); ++j) {
+        if (idx[d + j] != run.ids[j] || syms_.Dim(n, d + j) != run.dims[j]) return false;
+      }
+      return true;
+    };
+    const auto run = std::find_if(digits_.begin(), digits_.end(), is_run);
+    if (run == digits_.end()) {
+      off = IAdd(IMul(off, Size(n, d)), idx[d]);
+      ++d;
+      continue;
+    }
+    for (size_t j = 0; j < run->ids.size(); ++j) off = IMul(off, Size(n, d + j));
+    off = IAdd(off, run->flat);
+    d += run->ids.size();
+  }
   return off;
 }
 
@@ -294,6 +310,11 @@ absl::StatusOr<int> ValueLowerer::LowerView(const Node* n, const Idx& idx, int g
           if (d > g.in_begin) v = IMod(v, Size(x, d));
           in_idx[d] = in.size(d) == 1 ? IConst(0) : v;
           inner = IMul(inner, Size(x, d));
+        }
+        if (g.in_end - g.in_begin > 1) {
+          Digits run{{in_idx.begin() + g.in_begin, in_idx.begin() + g.in_end}, {}, lin};
+          for (int64_t d = g.in_begin; d < g.in_end; ++d) run.dims.push_back(syms_.Dim(x, d));
+          digits_.push_back(std::move(run));
         }
       }
       return Lower(x, in_idx, guard);

@@ -97,6 +97,16 @@ class ValueLowerer : public ExprBuilder {
   absl::flat_hash_map<int, int> output_of_;  // node position -> buffer
   absl::flat_hash_map<int, int> scalar_of_;  // node position -> scalar argument
   std::vector<int> vars_expr_;
+  // The index runs a reshape made by delinearising: indices `ids` of dimensions of sizes
+  // `dims` are the digits of `flat` in those sizes. Linearize turns such a run back into
+  // `flat` rather than multiplying the digits out again: a reshape of a row-major tensor
+  // then loads at the flat offset, with no division or remainder per element.
+  struct Digits {
+    std::vector<int> ids;
+    std::vector<SizeSymbols::Product> dims;
+    int flat;
+  };
+  std::vector<Digits> digits_;
   const Node* shared_row_ = nullptr;  // ShareReducedVars
   std::vector<bool> shared_reduced_;
   std::vector<int> shared_vars_;

@@ -503,5 +503,21 @@ TEST(CppEmitterTest, HeadMergeDividesOncePerBlock) {
   EXPECT_THAT(body, Not(HasSubstr(" / "))) << source;
 }
 
+// group_norm's statistics: f32[8, 64, 56, 56] viewed as [8, 32, 6272] (two channels of
+// 56 x 56 per group) and summed over each group. The reshape regroups dimensions whose
+// sizes do not line up, so its index is delinearised into channel, row and column; the
+// load multiplies those digits back into the same flat offset, so no index is divided or
+// reduced modulo anything: the kernel reads each row as contiguous memory.
+TEST(CppEmitterTest, ARegroupingReshapeLoadsAtTheFlatOffset) {
+  Value x = Value{Node::CreateDeviceData(Shape(DType::kF32, {8, 64, 56, 56}), nullptr), 0};
+  Value groups =
+      Op(OpKind::kReshape, {x}, Attributes().Set("sizes", std::vector<int64_t>{8, 32, 6272}));
+  const std::string source = SourceOf(Graph::Build({Op(OpKind::kSum, {groups}, Dims({2}))}));
+  const std::string kernel = source.substr(source.find("kiln_k0("));
+  EXPECT_THAT(kernel, Not(HasSubstr(" % "))) << kernel;
+  EXPECT_THAT(kernel, Not(HasSubstr(" / "))) << kernel;
+  EXPECT_THAT(kernel, Not(HasSubstr("IdxQuotientUntil"))) << kernel;
+}
+
 }  // namespace
 }  // namespace kiln::codegen
