@@ -55,6 +55,10 @@ int main(int argc, char** argv) {
        [](const Tensor& x) {
          return nn::max_pool2d(x, {3, 3}, {.stride = {{2, 2}}, .padding = {1, 1}});
        }},
+      {"max_pool2d 2x2", stem,
+       [](const Tensor& x) {
+         return nn::max_pool2d(x, {2, 2});
+       }},
       {"avg_pool2d 2x2", stem,
        [](const Tensor& x) {
          return nn::avg_pool2d(x, {2, 2});

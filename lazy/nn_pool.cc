@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -91,11 +92,31 @@ Tensor PadToWindows(const Tensor& x4, const Window& w, const std::array<int64_t,
   return pad(x4, {w.padding[1], after[1], w.padding[0], after[0]}, value, site);
 }
 
+// The padded input's windows as [N, C, Ho, kh, Wo, kw] when they lie side by side (stride
+// = kernel, dilation 1: PadToWindows leaves exactly Ho kh x Wo kw); undefined otherwise.
+Tensor SideBySide(const Tensor& padded, const Window& w, const std::array<int64_t, 2>& out,
+                  const CallSite& site) {
+  if (w.stride != w.kernel || w.dilation != std::array<int64_t, 2>{1, 1}) return Tensor();
+  return reshape(padded, {padded.size(0), padded.size(1), out[0], w.kernel[0], out[1], w.kernel[1]},
+                 site);
+}
+
 // Calls fn(tap) with each kernel tap's [N, C, Ho, Wo] slice of the padded input, in
-// row-major order of the taps.
+// row-major order of the taps: a strided slice, or an index into the windows side by side
+// (whose gradient is a plain pad rather than a strided scatter).
 template <typename Fn>
 void ForEachTap(const Tensor& padded, const Window& w, const std::array<int64_t, 2>& out,
                 const CallSite& site, Fn fn) {
+  if (const Tensor windows = SideBySide(padded, w, out, site); windows.defined()) {
+    for (int64_t i = 0; i < w.kernel[0]; ++i) {
+      const Tensor rows = slice(windows, 3, i, i + 1, 1, site);
+      for (int64_t j = 0; j < w.kernel[1]; ++j) {
+        fn(reshape(slice(rows, 5, j, j + 1, 1, site),
+                   {padded.size(0), padded.size(1), out[0], out[1]}, site));
+      }
+    }
+    return;
+  }
   const auto [sh, sw] = w.stride;
   const auto [dh, dw] = w.dilation;
   for (int64_t i = 0; i < w.kernel[0]; ++i) {
@@ -145,7 +166,7 @@ Tensor max_pool2d(const Tensor& x, std::array<int64_t, 2> kernel_size,
   const Tensor x4 = Batched(x, site);
   const Tensor padded = PadToWindows(x4, w, out, -std::numeric_limits<double>::infinity(), site);
   // The running maximum takes a tap only when it is larger (or NaN): ties keep the first
-  // maximum, which so alone receives the gradient, as torch's.
+  // maximum, so only that one receives the gradient, as torch's.
   Tensor y;
   ForEachTap(padded, w, out, site, [&](const Tensor& tap) {
     y = y.defined() ? where(logical_or(gt(tap, y, site), isnan(tap, site), site), tap, y, site)
@@ -168,10 +189,16 @@ Tensor avg_pool2d(const Tensor& x, std::array<int64_t, 2> kernel_size,
     ThrowOpError(kOp, ": divisor_override must not be 0 (input ", x.shape().ToString(), ")");
   }
   const Tensor x4 = Batched(x, site);
-  Tensor sum;
-  ForEachTap(PadToWindows(x4, w, out, 0.0, site), w, out, site,
-             [&](const Tensor& tap) { sum = sum.defined() ? add(sum, tap, site) : tap; });
-  if (options.divisor_override) return AsInput(div(sum, *options.divisor_override, site), x, site);
+  const Tensor padded = PadToWindows(x4, w, out, 0.0, site);
+  Tensor total;
+  if (const Tensor windows = SideBySide(padded, w, out, site); windows.defined()) {
+    total = sum(windows, {3, 5}, /*keepdim=*/false, site);
+  } else {
+    ForEachTap(padded, w, out, site,
+               [&](const Tensor& tap) { total = total.defined() ? add(total, tap, site) : tap; });
+  }
+  if (options.divisor_override)
+    return AsInput(div(total, *options.divisor_override, site), x, site);
   // Every window counts kernel elements unless ceil_mode's last ones reach past the
   // padding, or the padding is not counted.
   bool uniform = true;
@@ -180,13 +207,13 @@ Tensor avg_pool2d(const Tensor& x, std::array<int64_t, 2> kernel_size,
     uniform &= reach <= x4.size(2 + d) + 2 * w.padding[d] &&
                (options.count_include_pad || w.padding[d] == 0);
   }
-  if (uniform) return AsInput(div(sum, kernel_size[0] * kernel_size[1], site), x, site);
+  if (uniform) return AsInput(div(total, kernel_size[0] * kernel_size[1], site), x, site);
   const auto counts = [&](int d) {
     return WindowCounts(x4, x4.size(2 + d), out[d], w.kernel[d], w.stride[d], w.padding[d],
                         options.count_include_pad, site);
   };
   const Tensor divisor = mul(unsqueeze(counts(0), 1, site), counts(1), site);
-  return AsInput(div(sum, divisor, site), x, site);
+  return AsInput(div(total, divisor, site), x, site);
 }
 
 Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size, CallSite site) {

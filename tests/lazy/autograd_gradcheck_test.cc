@@ -478,6 +478,17 @@ TEST(AutogradGradcheckTest, Pooling) {
         return nn::adaptive_avg_pool2d(x[0], {3, 2});
       },
       {Random(gen, {2, 1, 5, 5})}, gen);
+  // Windows side by side: taps indexed in a reshape, ceil_mode's short last one padded.
+  GradCheck(
+      [](const std::vector<Tensor>& x) {
+        return nn::max_pool2d(x[0], {2, 2}, {.ceil_mode = true});
+      },
+      {Random(gen, {1, 2, 5, 4})}, gen);
+  GradCheck(
+      [](const std::vector<Tensor>& x) {
+        return nn::avg_pool2d(x[0], {2, 2}, {.ceil_mode = true, .count_include_pad = false});
+      },
+      {Random(gen, {1, 2, 5, 4})}, gen);
 }
 
 // Through the batch's statistics (training) with the affine parameters, and through
